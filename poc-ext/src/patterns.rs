@@ -1,0 +1,438 @@
+//! Allocation patterns run by each Rust thread of one `run_arena_test` call.
+//!
+//! A pattern is chosen by name, with parameters given as one `key=value,key=value`
+//! string, so that every binding mode (PyO3 or the C ABI used through ctypes) passes
+//! exactly the same thing. Parsing and defaults live here only.
+//!
+//! | pattern    | what one thread does                                                    | parameters (defaults) |
+//! |------------|-------------------------------------------------------------------------|-----------------------|
+//! | `seed`     | the talk's PoC: `count` `Vec`s of `size` bytes, capacity only, dropped   | `size=67108864`, `count=1` |
+//! | `churn`    | `count` small blocks of `size` bytes, touched, then all freed            | `size=256`, `count=10000` |
+//! | `fragment` | `count` blocks of `size`, touched; all but every `keep_every`-th freed; the survivors go to the store, so the holes between them stay pinned | `size=16384`, `count=512`, `keep_every=64` |
+//! | `retain`   | `count` blocks of `size`, touched; a `retain_pct` share goes to the store | `size=4096`, `count=2048`, `retain_pct=10` |
+//! | `large`    | `count` touched blocks, sizes log-uniform in [`min`, `max`] (the range where glibc's dynamic mmap threshold moves) | `min=131072`, `max=33554432`, `count=4` |
+//! | `mixed`    | `requests` bursts; each allocates `burst` blocks log-uniform in [`min`, `max`], touched, freed at the end of the burst; `retain_pct` of them go to the store | `requests=8`, `burst=64`, `min=32`, `max=262144`, `retain_pct=1` |
+//! | `crash`    | fault on purpose, to test the harness: `mode=segv` or `mode=abort`       | `mode=abort` |
+//!
+//! Every pattern also takes `seed=N` (default 1) for its random sizes, and the store
+//! takes `store_cap` (bytes, default 67108864): when the store would exceed it, its
+//! oldest blocks are freed first. The store is process-wide and emptied by
+//! `clear_store()`, which the driver calls once the workload has ended.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::hint::black_box;
+use std::sync::Mutex;
+
+pub const MIB: usize = 1024 * 1024;
+const PAGE: usize = 4096;
+
+/// A parsed pattern with its parameters, ready to run on any thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pattern {
+    Seed { size: usize, count: usize },
+    Churn { size: usize, count: usize },
+    Fragment { size: usize, count: usize, keep_every: usize },
+    Retain { size: usize, count: usize, retain_pct: usize },
+    Large { min: usize, max: usize, count: usize },
+    Mixed { requests: usize, burst: usize, min: usize, max: usize, retain_pct: usize },
+    Crash { abort: bool },
+}
+
+/// Everything one call needs: the pattern, the RNG seed, and the store cap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    pub pattern: Pattern,
+    pub seed: u64,
+    pub store_cap: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError(pub String);
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+pub const PATTERN_NAMES: &[&str] = &["seed", "churn", "fragment", "retain", "large", "mixed", "crash"];
+
+fn allowed_keys(name: &str) -> &'static [&'static str] {
+    match name {
+        "seed" | "churn" => &["size", "count"],
+        "fragment" => &["size", "count", "keep_every"],
+        "retain" => &["size", "count", "retain_pct"],
+        "large" => &["min", "max", "count"],
+        "mixed" => &["requests", "burst", "min", "max", "retain_pct"],
+        "crash" => &["mode"],
+        _ => &[],
+    }
+}
+
+/// Parse `name` and `params` (`key=value,...`; empty for defaults).
+pub fn parse(name: &str, params: &str) -> Result<Workload, ParamError> {
+    if !PATTERN_NAMES.contains(&name) {
+        return Err(ParamError(format!(
+            "unknown pattern `{name}`; expected one of {}",
+            PATTERN_NAMES.join(", ")
+        )));
+    }
+    let mut kv: Vec<(String, String)> = Vec::new();
+    for item in params.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| ParamError(format!("pattern parameter `{item}` is not key=value")))?;
+        let (k, v) = (k.trim(), v.trim());
+        let known = allowed_keys(name).contains(&k) || k == "seed" || k == "store_cap";
+        if !known {
+            return Err(ParamError(format!(
+                "pattern `{name}` has no parameter `{k}`; it takes {}, seed, store_cap",
+                allowed_keys(name).join(", ")
+            )));
+        }
+        if kv.iter().any(|(seen, _)| seen == k) {
+            return Err(ParamError(format!("pattern parameter `{k}` is given twice")));
+        }
+        kv.push((k.to_string(), v.to_string()));
+    }
+    let get = |key: &str, default: usize| -> Result<usize, ParamError> {
+        match kv.iter().find(|(k, _)| k == key) {
+            None => Ok(default),
+            Some((_, v)) => v.parse::<usize>().map_err(|_| {
+                ParamError(format!("pattern parameter `{key}={v}` is not a non-negative integer"))
+            }),
+        }
+    };
+    let positive = |key: &str, default: usize| -> Result<usize, ParamError> {
+        let v = get(key, default)?;
+        if v == 0 {
+            return Err(ParamError(format!("pattern parameter `{key}` must be at least 1")));
+        }
+        Ok(v)
+    };
+    let pct = |key: &str, default: usize| -> Result<usize, ParamError> {
+        let v = get(key, default)?;
+        if v > 100 {
+            return Err(ParamError(format!("pattern parameter `{key}={v}` is a percentage (0..=100)")));
+        }
+        Ok(v)
+    };
+    let range = |default_min: usize, default_max: usize| -> Result<(usize, usize), ParamError> {
+        let (min, max) = (positive("min", default_min)?, positive("max", default_max)?);
+        if min > max {
+            return Err(ParamError(format!("pattern parameter min={min} is above max={max}")));
+        }
+        Ok((min, max))
+    };
+    let pattern = match name {
+        "seed" => Pattern::Seed { size: positive("size", 64 * MIB)?, count: get("count", 1)? },
+        "churn" => Pattern::Churn { size: positive("size", 256)?, count: get("count", 10_000)? },
+        "fragment" => Pattern::Fragment {
+            size: positive("size", 16 * 1024)?,
+            count: get("count", 512)?,
+            keep_every: positive("keep_every", 64)?,
+        },
+        "retain" => Pattern::Retain {
+            size: positive("size", 4096)?,
+            count: get("count", 2048)?,
+            retain_pct: pct("retain_pct", 10)?,
+        },
+        "large" => {
+            let (min, max) = range(128 * 1024, 32 * MIB)?;
+            Pattern::Large { min, max, count: get("count", 4)? }
+        }
+        "mixed" => {
+            let (min, max) = range(32, 256 * 1024)?;
+            Pattern::Mixed {
+                requests: get("requests", 8)?,
+                burst: get("burst", 64)?,
+                min,
+                max,
+                retain_pct: pct("retain_pct", 1)?,
+            }
+        }
+        "crash" => {
+            let mode = kv.iter().find(|(k, _)| k == "mode").map_or("abort", |(_, v)| v.as_str());
+            match mode {
+                "abort" => Pattern::Crash { abort: true },
+                "segv" => Pattern::Crash { abort: false },
+                other => {
+                    return Err(ParamError(format!("crash mode `{other}` is not `abort` or `segv`")))
+                }
+            }
+        }
+        _ => unreachable!("checked against PATTERN_NAMES above"),
+    };
+    Ok(Workload {
+        pattern,
+        seed: get("seed", 1)? as u64,
+        store_cap: get("store_cap", 64 * MIB)?,
+    })
+}
+
+/// Blocks that outlive the call that made them (patterns `fragment`, `retain`, `mixed`).
+struct Store {
+    blocks: VecDeque<Vec<u8>>,
+    bytes: usize,
+}
+
+static STORE: Mutex<Store> = Mutex::new(Store { blocks: VecDeque::new(), bytes: 0 });
+
+fn store_push(block: Vec<u8>, cap: usize) {
+    let mut store = STORE.lock().unwrap_or_else(|e| e.into_inner());
+    store.bytes += block.capacity();
+    store.blocks.push_back(block);
+    while store.bytes > cap {
+        match store.blocks.pop_front() {
+            Some(old) => store.bytes -= old.capacity(),
+            None => break,
+        }
+    }
+}
+
+/// Bytes currently held by the store.
+pub fn store_bytes() -> usize {
+    STORE.lock().unwrap_or_else(|e| e.into_inner()).bytes
+}
+
+/// Free every block in the store; returns how many bytes were released.
+pub fn clear_store() -> usize {
+    let mut store = STORE.lock().unwrap_or_else(|e| e.into_inner());
+    let bytes = store.bytes;
+    store.blocks = VecDeque::new();
+    store.bytes = 0;
+    bytes
+}
+
+/// Allocate `size` bytes and write one byte per page, so the pages become resident.
+fn touched(size: usize) -> Vec<u8> {
+    let mut v: Vec<u8> = Vec::with_capacity(size);
+    // SAFETY: u8 has no invalid bit patterns; we write before any read.
+    unsafe { v.set_len(size) };
+    let mut i = 0;
+    while i < size {
+        v[i] = 1;
+        i += PAGE;
+    }
+    if size > 0 {
+        v[size - 1] = 1;
+    }
+    black_box(v)
+}
+
+/// xorshift64*: small, seedable, and the same on every platform.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, stream: u64) -> Self {
+        let mut s = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        if s == 0 {
+            s = 0x2545_F491_4F6C_DD1D;
+        }
+        Rng(s)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Log-uniform in [min, max].
+    fn log_uniform(&mut self, min: usize, max: usize) -> usize {
+        if min >= max {
+            return min;
+        }
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let (lo, hi) = ((min as f64).ln(), (max as f64).ln());
+        ((lo + u * (hi - lo)).exp() as usize).clamp(min, max)
+    }
+    fn percent(&mut self) -> usize {
+        (self.next() % 100) as usize
+    }
+}
+
+impl Workload {
+    /// Run the pattern once on the calling thread. `stream` makes the random
+    /// sizes differ between threads while staying reproducible.
+    /// Returns the number of bytes requested.
+    pub fn run_on_this_thread(&self, stream: u64) -> usize {
+        let mut rng = Rng::new(self.seed, stream);
+        match self.pattern {
+            Pattern::Seed { size, count } => {
+                for _ in 0..count {
+                    let v: Vec<u8> = Vec::with_capacity(size);
+                    drop(black_box(v));
+                }
+                size * count
+            }
+            Pattern::Churn { size, count } => {
+                let blocks: Vec<Vec<u8>> = (0..count).map(|_| touched(size)).collect();
+                drop(black_box(blocks));
+                size * count
+            }
+            Pattern::Fragment { size, count, keep_every } => {
+                let blocks: Vec<Vec<u8>> = (0..count).map(|_| touched(size)).collect();
+                for (i, b) in blocks.into_iter().enumerate() {
+                    if i % keep_every == 0 {
+                        store_push(b, self.store_cap);
+                    }
+                }
+                size * count
+            }
+            Pattern::Retain { size, count, retain_pct } => {
+                let blocks: Vec<Vec<u8>> = (0..count).map(|_| touched(size)).collect();
+                for b in blocks {
+                    if rng.percent() < retain_pct {
+                        store_push(b, self.store_cap);
+                    }
+                }
+                size * count
+            }
+            Pattern::Large { min, max, count } => {
+                let mut total = 0;
+                for _ in 0..count {
+                    let size = rng.log_uniform(min, max);
+                    drop(touched(size));
+                    total += size;
+                }
+                total
+            }
+            Pattern::Mixed { requests, burst, min, max, retain_pct } => {
+                let mut total = 0;
+                for _ in 0..requests {
+                    let blocks: Vec<Vec<u8>> = (0..burst)
+                        .map(|_| {
+                            let size = rng.log_uniform(min, max);
+                            total += size;
+                            touched(size)
+                        })
+                        .collect();
+                    for b in blocks {
+                        if rng.percent() < retain_pct {
+                            store_push(b, self.store_cap);
+                        }
+                    }
+                }
+                total
+            }
+            Pattern::Crash { abort } => {
+                if abort {
+                    std::process::abort();
+                }
+                // SAFETY: none; the point is to fault. A volatile write to the null page
+                // raises SIGSEGV without the compiler being allowed to remove it.
+                unsafe { std::ptr::write_volatile(std::ptr::null_mut::<u8>(), 1) };
+                0
+            }
+        }
+    }
+}
+
+/// Spawn `rust_threads` threads that each run `workload` once, then join them all.
+/// A failed spawn (EAGAIN under RLIMIT_NPROC, say) joins the threads already started
+/// and reports how many ran.
+pub fn run_threads(rust_threads: usize, workload: &Workload, call_id: u64) -> Result<usize, SpawnError> {
+    let mut handles = Vec::with_capacity(rust_threads);
+    let mut failure = None;
+    for t in 0..rust_threads {
+        let w = workload.clone();
+        let stream = call_id.wrapping_mul(1_000_003).wrapping_add(t as u64);
+        match std::thread::Builder::new().name(format!("arena-poc-{t}")).spawn(move || w.run_on_this_thread(stream)) {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let started = handles.len();
+    let mut bytes = 0usize;
+    let mut panicked = 0usize;
+    for h in handles {
+        match h.join() {
+            Ok(b) => bytes += b,
+            Err(_) => panicked += 1,
+        }
+    }
+    if let Some(e) = failure {
+        return Err(SpawnError { started, requested: rust_threads, errno: e.raw_os_error(), message: e.to_string() });
+    }
+    if panicked > 0 {
+        return Err(SpawnError {
+            started,
+            requested: rust_threads,
+            errno: None,
+            message: format!("{panicked} thread(s) panicked"),
+        });
+    }
+    Ok(bytes)
+}
+
+#[derive(Debug)]
+pub struct SpawnError {
+    pub started: usize,
+    pub requested: usize,
+    pub errno: Option<i32>,
+    pub message: String,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "could not start Rust thread {} of {}: {}",
+            self.started + 1,
+            self.requested,
+            self.message
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_table() {
+        assert_eq!(parse("seed", "").unwrap().pattern, Pattern::Seed { size: 64 * MIB, count: 1 });
+        assert_eq!(
+            parse("fragment", "keep_every=8").unwrap().pattern,
+            Pattern::Fragment { size: 16384, count: 512, keep_every: 8 }
+        );
+        assert_eq!(parse("crash", "mode=segv").unwrap().pattern, Pattern::Crash { abort: false });
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        assert!(parse("nope", "").unwrap_err().0.contains("unknown pattern `nope`"));
+        assert!(parse("seed", "sz=1").unwrap_err().0.contains("no parameter `sz`"));
+        assert!(parse("seed", "size=x").unwrap_err().0.contains("size=x"));
+        assert!(parse("seed", "size=1,size=2").unwrap_err().0.contains("twice"));
+        assert!(parse("retain", "retain_pct=101").unwrap_err().0.contains("percentage"));
+        assert!(parse("large", "min=10,max=5").unwrap_err().0.contains("above max"));
+        assert!(parse("fragment", "keep_every=0").unwrap_err().0.contains("at least 1"));
+    }
+
+    #[test]
+    fn fragment_keeps_every_kth_block_and_the_store_is_capped() {
+        clear_store();
+        let w = parse("fragment", "size=1000,count=100,keep_every=10,store_cap=5000").unwrap();
+        run_threads(1, &w, 0).unwrap();
+        // 10 survivors of 1000 bytes, capped at 5000 bytes: the 5 newest remain.
+        assert_eq!(store_bytes(), 5000);
+        assert_eq!(clear_store(), 5000);
+        assert_eq!(store_bytes(), 0);
+    }
+
+    #[test]
+    fn log_uniform_stays_in_range() {
+        let mut rng = Rng::new(7, 3);
+        for _ in 0..10_000 {
+            let s = rng.log_uniform(100, 1000);
+            assert!((100..=1000).contains(&s));
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Command-line flags (clap derive). Fields only; meaning is given to them in plan.rs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::python::provision::SourceKind;
+
+const ABOUT: &str = "Measure and explain glibc malloc arena growth in Python processes that call multi-threaded native code";
+
+const LONG_ABOUT: &str = "\
+Measure and explain glibc malloc arena growth in Python processes that call
+multi-threaded native code.
+
+For each grid point (Python threads x Rust threads per call) arena-sweep runs a PyO3
+proof-of-concept extension under a GIL and a free-threaded (nogil) build of the same
+CPython, in fresh processes, and measures from /proc how much RSS each leaves behind.
+The amplification is median(nogil delta) / max(median(GIL delta), floor).
+
+A bare `arena-sweep` with run flags is the same as `arena-sweep run`:
+  arena-sweep --python-threads 8 --rust-threads 50
+
+When no GIL/free-threaded CPython pair is found, one is built into the cache first
+(see `arena-sweep pythons --help`).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "arena-sweep",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run GIL vs free-threaded comparisons over a grid (the default command).
+    Run(RunArgs),
+    /// Find or provision GIL and free-threaded CPython interpreters.
+    #[command(subcommand)]
+    Pythons(PythonsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PythonsCommand {
+    /// List the interpreters found, in search order, and the pair that would be used.
+    ///
+    /// Searched in order: --python-gil/--python-nogil, ARENA_SWEEP_PYTHON_GIL /
+    /// ARENA_SWEEP_PYTHON_NOGIL, `uv python find`, python3.X / python3.Xt on PATH,
+    /// pyenv versions, and arena-sweep's cache.
+    List(PythonArgs),
+    /// Build a matched GIL + free-threaded pair of one CPython version into the cache.
+    ///
+    /// The same source is built twice with identical configure flags, once with
+    /// --disable-gil. Sources tried in order: --source-tarball, `uv python install`,
+    /// the official source tarball, the Debian source package (mirror taken from this
+    /// machine's apt configuration; apt runs with a private state folder). Takes a few
+    /// minutes per build; a finished pair makes re-runs instant.
+    Install(InstallArgs),
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct PythonArgs {
+    /// The GIL interpreter to use (else searched; see `pythons list --help`).
+    #[arg(long, value_name = "PATH")]
+    pub python_gil: Option<PathBuf>,
+    /// The free-threaded interpreter to use (else searched).
+    #[arg(long, value_name = "PATH")]
+    pub python_nogil: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InstallArgs {
+    /// Version to provision: X.Y (newest available patch release) or X.Y.Z; 3.13 or newer.
+    pub version: String,
+    /// Build from this CPython source tarball (Python-X.Y.Z.tar.xz) instead of downloading.
+    #[arg(long, value_name = "FILE")]
+    pub source_tarball: Option<PathBuf>,
+    /// Sources to try, in order, when no --source-tarball is given.
+    #[arg(long, value_delimiter = ',', default_values_t = crate::python::provision::DEFAULT_SOURCES.to_vec(), value_enum)]
+    pub sources: Vec<SourceKind>,
+    /// Parallel jobs for make (default: online CPUs).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Rebuild even if the pair is already in the cache.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub pythons: PythonArgs,
+
+    /// Python threads (a ThreadPoolExecutor): 8, 1,2,4,8, 1..=8 or 1..=64:x2.
+    #[arg(long, value_name = "GRID", default_value = "8", value_parser = parse_grid_arg)]
+    pub python_threads: Grid,
+    /// Rust threads spawned by each call: same forms as --python-threads.
+    #[arg(long, value_name = "GRID", default_value = "50", value_parser = parse_grid_arg)]
+    pub rust_threads: Grid,
+    /// Calls each Python thread makes.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub iterations: u32,
+    /// Pause between a Python thread's calls, in milliseconds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=600_000))]
+    pub sleep_ms: u32,
+    /// Repetitions of each cell; GIL and nogil runs alternate.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub reps: u32,
+    /// Allocation pattern each Rust thread runs (seed is the talk's: one 64 MiB Vec, capacity only).
+    #[arg(long, default_value = "seed", value_parser = ["seed", "churn", "fragment", "retain", "large", "mixed", "crash"])]
+    pub pattern: String,
+    /// Pattern parameters, key=value,key=value (see poc-ext/src/patterns.rs).
+    #[arg(long, default_value = "", value_name = "PARAMS")]
+    pub pattern_params: String,
+    /// How Python calls the Rust code: pyo3 holds the GIL during the call, as the talk did.
+    #[arg(long, default_value = "pyo3", value_parser = ["pyo3"])]
+    pub binding: String,
+    /// Time between RSS samples while the workload runs (e.g. 10ms, 1ms, 0.5s).
+    #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+    pub sample_interval: Duration,
+    /// Wait this long after the workload ends before the final snapshot.
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    pub settle: Duration,
+    /// Kill a run (its whole process group) after this long and record it as failed.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// GIL delta floor for the amplification ratio, in MiB.
+    #[arg(long, default_value_t = crate::risk::DEFAULT_FLOOR_MIB)]
+    pub floor_mib: f64,
+    /// Folder under which the run's report folder (<timestamp>) is created.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed for the run order and the environment padding (default: from the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Do not build a CPython pair when none is found; fail instead.
+    #[arg(long)]
+    pub no_install: bool,
+    /// CPython version to provision when no pair is found.
+    #[arg(long, default_value = "3.13", value_name = "X.Y")]
+    pub install_version: String,
+}
+
+/// A parsed thread-count grid (a newtype, so clap takes it as one value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grid(pub Vec<u32>);
+
+fn parse_grid_arg(s: &str) -> Result<Grid, String> {
+    crate::matrix::parse_grid(s).map(Grid).map_err(|e| e.0)
+}
+
+/// "10ms", "0.5s", "2m", "250us"; a bare number is milliseconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 10ms, 0.5s or 2m"))?;
+    let secs = match unit.trim() {
+        "" | "ms" => v / 1e3,
+        "us" => v / 1e6,
+        "s" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        other => return Err(format!("unknown unit `{other}` in `{s}`; use us, ms, s, m or h")),
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("`{s}` must be a positive duration"));
+    }
+    if secs > 7.0 * 86400.0 {
+        return Err(format!("`{s}` is longer than a week"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10ms").unwrap(), Duration::from_millis(10));
+        assert_eq!(parse_duration("10").unwrap(), Duration::from_millis(10));
+        assert_eq!(parse_duration("0.5s").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("0ms").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,219 @@
+//! Ask an interpreter what it is: version, whether it is a free-threaded build
+//! (`Py_GIL_DISABLED`), its extension suffix, configure flags and the glibc it runs on.
+//!
+//! The probe is a few lines of Python that also run on Python 2, so that an old
+//! interpreter gets a clear "too old" message instead of a syntax error.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::runner::wait_output_with_timeout;
+
+/// GIL or free-threaded: the build half of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Build {
+    Gil,
+    Nogil,
+}
+
+impl Build {
+    pub const BOTH: [Build; 2] = [Build::Gil, Build::Nogil];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Build::Gil => "gil",
+            Build::Nogil => "nogil",
+        }
+    }
+}
+
+impl std::fmt::Display for Build {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an interpreter said about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interpreter {
+    /// The path it was found at (what the user or the search gave).
+    pub path: PathBuf,
+    /// `sys.executable`, resolved.
+    pub executable: PathBuf,
+    /// e.g. "3.13.5".
+    pub version: String,
+    pub version_info: (u32, u32, u32),
+    pub implementation: String,
+    /// `sysconfig.get_config_var("Py_GIL_DISABLED") == 1`.
+    pub gil_disabled: bool,
+    /// `sysconfig.get_config_var("EXT_SUFFIX")`, e.g. ".cpython-313t-x86_64-linux-gnu.so".
+    pub ext_suffix: String,
+    /// `os.confstr("CS_GNU_LIBC_VERSION")`, e.g. "glibc 2.36"; empty on other libcs.
+    pub libc: String,
+    /// `sysconfig.get_config_var("CONFIG_ARGS")`: the configure flags of the build.
+    pub config_args: String,
+}
+
+impl Interpreter {
+    pub fn build(&self) -> Build {
+        if self.gil_disabled {
+            Build::Nogil
+        } else {
+            Build::Gil
+        }
+    }
+
+    /// "3.13" for the `python3.13` names and Debian's `python3.13` source package.
+    pub fn minor_version(&self) -> String {
+        format!("{}.{}", self.version_info.0, self.version_info.1)
+    }
+
+    /// Configure flags with `--disable-gil` and the prefix removed: two builds with
+    /// equal normalized flags are a matched pair.
+    pub fn normalized_config_args(&self) -> String {
+        self.config_args
+            .split_whitespace()
+            .map(|a| a.trim_matches('\''))
+            .filter(|a| *a != "--disable-gil" && !a.starts_with("--prefix"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn label(&self) -> String {
+        format!("CPython {}{}", self.version, if self.gil_disabled { "t" } else { "" })
+    }
+}
+
+const PROBE: &str = r#"
+import json, os, platform, sys, sysconfig
+def cv(name):
+    v = sysconfig.get_config_var(name)
+    return v if v is not None else ""
+try:
+    libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+except (ValueError, OSError, AttributeError):
+    libc = ""
+print(json.dumps({
+    "executable": os.path.realpath(sys.executable),
+    "version": platform.python_version(),
+    "version_info": list(sys.version_info[:3]),
+    "implementation": getattr(sys, "implementation", None) and sys.implementation.name or platform.python_implementation().lower(),
+    "gil_disabled": bool(cv("Py_GIL_DISABLED")),
+    "ext_suffix": cv("EXT_SUFFIX") or cv("SO"),
+    "libc": libc,
+    "config_args": cv("CONFIG_ARGS"),
+}))
+"#;
+
+#[derive(Deserialize)]
+struct ProbeOut {
+    executable: PathBuf,
+    version: String,
+    version_info: (u32, u32, u32),
+    implementation: String,
+    gil_disabled: bool,
+    ext_suffix: String,
+    libc: String,
+    config_args: String,
+}
+
+/// Run the probe. Fails with a message naming the path when it is not a working Python.
+pub fn inspect(path: &Path) -> Result<Interpreter> {
+    let meta = std::fs::metadata(path).with_context(|| format!("{} does not exist", path.display()))?;
+    if meta.is_dir() {
+        bail!("{} is a folder, not a Python interpreter", path.display());
+    }
+    let child = Command::new(path)
+        .args(["-I", "-c", PROBE])
+        .env_clear()
+        .env("LC_ALL", "C.UTF-8")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("{} could not be started as a Python interpreter", path.display()))?;
+    let out = wait_output_with_timeout(child, Duration::from_secs(20))
+        .with_context(|| format!("{} did not answer as a Python interpreter", path.display()))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or("").trim();
+        bail!("{} is not a working Python interpreter ({})", path.display(), if last.is_empty() { "no output" } else { last });
+    }
+    let probe: ProbeOut = serde_json::from_slice(&out.stdout)
+        .map_err(|e| anyhow!("{} printed something other than the probe's JSON: {e}", path.display()))?;
+    Ok(Interpreter {
+        path: path.to_path_buf(),
+        executable: probe.executable,
+        version: probe.version,
+        version_info: probe.version_info,
+        implementation: probe.implementation,
+        gil_disabled: probe.gil_disabled,
+        ext_suffix: probe.ext_suffix,
+        libc: probe.libc,
+        config_args: probe.config_args,
+    })
+}
+
+/// The oldest CPython with a free-threaded build.
+pub const MIN_VERSION: (u32, u32) = (3, 13);
+
+/// Check that an interpreter can take part in a comparison at all.
+pub fn check_supported(interp: &Interpreter) -> Result<()> {
+    if interp.implementation != "cpython" {
+        bail!("{} is {} {}, not CPython; use CPython 3.13 or newer", interp.path.display(), interp.implementation, interp.version);
+    }
+    if (interp.version_info.0, interp.version_info.1) < MIN_VERSION {
+        bail!(
+            "{} is Python {}, which has no free-threaded build; use CPython 3.13 or newer (`arena-sweep pythons install 3.13`)",
+            interp.path.display(),
+            interp.version
+        );
+    }
+    if interp.libc.is_empty() {
+        bail!("{} does not run on glibc; arena-sweep measures glibc malloc arenas", interp.path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interp(config_args: &str) -> Interpreter {
+        Interpreter {
+            path: "/x".into(),
+            executable: "/x".into(),
+            version: "3.13.5".into(),
+            version_info: (3, 13, 5),
+            implementation: "cpython".into(),
+            gil_disabled: config_args.contains("--disable-gil"),
+            ext_suffix: ".so".into(),
+            libc: "glibc 2.36".into(),
+            config_args: config_args.into(),
+        }
+    }
+
+    #[test]
+    fn matched_builds_normalize_to_the_same_flags() {
+        let gil = interp("'--prefix=/c/gil' '--with-ensurepip=install'");
+        let nogil = interp("'--prefix=/c/nogil' '--with-ensurepip=install' '--disable-gil'");
+        assert_eq!(gil.normalized_config_args(), nogil.normalized_config_args());
+        assert_eq!(nogil.build(), Build::Nogil);
+        let other = interp("'--prefix=/c/x' '--enable-optimizations'");
+        assert_ne!(gil.normalized_config_args(), other.normalized_config_args());
+    }
+
+    #[test]
+    fn old_versions_are_refused_with_the_fix() {
+        let mut old = interp("");
+        old.version = "3.11.7".into();
+        old.version_info = (3, 11, 7);
+        let msg = check_supported(&old).unwrap_err().to_string();
+        assert!(msg.contains("3.11.7") && msg.contains("pythons install 3.13"), "{msg}");
+    }
+}

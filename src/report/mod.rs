@@ -1,0 +1,3 @@
+//! What users read: the terminal comparison (`terminal.rs`).
+
+pub mod terminal;

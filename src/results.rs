@@ -1,0 +1,326 @@
+//! What a run produces (`RunRecord`) and the `results.jsonl` store that holds them.
+//!
+//! `results.jsonl` is the source of truth: one record per line, appended and flushed
+//! as each run ends, written with a single `write` so a killed process leaves at most
+//! one incomplete last line. Readers skip such a line (and say so); `--resume`
+//! truncates it before appending.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::python::inspect::Build;
+use crate::sampler::series::Sample;
+use crate::sampler::Snapshot;
+
+/// One point of the grid, without the build: the GIL and nogil runs of a point are
+/// compared with each other.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Point {
+    /// How Python calls the Rust code: pyo3, pyo3-detach, ctypes-cdll, ctypes-pydll.
+    pub binding: String,
+    /// The allocator profile (tunables/*.toml, or "adhoc").
+    pub profile: String,
+    /// The allocation pattern (seed, churn, ...) or `workload:<file>`.
+    pub pattern: String,
+    pub python_threads: u32,
+    pub rust_threads: u32,
+}
+
+impl Point {
+    pub fn label(&self) -> String {
+        format!(
+            "{}x{} {} {} {}",
+            self.python_threads, self.rust_threads, self.pattern, self.binding, self.profile
+        )
+    }
+}
+
+/// A point plus a build: one cell of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Cell {
+    pub build: Build,
+    #[serde(flatten)]
+    pub point: Point,
+}
+
+impl Cell {
+    pub fn label(&self) -> String {
+        format!("{} {}", self.build, self.point.label())
+    }
+
+    /// Stable id of repetition `rep` of this cell.
+    pub fn run_id(&self, rep: u32) -> String {
+        format!(
+            "{}/{}/{}/{}/p{}/r{}/rep{}",
+            self.build,
+            self.point.binding,
+            self.point.profile,
+            self.point.pattern,
+            self.point.python_threads,
+            self.point.rust_threads,
+            rep
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// gil_enabled, crashed, timeout, max_rss, thread_spawn, protocol, exit, import,
+    /// config, workload, interrupted, spawn.
+    pub kind: String,
+    pub message: String,
+    /// The signal that ended the child, if one did.
+    pub signal: Option<i32>,
+    pub exit_code: Option<i32>,
+    /// The last lines the child wrote to stderr.
+    pub stderr_tail: String,
+}
+
+/// The time series as parallel arrays (compact in JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesArrays {
+    pub t_ms: Vec<u32>,
+    pub rss_kib: Vec<u64>,
+    pub threads: Vec<u32>,
+}
+
+impl From<&[Sample]> for SeriesArrays {
+    fn from(s: &[Sample]) -> Self {
+        SeriesArrays {
+            t_ms: s.iter().map(|x| x.t_ms).collect(),
+            rss_kib: s.iter().map(|x| x.rss_kib).collect(),
+            threads: s.iter().map(|x| x.threads).collect(),
+        }
+    }
+}
+
+/// Snapshots the parent took at each phase.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phases {
+    pub ready: Option<Snapshot>,
+    pub done: Option<Snapshot>,
+    /// After the pattern's kept blocks were freed (only when there were any).
+    pub released: Option<Snapshot>,
+    pub trimmed: Option<Snapshot>,
+}
+
+/// The measured numbers of a successful run (DESIGN.md's definitions).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// RSS after import, before the workload.
+    pub baseline_rss_kib: u64,
+    /// RSS after every Python thread finished, after the settle.
+    pub final_rss_kib: u64,
+    /// final - baseline.
+    pub delta_kib: i64,
+    /// Largest sampled RSS (snapshots included).
+    pub peak_rss_kib: u64,
+    /// VmHWM at the final snapshot: the kernel's own peak.
+    pub vm_hwm_kib: u64,
+    /// ru_maxrss of the child from wait4.
+    pub rusage_maxrss_kib: u64,
+    /// RSS after malloc_trim(0).
+    pub after_trim_rss_kib: u64,
+    /// final - after_trim.
+    pub reclaimable_kib: i64,
+    /// Arena heaps in smaps at the final snapshot.
+    pub arena_heaps: u32,
+    /// Their resident size.
+    pub heap_rss_kib: u64,
+    /// Arenas malloc_info counted in-process at the final phase (main arena included).
+    pub arenas_reported: u32,
+    pub peak_threads: u32,
+    /// Wall time of the workload, measured by the driver.
+    pub wall_s: f64,
+    /// Calls made, and calls per second of workload wall time.
+    pub calls: u64,
+    pub calls_per_s: f64,
+    /// Bytes the pattern requested, summed over calls.
+    pub requested_bytes: u64,
+    /// Bytes the pattern kept alive at the final snapshot.
+    pub store_bytes: u64,
+}
+
+/// One line of results.jsonl.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub rep: u32,
+    #[serde(flatten)]
+    pub cell: Cell,
+    pub pattern_params: String,
+    /// The interpreter's version, e.g. "3.13.5".
+    pub python_version: String,
+    pub interpreter: PathBuf,
+    /// The GLIBC_TUNABLES value the child got ("" for none).
+    pub glibc_tunables: String,
+    /// glibc, jemalloc, or preload:<lib>.
+    pub allocator: String,
+    pub status: Status,
+    pub failure: Option<Failure>,
+    pub metrics: Option<Metrics>,
+    pub phases: Phases,
+    /// What the child said about itself at each phase (cross-check only).
+    pub child_reports: serde_json::Value,
+    pub series: SeriesArrays,
+    /// Wall time of the whole child process, measured by the parent.
+    pub process_wall_s: f64,
+    pub started_unix_s: f64,
+    /// Length of the padding variable in the child's environment.
+    pub env_pad_len: usize,
+}
+
+impl RunRecord {
+    pub fn ok(&self) -> bool {
+        self.status == Status::Ok && self.metrics.is_some()
+    }
+}
+
+/// Appends records to a results.jsonl file.
+pub struct ResultsWriter {
+    file: File,
+    path: PathBuf,
+}
+
+impl ResultsWriter {
+    /// Open for appending; a torn last line (no newline) is cut off first.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {} for appending", path.display()))?;
+        truncate_torn_tail(&mut file).with_context(|| format!("cannot repair {}", path.display()))?;
+        Ok(ResultsWriter { file, path: path.to_path_buf() })
+    }
+
+    /// Append one record and flush it to the kernel before returning.
+    pub fn append(&mut self, record: &RunRecord) -> Result<()> {
+        let mut line = serde_json::to_vec(record)?;
+        line.push(b'\n');
+        self.file.write_all(&line).with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.file.flush()?;
+        self.file.sync_data().with_context(|| format!("cannot sync {}", self.path.display()))?;
+        Ok(())
+    }
+}
+
+fn truncate_torn_tail(file: &mut File) -> std::io::Result<()> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(());
+    }
+    let mut content = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    std::io::Read::read_to_end(file, &mut content)?;
+    if content.last() == Some(&b'\n') {
+        return Ok(());
+    }
+    let keep = content.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    file.set_len(keep as u64)?;
+    Ok(())
+}
+
+/// Records read back, with the line numbers of lines that could not be used.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub records: Vec<RunRecord>,
+    /// (line number, reason) of unusable lines.
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// Read a results.jsonl file.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Loaded::default();
+    let reader = BufReader::new(file);
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<RunRecord>(&line) {
+            Ok(r) => out.records.push(r),
+            Err(e) => out.skipped.push((i + 1, e.to_string())),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> RunRecord {
+        RunRecord {
+            run_id: id.into(),
+            rep: 0,
+            cell: Cell {
+                build: Build::Nogil,
+                point: Point {
+                    binding: "pyo3".into(),
+                    profile: "glibc-default".into(),
+                    pattern: "seed".into(),
+                    python_threads: 2,
+                    rust_threads: 4,
+                },
+            },
+            pattern_params: String::new(),
+            python_version: "3.13.5".into(),
+            interpreter: "/x".into(),
+            glibc_tunables: String::new(),
+            allocator: "glibc".into(),
+            status: Status::Ok,
+            failure: None,
+            metrics: Some(Metrics::default()),
+            phases: Phases::default(),
+            child_reports: serde_json::Value::Null,
+            series: SeriesArrays::default(),
+            process_wall_s: 0.1,
+            started_unix_s: 0.0,
+            env_pad_len: 3,
+        }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_skipped_then_cut_on_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let mut w = ResultsWriter::open(&path).unwrap();
+        w.append(&record("a")).unwrap();
+        drop(w);
+        // Simulate a kill in the middle of the second write.
+        let full = serde_json::to_string(&record("b")).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&full.as_bytes()[..full.len() / 2]).unwrap();
+        drop(f);
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.records.len(), 1);
+        assert_eq!(loaded.skipped.len(), 1);
+        let mut w = ResultsWriter::open(&path).unwrap();
+        w.append(&record("c")).unwrap();
+        let loaded = load(&path).unwrap();
+        let ids: Vec<_> = loaded.records.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+        assert!(loaded.skipped.is_empty());
+    }
+
+    #[test]
+    fn run_ids_are_unique_per_cell_and_rep() {
+        let r = record("x");
+        assert_eq!(r.cell.run_id(2), "nogil/pyo3/glibc-default/seed/p2/r4/rep2");
+    }
+}

@@ -1,0 +1,471 @@
+//! One run: spawn the driver in a fresh process, walk it through its phases, and
+//! measure it from `/proc` at each pause.
+//!
+//! The child gets an explicit environment (nothing inherited), its own process group
+//! (so a timeout or Ctrl-C kills everything it started), the message pipe as fd 3,
+//! and "go" lines on stdin. Its stdout and stderr are kept (the tail) for failure
+//! reports. Whatever goes wrong in the child becomes a failed `RunRecord` with a
+//! reason; this function does not return errors for child failures.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ext::ExtBuild;
+use crate::python::inspect::Interpreter;
+use crate::results::{Cell, Failure, Metrics, Phases, RunRecord, SeriesArrays, Status};
+use crate::sampler::series::{Probe, Series};
+use crate::sampler::{snapshot, Snapshot};
+
+/// The file descriptor the driver writes its messages to.
+const MSG_FD: i32 = 3;
+/// How much of the child's stderr a failure keeps.
+const TAIL_BYTES: usize = 4096;
+
+/// Everything one run needs.
+#[derive(Debug, Clone)]
+pub struct RunSpec<'a> {
+    pub cell: Cell,
+    pub rep: u32,
+    pub pattern_params: String,
+    pub interpreter: &'a Interpreter,
+    pub ext: &'a ExtBuild,
+    pub driver: &'a Path,
+    /// Extra environment from the allocator profile (GLIBC_TUNABLES, LD_PRELOAD, ...).
+    pub env: Vec<(String, String)>,
+    pub glibc_tunables: String,
+    pub allocator: String,
+    pub iterations: u32,
+    pub sleep_ms: u32,
+    pub sample_interval: Duration,
+    pub settle: Duration,
+    pub timeout: Duration,
+    pub max_rss_kib: Option<u64>,
+    pub env_pad_len: usize,
+}
+
+#[derive(Serialize)]
+struct DriverConfig<'a> {
+    msg_fd: i32,
+    build: &'a str,
+    ext_dir: &'a Path,
+    ext_file: &'a Path,
+    python_threads: u32,
+    rust_threads: u32,
+    iterations: u32,
+    sleep_ms: u32,
+    pattern: &'a str,
+    pattern_params: &'a str,
+    binding: &'a str,
+}
+
+enum Msg {
+    Json(Value),
+    Garbage(String),
+}
+
+/// A failure, before it is turned into a record.
+struct Fail {
+    kind: &'static str,
+    message: String,
+}
+
+fn fail(kind: &'static str, message: impl Into<String>) -> Fail {
+    Fail { kind, message: message.into() }
+}
+
+/// Keeps the last `TAIL_BYTES` of a stream.
+fn tail_reader<R: Read + Send + 'static>(r: Option<R>) -> Arc<Mutex<Vec<u8>>> {
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let b2 = Arc::clone(&buf);
+    if let Some(mut r) = r {
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = r.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                let mut b = b2.lock().unwrap_or_else(|e| e.into_inner());
+                b.extend_from_slice(&chunk[..n]);
+                if b.len() > 2 * TAIL_BYTES {
+                    let cut = b.len() - TAIL_BYTES;
+                    b.drain(..cut);
+                }
+            }
+        });
+    }
+    buf
+}
+
+fn tail_text(buf: &Arc<Mutex<Vec<u8>>>) -> String {
+    let b = buf.lock().unwrap_or_else(|e| e.into_inner());
+    let start = b.len().saturating_sub(TAIL_BYTES);
+    String::from_utf8_lossy(&b[start..]).into_owned()
+}
+
+fn message_reader(fd: OwnedFd) -> Receiver<Msg> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let reader = BufReader::new(std::fs::File::from(fd));
+        for line in reader.split(b'\n') {
+            let Ok(line) = line else { break };
+            let msg = match serde_json::from_slice::<Value>(&line) {
+                Ok(v) if v.get("phase").and_then(Value::as_str).is_some() => Msg::Json(v),
+                _ => Msg::Garbage(String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned()),
+            };
+            if tx.send(msg).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A child being walked through the protocol.
+struct Session {
+    pid: i32,
+    stdin: std::process::ChildStdin,
+    rx: Receiver<Msg>,
+    deadline: Instant,
+    timeout: Duration,
+    max_rss_kib: Option<u64>,
+    probe: Option<Probe>,
+    reports: serde_json::Map<String, Value>,
+}
+
+impl Session {
+    /// Wait for the next message, which must be one of `phases`.
+    fn expect(&mut self, phases: &[&str]) -> Result<Value, Fail> {
+        loop {
+            if crate::runner::interrupted() {
+                return Err(fail("interrupted", "interrupted by SIGINT/SIGTERM"));
+            }
+            if Instant::now() >= self.deadline {
+                return Err(fail("timeout", format!("the run took longer than --timeout {:?}", self.timeout)));
+            }
+            if let (Some(limit), Some(probe)) = (self.max_rss_kib, self.probe.as_mut()) {
+                if let Some((rss, _)) = probe.read() {
+                    if rss > limit {
+                        return Err(fail("max_rss", format!("RSS reached {rss} KiB, above --max-rss {limit} KiB")));
+                    }
+                }
+            }
+            match self.rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(Msg::Json(v)) => {
+                    let phase = v.get("phase").and_then(Value::as_str).unwrap_or("").to_string();
+                    if phase == "error" {
+                        let kind = match v.get("kind").and_then(Value::as_str) {
+                            Some("gil_enabled") => "gil_enabled",
+                            Some("gil_disabled") => "gil_disabled",
+                            Some("thread_spawn") => "thread_spawn",
+                            Some("import") => "import",
+                            Some("config") => "config",
+                            _ => "workload",
+                        };
+                        let msg = v.get("message").and_then(Value::as_str).unwrap_or("the driver reported an error");
+                        return Err(fail(kind, msg));
+                    }
+                    if !phases.contains(&phase.as_str()) {
+                        return Err(fail("protocol", format!("expected phase {}, got {phase:?}", phases.join(" or "))));
+                    }
+                    self.reports.insert(phase, v.clone());
+                    return Ok(v);
+                }
+                Ok(Msg::Garbage(line)) => {
+                    return Err(fail("protocol", format!("the child wrote something other than a protocol message: {line:?}")))
+                }
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(fail("exit", format!("the child closed the message pipe before phase {}", phases.join("/"))))
+                }
+            }
+        }
+    }
+
+    fn go(&mut self) -> Result<(), Fail> {
+        self.stdin
+            .write_all(b"go\n")
+            .and_then(|_| self.stdin.flush())
+            .map_err(|e| fail("exit", format!("the child stopped reading its commands: {e}")))
+    }
+
+    fn snap(&self, phase: &str) -> Result<Snapshot, Fail> {
+        snapshot(self.pid).map_err(|e| fail("exit", format!("could not snapshot /proc at phase {phase}: {e:#}")))
+    }
+}
+
+/// wait4 with a deadline; returns (wait status, rusage) or None if it did not end.
+fn reap(pid: i32, within: Duration) -> Option<(i32, libc::rusage)> {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value to be overwritten.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: plain syscall on our own child.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            return Some((status, usage));
+        }
+        if r < 0 || Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn kill_group(pid: i32) {
+    // The child leads its own process group; -pid reaches everything it started.
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+}
+
+fn describe_status(status: i32) -> (Option<i32>, Option<i32>, String) {
+    if libc::WIFSIGNALED(status) {
+        let sig = libc::WTERMSIG(status);
+        let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or(format!("signal {sig}"));
+        (Some(sig), None, format!("killed by {name}"))
+    } else if libc::WIFEXITED(status) {
+        let code = libc::WEXITSTATUS(status);
+        (None, Some(code), format!("exited with code {code}"))
+    } else {
+        (None, None, format!("ended with wait status {status}"))
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// The environment a child gets: nothing inherited.
+pub fn child_env(spec: &RunSpec) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("LC_ALL".to_string(), "C.UTF-8".to_string()),
+        ("PATH".to_string(), "/usr/local/bin:/usr/bin:/bin".to_string()),
+    ];
+    env.extend(spec.env.iter().cloned());
+    // Environment size shifts the initial stack and so alignment and timing; a random
+    // length per run spreads that effect instead of fixing one arbitrary value.
+    env.push(("ARENA_SWEEP_PAD".to_string(), "x".repeat(spec.env_pad_len)));
+    env
+}
+
+/// Run once. Never panics on child misbehaviour; failures come back as records.
+pub fn run(spec: &RunSpec) -> RunRecord {
+    let started_unix_s = unix_now();
+    let t0 = Instant::now();
+    let mut phases = Phases::default();
+    let mut series_samples = Vec::new();
+    let mut reports = serde_json::Map::new();
+    let mut stderr_tail = Arc::new(Mutex::new(Vec::new()));
+    let mut pid_for_cleanup: Option<i32> = None;
+
+    let outcome = (|| -> Result<(Metrics, i32, libc::rusage), Fail> {
+        let config = DriverConfig {
+            msg_fd: MSG_FD,
+            build: spec.cell.build.as_str(),
+            ext_dir: &spec.ext.dir,
+            ext_file: &spec.ext.file,
+            python_threads: spec.cell.point.python_threads,
+            rust_threads: spec.cell.point.rust_threads,
+            iterations: spec.iterations,
+            sleep_ms: spec.sleep_ms,
+            pattern: &spec.cell.point.pattern,
+            pattern_params: &spec.pattern_params,
+            binding: &spec.cell.point.binding,
+        };
+        let config = serde_json::to_string(&config).map_err(|e| fail("spawn", e.to_string()))?;
+        let (msg_r, msg_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| fail("spawn", format!("cannot create the message pipe: {e}")))?;
+        let mut cmd = Command::new(&spec.interpreter.executable);
+        cmd.args(["-I", "-X", "faulthandler"])
+            .arg(spec.driver)
+            .arg(&config)
+            .env_clear()
+            .envs(child_env(spec))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let wfd = msg_w.as_raw_fd();
+        // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if wfd == MSG_FD {
+                    // dup2 onto itself keeps O_CLOEXEC; clear it instead.
+                    if libc::fcntl(wfd, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(wfd, MSG_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| fail("spawn", format!("cannot start {}: {e}", spec.interpreter.executable.display())))?;
+        drop(msg_w);
+        let pid = child.id() as i32;
+        pid_for_cleanup = Some(pid);
+        let _stdout = tail_reader(child.stdout.take());
+        stderr_tail = tail_reader(child.stderr.take());
+        let mut s = Session {
+            pid,
+            stdin: child.stdin.take().expect("piped stdin"),
+            rx: message_reader(msg_r),
+            deadline: t0 + spec.timeout,
+            timeout: spec.timeout,
+            max_rss_kib: spec.max_rss_kib,
+            probe: Probe::open(pid).ok(),
+            reports: serde_json::Map::new(),
+        };
+        let result = (|| -> Result<Metrics, Fail> {
+            s.expect(&["ready"])?;
+            let baseline = s.snap("ready")?;
+            phases.ready = Some(baseline);
+            let series = Series::start(pid, spec.sample_interval).map_err(|e| fail("exit", format!("{e:#}")))?;
+            s.go()?;
+            let done_msg = match s.expect(&["done"]) {
+                Ok(m) => m,
+                Err(f) => {
+                    series_samples = series.stop();
+                    return Err(f);
+                }
+            };
+            std::thread::sleep(spec.settle);
+            let done = s.snap("done");
+            series_samples = series.stop();
+            let done = done?;
+            phases.done = Some(done);
+            s.go()?;
+            let mut next = s.expect(&["released", "trimmed"])?;
+            if next.get("phase").and_then(Value::as_str) == Some("released") {
+                phases.released = Some(s.snap("released")?);
+                s.go()?;
+                next = s.expect(&["trimmed"])?;
+            }
+            let _ = next;
+            let trimmed = s.snap("trimmed")?;
+            phases.trimmed = Some(trimmed);
+            s.go()?;
+
+            let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+            let peak_sampled = series_samples.iter().map(|x| x.rss_kib).max().unwrap_or(0);
+            let peak_threads = series_samples.iter().map(|x| x.threads).max().unwrap_or(0);
+            let wall_s = num(&done_msg, "wall_s");
+            let calls = num(&done_msg, "calls") as u64;
+            Ok(Metrics {
+                baseline_rss_kib: baseline.rss_kib,
+                final_rss_kib: done.rss_kib,
+                delta_kib: done.rss_kib as i64 - baseline.rss_kib as i64,
+                peak_rss_kib: peak_sampled.max(done.rss_kib).max(baseline.rss_kib),
+                vm_hwm_kib: done.hwm_kib,
+                rusage_maxrss_kib: 0,
+                after_trim_rss_kib: trimmed.rss_kib,
+                reclaimable_kib: done.rss_kib as i64 - trimmed.rss_kib as i64,
+                arena_heaps: done.regions.arena_heaps,
+                heap_rss_kib: done.regions.arena_heap_rss_kib,
+                arenas_reported: num(&done_msg, "arenas_reported") as u32,
+                peak_threads: peak_threads.max(done.threads as u32).max(baseline.threads as u32),
+                wall_s,
+                calls,
+                calls_per_s: if wall_s > 0.0 { calls as f64 / wall_s } else { 0.0 },
+                requested_bytes: num(&done_msg, "requested_bytes") as u64,
+                store_bytes: num(&done_msg, "store_bytes") as u64,
+            })
+        })();
+        reports = std::mem::take(&mut s.reports);
+        drop(s);
+        match result {
+            Ok(mut metrics) => match reap(pid, Duration::from_secs(30)) {
+                Some((status, usage)) if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 => {
+                    metrics.rusage_maxrss_kib = usage.ru_maxrss as u64;
+                    Ok((metrics, status, usage))
+                }
+                Some((status, _)) => Err(fail("exit", format!("the child {} after its last phase", describe_status(status).2))),
+                None => Err(fail("timeout", "the child did not exit after its last phase")),
+            },
+            Err(f) => Err(f),
+        }
+    })();
+
+    let (status, failure, metrics) = match outcome {
+        Ok((metrics, _, _)) => (Status::Ok, None, Some(metrics)),
+        Err(mut f) => {
+            let mut signal = None;
+            let mut exit_code = None;
+            if let Some(pid) = pid_for_cleanup {
+                match reap(pid, Duration::from_millis(200)) {
+                    // It ended on its own: say how.
+                    Some((st, _)) => {
+                        let (sig, code, text) = describe_status(st);
+                        if sig.is_some() {
+                            f.kind = "crashed";
+                        }
+                        if matches!(f.kind, "exit" | "crashed" | "protocol") {
+                            f.message = format!("{}; the child {text}", f.message);
+                        }
+                        signal = sig;
+                        exit_code = code;
+                    }
+                    // Still running (timeout, RSS guard, interrupt, bad protocol): kill it.
+                    None => {
+                        kill_group(pid);
+                        let _ = reap(pid, Duration::from_secs(10));
+                    }
+                }
+                // Anything the child started in its group goes too.
+                kill_group(pid);
+            }
+            let failure = Failure {
+                kind: f.kind.to_string(),
+                message: f.message,
+                signal,
+                exit_code,
+                stderr_tail: tail_text(&stderr_tail),
+            };
+            (Status::Failed, Some(failure), None)
+        }
+    };
+
+    RunRecord {
+        run_id: spec.cell.run_id(spec.rep),
+        rep: spec.rep,
+        cell: spec.cell.clone(),
+        pattern_params: spec.pattern_params.clone(),
+        python_version: spec.interpreter.version.clone(),
+        interpreter: spec.interpreter.executable.clone(),
+        glibc_tunables: spec.glibc_tunables.clone(),
+        allocator: spec.allocator.clone(),
+        status,
+        failure,
+        metrics,
+        phases,
+        child_reports: Value::Object(reports),
+        series: SeriesArrays::from(&series_samples[..]),
+        process_wall_s: t0.elapsed().as_secs_f64(),
+        started_unix_s,
+        env_pad_len: spec.env_pad_len,
+    }
+}
+
+/// Where the embedded driver is written: `<cache>/driver/driver-<hash>.py`.
+pub fn materialize_driver() -> anyhow::Result<PathBuf> {
+    const DRIVER: &str = include_str!("../driver.py");
+    let dir = crate::paths::cache_dir()?.join("driver");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("driver-{}.py", &crate::paths::hash_parts([DRIVER])[..16]));
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(DRIVER) {
+        let tmp = dir.join(format!(".driver.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, DRIVER)?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(path)
+}

@@ -1,0 +1,216 @@
+//! A sweep from start to end: check the plan against the machine, get interpreters and
+//! extension builds, create the report folder, then run every slot of the plan in
+//! order, appending each record to results.jsonl as it ends.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::executor::{self, RunSpec};
+use crate::ext::{self, ExtBuild, Variant};
+use crate::plan::{Plan, RunSlot};
+use crate::progress::Progress;
+use crate::provenance::{Host, Provenance};
+use crate::python::discover::Pair;
+use crate::python::inspect::Build;
+use crate::results::{ResultsWriter, RunRecord};
+
+/// plan.json: the resolved plan and where it ran.
+#[derive(Debug, Serialize)]
+pub struct PlanFile<'a> {
+    pub plan: &'a Plan,
+    pub provenance: &'a Provenance,
+    /// Every run id, in execution order.
+    pub runs: Vec<String>,
+    /// False until every run of the plan has a record.
+    pub complete: bool,
+}
+
+/// Everything prepared for a sweep.
+pub struct Sweep {
+    pub plan: Plan,
+    pub pair: Pair,
+    pub exts: BTreeMap<(Build, Variant), ExtBuild>,
+    pub driver: PathBuf,
+    pub dir: PathBuf,
+    pub provenance: Provenance,
+}
+
+/// Check that `out` can hold a report folder, creating it if needed.
+pub fn check_out_dir(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
+    let probe = out.join(format!(".arena-sweep-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"x").with_context(|| format!("--out {}: the folder is not writable", out.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// A new `<out>/<UTC timestamp>` folder (with -2, -3 ... if taken).
+pub fn new_report_dir(out: &Path) -> Result<PathBuf> {
+    let stamp = utc_stamp(std::time::SystemTime::now());
+    for n in 1..1000 {
+        let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
+        let dir = out.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+    }
+    anyhow::bail!("too many report folders named {stamp} in {}", out.display())
+}
+
+/// "2026-11-21T10-00-00" (UTC; dashes so the name is safe everywhere).
+pub fn utc_stamp(t: std::time::SystemTime) -> String {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}-{:02}-{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Build (or find cached) every extension variant the plan needs, for both builds.
+pub fn ensure_extensions(plan: &Plan, pair: &Pair, out: &mut dyn Write) -> Result<BTreeMap<(Build, Variant), ExtBuild>> {
+    let mut exts = BTreeMap::new();
+    let variants: std::collections::BTreeSet<Variant> = plan.profiles.iter().map(|p| p.allocator.variant()).collect();
+    for variant in variants {
+        for &build in &plan.builds {
+            let b = ext::ensure(pair.get(build), variant, out)?;
+            exts.insert((build, variant), b);
+        }
+    }
+    Ok(exts)
+}
+
+impl Sweep {
+    pub fn write_plan(&self, complete: bool) -> Result<()> {
+        let file = PlanFile {
+            plan: &self.plan,
+            provenance: &self.provenance,
+            runs: self.plan.runs().iter().map(|s| s.cell.run_id(s.rep)).collect(),
+            complete,
+        };
+        let path = self.dir.join("plan.json");
+        let tmp = self.dir.join(".plan.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&file)?).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+
+    pub fn provenance(pair: &Pair, exts: &BTreeMap<(Build, Variant), ExtBuild>) -> Provenance {
+        Provenance {
+            tool: "arena-sweep".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            host: Host::collect(),
+            interpreters: vec![pair.gil.clone(), pair.nogil.clone()],
+            extensions: exts.values().cloned().collect(),
+            command_line: std::env::args().collect(),
+            created_unix_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+        }
+    }
+
+    fn spec<'a>(&'a self, slot: &RunSlot, pad: usize) -> RunSpec<'a> {
+        let profile = &self.plan.profiles[slot.profile_index];
+        let interpreter = self.pair.get(slot.cell.build);
+        RunSpec {
+            cell: slot.cell.clone(),
+            rep: slot.rep,
+            pattern_params: slot.pattern_params.clone(),
+            interpreter,
+            ext: &self.exts[&(slot.cell.build, profile.allocator.variant())],
+            driver: &self.driver,
+            env: profile.child_env(),
+            glibc_tunables: profile.glibc_tunables(),
+            allocator: profile.allocator.label(),
+            iterations: self.plan.iterations,
+            sleep_ms: self.plan.sleep_ms,
+            sample_interval: Duration::from_secs_f64(self.plan.sample_interval_ms / 1e3),
+            settle: Duration::from_secs_f64(self.plan.settle_ms / 1e3),
+            timeout: Duration::from_secs_f64(self.plan.timeout_s),
+            max_rss_kib: None,
+            env_pad_len: pad,
+        }
+    }
+
+    /// Run every slot; returns the records (also appended to results.jsonl).
+    pub fn execute(&self) -> Result<Vec<RunRecord>> {
+        let slots = self.plan.runs();
+        let mut writer = ResultsWriter::open(&self.dir.join("results.jsonl"))?;
+        let progress = Progress::bar(slots.len() as u64, "runs");
+        let mut rng = self.plan.seed ^ 0x5DEE_CE66_D1CE_4E5B;
+        let mut records = Vec::with_capacity(slots.len());
+        for slot in &slots {
+            if super::interrupted() {
+                break;
+            }
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let pad = ((rng >> 33) % 4096) as usize;
+            progress.set_message(format!("{} rep {}", slot.cell.label(), slot.rep + 1));
+            let record = executor::run(&self.spec(slot, pad));
+            writer.append(&record)?;
+            progress.inc(1);
+            progress.println(run_line(&record, progress.position(), slots.len()));
+            if let Some(f) = record.failure.as_ref().filter(|f| f.kind == "gil_enabled" || f.kind == "gil_disabled") {
+                // Every later run of this build would measure the wrong thing.
+                progress.finish();
+                anyhow::bail!(
+                    "{} ({}); the sweep stopped. The failed run is recorded in {}",
+                    f.message,
+                    record.interpreter.display(),
+                    self.dir.join("results.jsonl").display()
+                );
+            }
+            records.push(record);
+        }
+        progress.finish();
+        Ok(records)
+    }
+}
+
+/// One line per finished run.
+pub fn run_line(r: &RunRecord, n: u64, total: usize) -> String {
+    let head = format!("  [{n}/{total}] {:<5} {} rep {}", r.cell.build.as_str(), r.cell.point.label(), r.rep + 1);
+    match (&r.metrics, &r.failure) {
+        (Some(m), _) => format!(
+            "{head}: delta {:.2} MiB, peak {:.1} MiB, {} arena heaps, {} threads, {:.2} s",
+            m.delta_kib as f64 / 1024.0,
+            m.peak_rss_kib as f64 / 1024.0,
+            m.arena_heaps,
+            m.peak_threads,
+            m.wall_s
+        ),
+        (None, Some(f)) => format!("{head}: FAILED ({}) {}", f.kind, f.message),
+        (None, None) => format!("{head}: no result"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamps() {
+        use std::time::{Duration, UNIX_EPOCH};
+        // date -u -d @0 +%Y-%m-%dT%H-%M-%S -> 1970-01-01T00-00-00
+        assert_eq!(utc_stamp(UNIX_EPOCH), "1970-01-01T00-00-00");
+        // date -u -d @1795255200 +%Y-%m-%dT%H-%M-%S -> 2026-11-21T10-00-00
+        assert_eq!(utc_stamp(UNIX_EPOCH + Duration::from_secs(1_795_255_200)), "2026-11-21T10-00-00");
+        // date -u -d @951782400 -> 2000-02-29 (a leap day)
+        assert_eq!(utc_stamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00-00-00");
+    }
+}

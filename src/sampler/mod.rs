@@ -1,0 +1,76 @@
+//! Measurements the parent takes of a child from `/proc/<pid>`: phase snapshots
+//! (`status` + `smaps`, through the procfs crate) and a time series of RSS and thread
+//! count taken while the workload runs (`series.rs`).
+
+pub mod series;
+pub mod smaps;
+
+use std::io::BufReader;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub use smaps::Regions;
+
+/// What `/proc/<pid>/status` and `smaps` said at one paused point of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// VmRSS.
+    pub rss_kib: u64,
+    /// VmHWM: the kernel's peak RSS so far.
+    pub hwm_kib: u64,
+    pub rss_anon_kib: u64,
+    pub rss_file_kib: u64,
+    pub rss_shmem_kib: u64,
+    pub vm_size_kib: u64,
+    pub threads: u64,
+    /// The smaps breakdown.
+    pub regions: Regions,
+}
+
+/// Parse `/proc/<pid>/status` text.
+pub fn parse_status<R: std::io::Read>(r: R) -> Result<Snapshot> {
+    use procfs::FromRead;
+    let s = procfs::process::Status::from_read(r).context("unreadable /proc status")?;
+    Ok(Snapshot {
+        rss_kib: s.vmrss.unwrap_or(0),
+        hwm_kib: s.vmhwm.unwrap_or(0),
+        rss_anon_kib: s.rssanon.unwrap_or(0),
+        rss_file_kib: s.rssfile.unwrap_or(0),
+        rss_shmem_kib: s.rssshmem.unwrap_or(0),
+        vm_size_kib: s.vmsize.unwrap_or(0),
+        threads: s.threads,
+        regions: Regions::default(),
+    })
+}
+
+/// Take a snapshot of a live process.
+pub fn snapshot(pid: i32) -> Result<Snapshot> {
+    let dir = format!("/proc/{pid}");
+    let status = std::fs::File::open(format!("{dir}/status")).with_context(|| format!("cannot read {dir}/status"))?;
+    let mut snap = parse_status(status)?;
+    let smaps = std::fs::File::open(format!("{dir}/smaps")).with_context(|| format!("cannot read {dir}/smaps"))?;
+    let maps = smaps::parse(BufReader::with_capacity(1 << 16, smaps)).with_context(|| format!("unreadable {dir}/smaps"))?;
+    snap.regions = smaps::classify(&maps);
+    Ok(snap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_fixture_from_a_free_threaded_run() {
+        let text = include_str!("../../tests/fixtures/proc/status-nogil-done.txt");
+        let s = parse_status(text.as_bytes()).unwrap();
+        // Values as printed in the captured file.
+        let field = |name: &str| -> u64 {
+            let line = text.lines().find(|l| l.starts_with(name)).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        assert_eq!(s.rss_kib, field("VmRSS:"));
+        assert_eq!(s.hwm_kib, field("VmHWM:"));
+        assert_eq!(s.rss_anon_kib + s.rss_file_kib + s.rss_shmem_kib, s.rss_kib);
+        assert_eq!(s.threads, field("Threads:"));
+    }
+}

@@ -1,0 +1,149 @@
+//! The time series taken while the workload runs: RSS and thread count every
+//! `--sample-interval`, on a thread of the parent.
+//!
+//! Each tick re-reads `/proc/<pid>/statm` (RSS in pages) and `/proc/<pid>/stat` (the
+//! thread count) through file handles opened once, with `pread` at offset 0. That
+//! avoids the path lookup and the much longer `status` text on every tick; the
+//! benchmark (`scripts/bench.sh`) measures what it costs. Ticks follow an absolute
+//! schedule, so a slow read does not shift the following ones.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// One tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Milliseconds since the series started.
+    pub t_ms: u32,
+    pub rss_kib: u64,
+    pub threads: u32,
+}
+
+/// RSS in KiB from statm text ("size resident shared ...", in pages).
+pub fn parse_statm(text: &[u8], page_kib: u64) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?;
+    text.split_ascii_whitespace().nth(1)?.parse::<u64>().ok().map(|p| p * page_kib)
+}
+
+/// Thread count from stat text: field 20, counted after the `)` that ends the
+/// command name (which may itself contain spaces and parentheses).
+pub fn parse_stat_threads(text: &[u8]) -> Option<u32> {
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&text[close + 1..]).ok()?;
+    // After ")": state(3) ppid(4) ... num_threads(20) -> index 17.
+    rest.split_ascii_whitespace().nth(17)?.parse().ok()
+}
+
+pub fn page_kib() -> u64 {
+    // SAFETY: sysconf is always safe to call.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    (page.max(1024) as u64) / 1024
+}
+
+/// Reads one process's RSS and thread count from handles opened once.
+pub struct Probe {
+    statm: File,
+    stat: File,
+    buf: Vec<u8>,
+    page_kib: u64,
+}
+
+impl Probe {
+    pub fn open(pid: i32) -> Result<Self> {
+        Ok(Probe {
+            statm: File::open(format!("/proc/{pid}/statm")).with_context(|| format!("cannot open /proc/{pid}/statm"))?,
+            stat: File::open(format!("/proc/{pid}/stat")).with_context(|| format!("cannot open /proc/{pid}/stat"))?,
+            buf: vec![0; 1024],
+            page_kib: page_kib(),
+        })
+    }
+
+    /// (rss_kib, threads), or None once the process is gone.
+    pub fn read(&mut self) -> Option<(u64, u32)> {
+        let n = self.statm.read_at(&mut self.buf, 0).ok()?;
+        let rss = parse_statm(&self.buf[..n], self.page_kib)?;
+        let n = self.stat.read_at(&mut self.buf, 0).ok()?;
+        let threads = parse_stat_threads(&self.buf[..n])?;
+        Some((rss, threads))
+    }
+}
+
+/// A running series; `stop` returns what was collected.
+pub struct Series {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<Vec<Sample>>,
+}
+
+impl Series {
+    /// Start sampling `pid` every `interval`.
+    pub fn start(pid: i32, interval: Duration) -> Result<Self> {
+        let mut probe = Probe::open(pid)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::Builder::new()
+            .name("arena-sweep-sampler".into())
+            .spawn(move || {
+                let t0 = Instant::now();
+                let mut out = Vec::with_capacity(1024);
+                let mut tick = 0u32;
+                while !flag.load(Ordering::Relaxed) {
+                    match probe.read() {
+                        Some((rss_kib, threads)) => {
+                            out.push(Sample { t_ms: t0.elapsed().as_millis() as u32, rss_kib, threads })
+                        }
+                        None => break,
+                    }
+                    tick += 1;
+                    let next = interval * tick;
+                    let now = t0.elapsed();
+                    if next > now {
+                        std::thread::sleep(next - now);
+                    }
+                }
+                out
+            })
+            .context("cannot start the sampler thread")?;
+        Ok(Series { stop, handle })
+    }
+
+    pub fn stop(self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statm_and_stat_fields() {
+        assert_eq!(parse_statm(b"52345 3000 1200 700 0 9000 0\n", 4), Some(12000));
+        // A command name with spaces and a ')' inside, as the kernel prints it.
+        let stat = b"4242 (py thon) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 57 0 99 1000 300 18446744073709551615";
+        assert_eq!(parse_stat_threads(stat), Some(57));
+        assert_eq!(parse_stat_threads(b"garbage"), None);
+        assert_eq!(parse_statm(b"", 4), None);
+    }
+
+    #[test]
+    fn samples_this_process() {
+        let mut p = Probe::open(std::process::id() as i32).unwrap();
+        let (rss, threads) = p.read().unwrap();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let field = |n: &str| -> u64 {
+            status.lines().find(|l| l.starts_with(n)).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        assert!(threads >= 1);
+        // RSS moves a little between the two reads; both come from the same counters.
+        let vmrss = field("VmRSS:");
+        assert!(rss.abs_diff(vmrss) < vmrss / 4 + 1024, "statm {rss} vs status {vmrss}");
+    }
+}

@@ -1,0 +1,256 @@
+//! Classify a process's memory from `/proc/<pid>/smaps` into the regions the report
+//! speaks of: glibc arena heaps, the main `[heap]`, thread stacks, file-backed
+//! memory and other anonymous memory.
+//!
+//! How each region is recognised, from outside the process:
+//! - **Arena heap** (glibc non-main arena, 64-bit): glibc reserves `HEAP_MAX_SIZE` =
+//!   64 MiB aligned to 64 MiB with `PROT_NONE` and makes the used part read-write
+//!   with `mprotect`. So: an anonymous private `rw` mapping that starts on a 64 MiB
+//!   boundary, either 64 MiB long, or shorter and followed directly by an anonymous
+//!   `---p` mapping reaching the end of the 64 MiB slot. The `rw` part is the heap's
+//!   committed size; its resident bytes are the heap's RSS.
+//! - **Main heap**: the `[heap]` mapping (brk), used by the main arena.
+//! - **Thread stack**: glibc maps a thread's stack with a guard below it, so an
+//!   anonymous `rw` mapping directly above an anonymous `---p` mapping of at most
+//!   64 KiB (the guard) is a stack; the main thread's is `[stack]`.
+//! - **File-backed**: any mapping with a path (libraries, the interpreter).
+//! - **Other anonymous**: everything else (mmapped chunks, Python's allocators,
+//!   mappings the classifier cannot tell apart).
+//!
+//! The classifier works on plain [`Mapping`]s so that it can be tested on captured
+//! smaps files and fuzzed without a live process.
+
+use std::io::BufRead;
+
+use serde::{Deserialize, Serialize};
+
+/// glibc's `HEAP_MAX_SIZE` on 64-bit: 2 * DEFAULT_MMAP_THRESHOLD_MAX (32 MiB).
+pub const ARENA_HEAP_SIZE: u64 = 64 * 1024 * 1024;
+/// Largest `---p` mapping taken for a stack guard.
+const MAX_GUARD: u64 = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Anonymous,
+    Heap,
+    Stack,
+    File,
+    /// vdso, vvar, vsyscall and other pseudo-paths.
+    Special,
+}
+
+/// One line of smaps with the fields the classifier needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    pub read: bool,
+    pub write: bool,
+    pub private: bool,
+    pub kind: Kind,
+    pub rss_bytes: u64,
+}
+
+impl Mapping {
+    fn len(&self) -> u64 {
+        self.end - self.start
+    }
+    fn is_anon_rw(&self) -> bool {
+        self.kind == Kind::Anonymous && self.read && self.write && self.private
+    }
+    fn is_anon_none(&self) -> bool {
+        self.kind == Kind::Anonymous && !self.read && !self.write
+    }
+}
+
+/// Where resident memory sits, in KiB, plus counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Regions {
+    /// Arena heaps found (64 MiB-aligned reservations).
+    pub arena_heaps: u32,
+    /// Resident bytes of those heaps, in KiB.
+    pub arena_heap_rss_kib: u64,
+    /// Their committed (read-write) size, in KiB.
+    pub arena_heap_committed_kib: u64,
+    /// `[heap]`: the main arena.
+    pub main_heap_rss_kib: u64,
+    /// Thread stacks found (not counting the main thread's `[stack]`).
+    pub thread_stacks: u32,
+    /// Resident bytes of every stack, the main one included, in KiB.
+    pub stack_rss_kib: u64,
+    /// Resident bytes of file-backed mappings, in KiB.
+    pub file_rss_kib: u64,
+    /// Every other anonymous mapping, in KiB.
+    pub anon_other_rss_kib: u64,
+    /// Sum of every mapping's Rss, in KiB.
+    pub total_rss_kib: u64,
+}
+
+/// Classify mappings (in address order, as smaps lists them).
+pub fn classify(maps: &[Mapping]) -> Regions {
+    let mut r = Regions::default();
+    let mut i = 0;
+    while i < maps.len() {
+        let m = &maps[i];
+        let rss = m.rss_bytes / 1024;
+        r.total_rss_kib += rss;
+        let next = maps.get(i + 1);
+        let prev = i.checked_sub(1).map(|p| &maps[p]);
+        let heap_slot = m.is_anon_rw() && m.start % ARENA_HEAP_SIZE == 0 && {
+            let slot_end = m.start + ARENA_HEAP_SIZE;
+            m.len() == ARENA_HEAP_SIZE
+                || (m.len() < ARENA_HEAP_SIZE
+                    && next.is_some_and(|n| n.is_anon_none() && n.start == m.end && n.end >= slot_end))
+        };
+        if heap_slot {
+            r.arena_heaps += 1;
+            r.arena_heap_rss_kib += rss;
+            r.arena_heap_committed_kib += m.len() / 1024;
+        } else {
+            match m.kind {
+                Kind::Heap => r.main_heap_rss_kib += rss,
+                Kind::Stack => r.stack_rss_kib += rss,
+                Kind::File => r.file_rss_kib += rss,
+                Kind::Anonymous | Kind::Special => {
+                    let guarded = m.is_anon_rw()
+                        && prev.is_some_and(|p| p.is_anon_none() && p.end == m.start && p.len() <= MAX_GUARD);
+                    if guarded {
+                        r.thread_stacks += 1;
+                        r.stack_rss_kib += rss;
+                    } else {
+                        r.anon_other_rss_kib += rss;
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    r
+}
+
+/// Convert procfs's parsed smaps into [`Mapping`]s.
+pub fn from_procfs(maps: &procfs::process::MemoryMaps) -> Vec<Mapping> {
+    use procfs::process::{MMPermissions, MMapPath};
+    maps.0
+        .iter()
+        .map(|m| Mapping {
+            start: m.address.0,
+            end: m.address.1,
+            read: m.perms.contains(MMPermissions::READ),
+            write: m.perms.contains(MMPermissions::WRITE),
+            private: m.perms.contains(MMPermissions::PRIVATE),
+            kind: match &m.pathname {
+                MMapPath::Anonymous => Kind::Anonymous,
+                MMapPath::Heap => Kind::Heap,
+                MMapPath::Stack | MMapPath::TStack(_) => Kind::Stack,
+                MMapPath::Path(_) | MMapPath::Vsys(_) => Kind::File,
+                _ => Kind::Special,
+            },
+            rss_bytes: m.extension.map.get("Rss").copied().unwrap_or(0),
+        })
+        .collect()
+}
+
+/// Parse smaps text (a live file or a captured fixture).
+pub fn parse<R: BufRead>(r: R) -> procfs::ProcResult<Vec<Mapping>> {
+    use procfs::FromBufRead;
+    Ok(from_procfs(&procfs::process::MemoryMaps::from_buf_read(r)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    fn anon(start: u64, len: u64, rw: bool, rss: u64) -> Mapping {
+        Mapping { start, end: start + len, read: rw, write: rw, private: true, kind: Kind::Anonymous, rss_bytes: rss }
+    }
+
+    #[test]
+    fn an_arena_heap_is_an_aligned_rw_head_with_a_none_tail() {
+        let base = 0x7f00_0000_0000u64; // a multiple of 64 MiB
+        assert_eq!(base % ARENA_HEAP_SIZE, 0);
+        let maps = vec![
+            anon(base, 132 * 1024, true, 40 * 1024),
+            anon(base + 132 * 1024, ARENA_HEAP_SIZE - 132 * 1024, false, 0),
+            // Not aligned: an mmapped chunk, "other".
+            anon(base + ARENA_HEAP_SIZE + 4096, 64 * MIB, true, 8 * 1024),
+        ];
+        let r = classify(&maps);
+        assert_eq!(r.arena_heaps, 1);
+        assert_eq!(r.arena_heap_rss_kib, 40);
+        assert_eq!(r.arena_heap_committed_kib, 132);
+        assert_eq!(r.anon_other_rss_kib, 8);
+        assert_eq!(r.total_rss_kib, 48);
+    }
+
+    #[test]
+    fn an_aligned_rw_mapping_without_the_reservation_is_not_a_heap() {
+        let base = 0x7f00_0000_0000u64;
+        // Aligned, but the tail stops short of the 64 MiB slot.
+        let maps = vec![anon(base, MIB, true, 4096), anon(base + MIB, MIB, false, 0)];
+        assert_eq!(classify(&maps).arena_heaps, 0);
+        // Aligned and longer than a slot (e.g. an allocator's own reservation).
+        assert_eq!(classify(&[anon(base, 128 * MIB, true, 4096)]).arena_heaps, 0);
+    }
+
+    #[test]
+    fn a_guarded_rw_mapping_is_a_thread_stack() {
+        let g = 0x7f10_0000_1000u64;
+        let maps = vec![anon(g, 4096, false, 0), anon(g + 4096, 8 * MIB, true, 16 * 1024)];
+        let r = classify(&maps);
+        assert_eq!(r.thread_stacks, 1);
+        assert_eq!(r.stack_rss_kib, 16);
+        // A big PROT_NONE below is not a guard.
+        let maps = vec![anon(g, MIB, false, 0), anon(g + MIB, 8 * MIB, true, 16 * 1024)];
+        assert_eq!(classify(&maps).thread_stacks, 0);
+    }
+}
+
+#[cfg(test)]
+mod fixture_tests {
+    //! smaps captured from real processes on this project's machines (Debian 12,
+    //! glibc 2.36, 2 CPUs): CPython 3.13.5 with arena_poc after 4 Python threads x 5
+    //! calls x 8 Rust threads of pattern `seed`. malloc_info in the same process counted
+    //! the arenas given in each test (it includes the main arena, which lives in [heap]).
+    use super::*;
+
+    fn regions(name: &str) -> Regions {
+        let path = format!("{}/tests/fixtures/proc/{name}", env!("CARGO_MANIFEST_DIR"));
+        let file = std::fs::File::open(&path).unwrap();
+        classify(&parse(std::io::BufReader::new(file)).unwrap())
+    }
+
+    #[test]
+    fn free_threaded_build_reaches_the_two_cpu_arena_cap() {
+        // malloc_info: 16 arenas = main + 15 heaps (cap 8 x 2 CPUs).
+        let r = regions("smaps-nogil-done.txt");
+        assert_eq!(r.arena_heaps, 15);
+        assert!(r.arena_heap_rss_kib > 0);
+        assert!(r.main_heap_rss_kib > 0);
+    }
+
+    #[test]
+    fn gil_build_uses_fewer_arenas() {
+        // malloc_info: 5 arenas = main + 4 heaps.
+        assert_eq!(regions("smaps-gil-done.txt").arena_heaps, 4);
+    }
+
+    #[test]
+    fn arena_max_1_leaves_no_arena_heaps() {
+        // malloc_info: 1 arena, the main one.
+        let r = regions("smaps-nogil-arena-max-1-done.txt");
+        assert_eq!(r.arena_heaps, 0);
+        assert_eq!(r.arena_heap_rss_kib, 0);
+    }
+
+    #[test]
+    fn regions_add_up_to_the_total() {
+        for f in ["smaps-nogil-done.txt", "smaps-gil-done.txt", "smaps-nogil-arena-max-1-done.txt"] {
+            let r = regions(f);
+            let sum = r.arena_heap_rss_kib + r.main_heap_rss_kib + r.stack_rss_kib + r.file_rss_kib + r.anon_other_rss_kib;
+            assert_eq!(sum, r.total_rss_kib, "{f}");
+        }
+    }
+}

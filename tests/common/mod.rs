@@ -1,0 +1,63 @@
+//! Shared helpers for the integration tests: they run the real `arena-sweep` binary
+//! against the real interpreter pair (provisioned by `scripts/test.sh`) and the real
+//! extension.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub fn bin() -> Command {
+    let mut c = Command::cargo_bin("arena-sweep").expect("binary built");
+    c.timeout(std::time::Duration::from_secs(900));
+    c
+}
+
+/// The pair the tool itself resolves (flags absent): (gil, nogil).
+pub fn pair() -> (PathBuf, PathBuf) {
+    let out = bin().args(["pythons", "list"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pick = |prefix: &str| -> PathBuf {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line in `pythons list`; run scripts/test.sh, which provisions the pair:\n{text}"));
+        let rest = line.trim_start().trim_start_matches(prefix).trim();
+        PathBuf::from(rest.split(" (").next().unwrap())
+    };
+    (pick("gil  "), pick("nogil  "))
+}
+
+/// The one report folder under `out`.
+pub fn report_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "expected one report folder in {}: {dirs:?}", out.display());
+    dirs[0].clone()
+}
+
+pub fn records(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+pub fn plan(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap()
+}
+
+pub fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+pub fn count_entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
