@@ -72,10 +72,6 @@ impl Progress {
         self.bar.position()
     }
 
-    pub fn length(&self) -> Option<u64> {
-        self.bar.length()
-    }
-
     /// Print a line above the bar (or plainly), without breaking the bar.
     pub fn println(&self, line: impl AsRef<str>) {
         if self.plain {

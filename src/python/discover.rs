@@ -30,8 +30,6 @@ const MINORS: std::ops::RangeInclusive<u32> = 13..=16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
-    Flag,
-    Env,
     Uv,
     Path,
     Pyenv,
@@ -41,8 +39,6 @@ pub enum Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Source::Flag => "flag",
-            Source::Env => "env",
             Source::Uv => "uv",
             Source::Path => "PATH",
             Source::Pyenv => "pyenv",
@@ -108,7 +104,9 @@ fn is_executable(p: &Path) -> bool {
 }
 
 fn names() -> Vec<String> {
-    MINORS.flat_map(|m| [format!("python3.{m}"), format!("python3.{m}t")]).collect()
+    // The free-threaded name first: in a free-threaded prefix `python3.13` is a hard
+    // link to `python3.13t`, and the `t` name is the one users recognise.
+    MINORS.flat_map(|m| [format!("python3.{m}t"), format!("python3.{m}")]).collect()
 }
 
 fn uv_candidates() -> Vec<PathBuf> {
@@ -196,7 +194,7 @@ fn inspect_supported(path: &Path) -> std::result::Result<Interpreter, String> {
 
 /// Every interpreter found in places 3 to 6, in search order, without duplicates.
 pub fn search() -> Vec<Candidate> {
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
     let mut out = Vec::new();
     let places: [(Source, fn() -> Vec<PathBuf>); 4] = [
         (Source::Uv, uv_candidates),
@@ -206,8 +204,12 @@ pub fn search() -> Vec<Candidate> {
     ];
     for (source, find) in places {
         for path in find() {
-            let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-            if !seen.insert(key) {
+            // Hard links (python3.13 / python3.13t in one prefix) and symlinks are one file.
+            let key = std::fs::metadata(&path).map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            });
+            if key.as_ref().is_ok_and(|k| !seen.insert(*k)) {
                 continue;
             }
             let found = inspect_supported(&path);

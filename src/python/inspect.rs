@@ -68,11 +68,6 @@ impl Interpreter {
         }
     }
 
-    /// "3.13" for the `python3.13` names and Debian's `python3.13` source package.
-    pub fn minor_version(&self) -> String {
-        format!("{}.{}", self.version_info.0, self.version_info.1)
-    }
-
     /// Configure flags with `--disable-gil` and the prefix removed: two builds with
     /// equal normalized flags are a matched pair.
     pub fn normalized_config_args(&self) -> String {

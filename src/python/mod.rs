@@ -19,9 +19,18 @@ pub fn list(args: &PythonArgs, out: &mut dyn Write) -> Result<()> {
     let explicit = Explicit::new(args.python_gil.clone(), args.python_nogil.clone());
     let candidates = discover::search();
     writeln!(out, "Interpreters found (search order: flags, env, uv, PATH, pyenv, cache):")?;
+    writeln!(out, "  {:<6} {:<6} {:<10} {:<12} path", "build", "source", "version", "libc")?;
     for (path, what) in explicit.gil.iter().chain(explicit.nogil.iter()) {
         match inspect::inspect(path) {
-            Ok(i) => writeln!(out, "  {:<6} {:<5} {:<10} {:<24} {}  [{what}]", i.build(), source_label(what), i.version, i.libc, path.display())?,
+            Ok(i) => writeln!(
+                out,
+                "  {:<6} {:<6} {:<10} {:<12} {}  [{what}]",
+                i.build().as_str(),
+                source_label(what),
+                i.version,
+                i.libc,
+                path.display()
+            )?,
             Err(e) => writeln!(out, "  {what} {}: {e:#}", path.display())?,
         }
     }
@@ -32,15 +41,15 @@ pub fn list(args: &PythonArgs, out: &mut dyn Write) -> Result<()> {
         match &c.found {
             Ok(i) => writeln!(
                 out,
-                "  {:<6} {:<5} {:<10} {:<24} {}  ext {}",
-                i.build(),
+                "  {:<6} {:<6} {:<10} {:<12} {}  ext {}",
+                i.build().as_str(),
                 c.source.to_string(),
                 i.version,
                 i.libc,
                 c.path.display(),
                 i.ext_suffix
             )?,
-            Err(e) => writeln!(out, "  skip   {:<5} {}: {}", c.source.to_string(), c.path.display(), e)?,
+            Err(e) => writeln!(out, "  skip   {:<6} {}: {}", c.source.to_string(), c.path.display(), e)?,
         }
     }
     match discover::resolve(&explicit, &candidates)? {

@@ -39,6 +39,16 @@ pub enum SourceKind {
     Debian,
 }
 
+impl SourceKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SourceKind::Uv => "uv",
+            SourceKind::Official => "the official tarball",
+            SourceKind::Debian => "the Debian source package",
+        }
+    }
+}
+
 pub const DEFAULT_SOURCES: &[SourceKind] = &[SourceKind::Uv, SourceKind::Official, SourceKind::Debian];
 
 #[derive(Debug, Clone)]
@@ -67,10 +77,6 @@ pub struct BuildStamp {
 /// A prefix holds a finished, verified build.
 pub fn is_complete(prefix: &Path) -> bool {
     prefix.join(STAMP).is_file()
-}
-
-pub fn read_stamp(prefix: &Path) -> Option<BuildStamp> {
-    serde_json::from_slice(&std::fs::read(prefix.join(STAMP)).ok()?).ok()
 }
 
 /// Check the requested version: "3.13" or "3.13.5", at least 3.13.
@@ -193,7 +199,7 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
                     break;
                 }
                 Err(e) => {
-                    writeln!(out, "  {kind:?}: {e:#}")?;
+                    writeln!(out, "  not from {}: {e:#}", kind.describe())?;
                     writeln!(log, "# source {kind:?} failed: {e:#}")?;
                     failures.push(format!("{kind:?}: {e:#}"));
                 }

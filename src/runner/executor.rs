@@ -283,7 +283,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
         let config = serde_json::to_string(&config).map_err(|e| fail("spawn", e.to_string()))?;
         let (msg_r, msg_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| fail("spawn", format!("cannot create the message pipe: {e}")))?;
-        let mut cmd = Command::new(&spec.interpreter.executable);
+        let mut cmd = Command::new(&spec.interpreter.path);
         cmd.args(["-I", "-X", "faulthandler"])
             .arg(spec.driver)
             .arg(&config)
@@ -310,7 +310,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
         }
         let mut child = cmd
             .spawn()
-            .map_err(|e| fail("spawn", format!("cannot start {}: {e}", spec.interpreter.executable.display())))?;
+            .map_err(|e| fail("spawn", format!("cannot start {}: {e}", spec.interpreter.path.display())))?;
         drop(msg_w);
         let pid = child.id() as i32;
         pid_for_cleanup = Some(pid);
@@ -441,7 +441,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
         cell: spec.cell.clone(),
         pattern_params: spec.pattern_params.clone(),
         python_version: spec.interpreter.version.clone(),
-        interpreter: spec.interpreter.executable.clone(),
+        interpreter: spec.interpreter.path.clone(),
         glibc_tunables: spec.glibc_tunables.clone(),
         allocator: spec.allocator.clone(),
         status,

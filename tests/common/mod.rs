@@ -19,7 +19,10 @@ pub fn bin() -> Command {
 /// The pair the tool itself resolves (flags absent): (gil, nogil).
 pub fn pair() -> (PathBuf, PathBuf) {
     let out = bin().args(["pythons", "list"]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let full = String::from_utf8_lossy(&out.stdout);
+    let text = full.split("Pair used:").nth(1).unwrap_or_else(|| {
+        panic!("`pythons list` shows no pair; run scripts/test.sh, which provisions one:\n{full}")
+    });
     let pick = |prefix: &str| -> PathBuf {
         let line = text
             .lines()
