@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config xz-utils curl
       libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev libsqlite3-dev
-      libreadline-dev libncurses-dev uuid-dev)
+      libreadline-dev libncurses-dev uuid-dev
+      libjemalloc2 libmimalloc2.0)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -47,6 +47,20 @@ pub enum Command {
     /// Find or provision GIL and free-threaded CPython interpreters.
     #[command(subcommand)]
     Pythons(PythonsCommand),
+    /// Join shard folders (from `--shard K/N` runs) into one report folder.
+    ///
+    /// The folders must hold the same plan; each run may appear in only one of them.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Report folders to join (each with plan.json and results.jsonl).
+    #[arg(required = true, num_args = 2.., value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// The merged report folder to create (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,7 +162,34 @@ pub struct RunArgs {
     /// CPython version to provision when no pair is found.
     #[arg(long, default_value = "3.13", value_name = "X.Y")]
     pub install_version: String,
+    /// Continue the sweep in this report folder: runs already recorded are skipped.
+    /// The plan comes from its plan.json; flags that define a plan may be repeated but
+    /// must give the same plan.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Run only shard K of N (0-based; points are dealt round-robin, so a point's GIL
+    /// and nogil runs stay together). `--shard N` takes K from SLURM_ARRAY_TASK_ID or
+    /// JOB_COMPLETION_INDEX. Join the shard folders with `arena-sweep merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
 }
+
+/// Flags whose value is part of the plan (checked by --resume when given).
+pub const PLAN_FLAGS: &[&str] = &[
+    "python_threads",
+    "rust_threads",
+    "iterations",
+    "sleep_ms",
+    "reps",
+    "pattern",
+    "pattern_params",
+    "binding",
+    "sample_interval",
+    "settle",
+    "timeout",
+    "floor_mib",
+    "seed",
+];
 
 /// A parsed thread-count grid (a newtype, so clap takes it as one value).
 #[derive(Debug, Clone, PartialEq, Eq)]

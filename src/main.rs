@@ -22,13 +22,14 @@ mod tunables;
 use std::io::Write;
 
 use anyhow::Result;
-use clap::Parser;
+use clap::{parser::ValueSource, ArgMatches, CommandFactory, FromArgMatches};
 
-use cli::{Cli, Command, PythonsCommand, RunArgs};
+use cli::{Cli, Command, PythonsCommand};
 
 fn main() {
-    let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
-    let code = match dispatch(cli) {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let code = match dispatch(cli, &matches) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
@@ -43,11 +44,19 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
-fn dispatch(cli: Cli) -> Result<i32> {
+/// The plan flags typed on the command line (not defaults).
+fn explicit_plan_flags(m: &ArgMatches) -> Vec<&'static str> {
+    cli::PLAN_FLAGS.iter().copied().filter(|id| m.value_source(id) == Some(ValueSource::CommandLine)).collect()
+}
+
+fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
     let mut out = std::io::stdout().lock();
     match cli.command {
-        None => run(&cli.run, &mut out),
-        Some(Command::Run(args)) => run(&args, &mut out),
+        None => runner::command::run(&cli.run, &explicit_plan_flags(matches), &mut out),
+        Some(Command::Run(args)) => {
+            let sub = matches.subcommand_matches("run").expect("run subcommand");
+            runner::command::run(&args, &explicit_plan_flags(sub), &mut out)
+        }
         Some(Command::Pythons(PythonsCommand::List(args))) => python::list(&args, &mut out).map(|_| 0),
         Some(Command::Pythons(PythonsCommand::Install(args))) => {
             let opts = python::provision::InstallOptions {
@@ -62,49 +71,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             writeln!(out, "nogil  {}  ({})", pair.nogil.executable.display(), pair.nogil.label())?;
             Ok(0)
         }
+        Some(Command::Merge(args)) => {
+            let m = runner::merge::merge(&args.dirs, &args.out)?;
+            writeln!(out, "Merged {} of {} runs into {}", m.runs, m.expected, args.out.display())?;
+            if !m.complete {
+                writeln!(out, "The plan is incomplete: {} run(s) missing, e.g. {}", m.missing.len(), m.missing[0])?;
+                return Ok(1);
+            }
+            Ok(0)
+        }
     }
-}
-
-fn run(args: &RunArgs, out: &mut dyn Write) -> Result<i32> {
-    use runner::scheduler::{self, Sweep};
-
-    let plan = plan::Plan::from_args(args)?;
-    runner::limits::check(plan.max_python_threads(), plan.max_rust_threads(), &runner::limits::current_limits())?;
-    scheduler::check_out_dir(&args.out)?;
-    runner::install_interrupt_flag()?;
-
-    let install = (!args.no_install).then_some(args.install_version.as_str());
-    let pair = python::ensure_pair(&args.pythons, install, out)?;
-    let exts = scheduler::ensure_extensions(&plan, &pair, out)?;
-    let driver = runner::executor::materialize_driver()?;
-    let dir = scheduler::new_report_dir(&args.out)?;
-    let provenance = Sweep::provenance(&pair, &exts);
-    let sweep = Sweep { plan, pair, exts, driver, dir, provenance };
-    sweep.write_plan(false)?;
-    writeln!(
-        out,
-        "GIL: {} ({})\nnogil: {} ({})\nReport folder: {}",
-        sweep.pair.gil.executable.display(),
-        sweep.pair.gil.label(),
-        sweep.pair.nogil.executable.display(),
-        sweep.pair.nogil.label(),
-        sweep.dir.display()
-    )?;
-    out.flush()?;
-
-    let records = sweep.execute()?;
-    let complete = records.len() == sweep.plan.runs().len();
-    sweep.write_plan(complete)?;
-    let summaries = aggregate::summarize(&records, sweep.plan.floor_kib(), &sweep.plan.thresholds);
-    writeln!(out, "\nhost: {}", sweep.provenance.host.short())?;
-    for s in &summaries {
-        writeln!(out, "\n{}", report::terminal::point_block(s, &sweep.plan.thresholds, sweep.plan.reps))?;
-    }
-    let failed = records.iter().filter(|r| !r.ok()).count();
-    writeln!(out, "{} runs, {} failed. Results: {}", records.len(), failed, sweep.dir.join("results.jsonl").display())?;
-    if !complete {
-        writeln!(out, "Interrupted: the plan is marked incomplete in {}", sweep.dir.join("plan.json").display())?;
-        return Ok(130);
-    }
-    Ok(0)
 }

@@ -41,6 +41,32 @@ pub struct Plan {
     pub seed: u64,
 }
 
+/// Shard `k` of `n` (0-based), for spreading a plan over hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub k: u32,
+    pub n: u32,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+/// splitmix64: small and seedable, for the run order.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
 /// One run to execute: a cell, a repetition, and what it needs to know.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSlot {
@@ -111,15 +137,37 @@ impl Plan {
         out
     }
 
-    /// Every run, in execution order: repetition by repetition, each point's GIL and
-    /// nogil runs adjacent, alternating which goes first.
+    /// Every run, in execution order. Repetition by repetition, the points are
+    /// shuffled (seeded by `seed` and the repetition), and each point's GIL and nogil
+    /// runs stay adjacent, in a seeded random order, so that slow drift of the machine
+    /// (page cache, thermal state) spreads over both builds instead of biasing one.
     pub fn runs(&self) -> Vec<RunSlot> {
-        let points = self.points();
+        self.runs_of_shard(None)
+    }
+
+    /// The runs of shard `k` of `n` (points are dealt round-robin in grid order, so a
+    /// point's GIL and nogil runs always land on the same host), in execution order.
+    pub fn runs_of_shard(&self, shard: Option<Shard>) -> Vec<RunSlot> {
+        let points: Vec<_> = self
+            .points()
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| shard.is_none_or(|s| i % s.n as usize == s.k as usize))
+            .map(|(_, p)| p)
+            .collect();
         let mut out = Vec::with_capacity(points.len() * self.builds.len() * self.reps as usize);
         for rep in 0..self.reps {
-            for (point, params, profile_index) in &points {
+            let mut rng = SplitMix(self.seed ^ (u64::from(rep) + 1).wrapping_mul(0xA076_1D64_78BD_642F));
+            let mut order: Vec<usize> = (0..points.len()).collect();
+            // Fisher-Yates.
+            for i in (1..order.len()).rev() {
+                let j = (rng.next() % (i as u64 + 1)) as usize;
+                order.swap(i, j);
+            }
+            for idx in order {
+                let (point, params, profile_index) = &points[idx];
                 let mut builds = self.builds.clone();
-                if rep % 2 == 1 {
+                if rng.next() & 1 == 1 {
                     builds.reverse();
                 }
                 for build in builds {
@@ -171,11 +219,42 @@ mod tests {
     }
 
     #[test]
-    fn runs_pair_builds_and_alternate_their_order() {
-        let plan = Plan::from_args(&args(&["--python-threads", "2", "--rust-threads", "4", "--reps", "2"])).unwrap();
+    fn every_run_once_with_builds_adjacent_and_a_seeded_order() {
+        let a = |seed: &str| {
+            Plan::from_args(&args(&["--python-threads", "1,2,4", "--rust-threads", "1..=4", "--reps", "3", "--seed", seed]))
+                .unwrap()
+        };
+        let plan = a("7");
         let runs = plan.runs();
-        let order: Vec<(Build, u32)> = runs.iter().map(|r| (r.cell.build, r.rep)).collect();
-        assert_eq!(order, vec![(Build::Gil, 0), (Build::Nogil, 0), (Build::Nogil, 1), (Build::Gil, 1)]);
+        assert_eq!(runs.len(), 3 * 4 * 2 * 3);
+        let ids: std::collections::HashSet<String> = runs.iter().map(|r| r.cell.run_id(r.rep)).collect();
+        assert_eq!(ids.len(), runs.len(), "no run twice");
+        for pair in runs.chunks(2) {
+            assert_eq!(pair[0].cell.point, pair[1].cell.point, "GIL and nogil of a point are adjacent");
+            assert_ne!(pair[0].cell.build, pair[1].cell.build);
+            assert_eq!(pair[0].rep, pair[1].rep);
+        }
+        let first_builds: Vec<Build> = runs.chunks(2).map(|p| p[0].cell.build).collect();
+        assert!(first_builds.contains(&Build::Gil) && first_builds.contains(&Build::Nogil), "either build may go first");
+        assert_eq!(runs, a("7").runs(), "the same seed gives the same order");
+        assert_ne!(runs, a("8").runs(), "another seed gives another order");
+        let rep0: Vec<&Point> = runs.iter().filter(|r| r.rep == 0).map(|r| &r.cell.point).collect();
+        let rep1: Vec<&Point> = runs.iter().filter(|r| r.rep == 1).map(|r| &r.cell.point).collect();
+        assert_ne!(rep0, rep1, "each repetition has its own order");
+    }
+
+    #[test]
+    fn shards_partition_the_runs_by_point() {
+        let plan = Plan::from_args(&args(&["--python-threads", "1..=3", "--rust-threads", "1,8", "--reps", "2", "--seed", "1"]))
+            .unwrap();
+        let all: std::collections::BTreeSet<String> = plan.runs().iter().map(|r| r.cell.run_id(r.rep)).collect();
+        let mut union = std::collections::BTreeSet::new();
+        for k in 0..4 {
+            for r in plan.runs_of_shard(Some(Shard { k, n: 4 })) {
+                assert!(union.insert(r.cell.run_id(r.rep)), "a run in two shards");
+            }
+        }
+        assert_eq!(union, all);
     }
 
     #[test]
@@ -183,5 +262,55 @@ mod tests {
         let err = Plan::from_args(&args(&["--pattern", "seed", "--pattern-params", "sz=1"])).unwrap_err();
         assert!(err.to_string().contains("--pattern-params") && err.to_string().contains("sz"), "{err}");
         assert_eq!(crate::error::exit_code(&err), 2);
+    }
+}
+
+/// Parse `--shard K/N`, or `--shard N` with K from SLURM_ARRAY_TASK_ID or
+/// JOB_COMPLETION_INDEX (`env` looks a variable up, so tests need no real environment).
+pub fn parse_shard(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard> {
+    let bad = |why: String| usage(format!("--shard {text}: {why}"));
+    let num = |s: &str, what: &str| -> Result<u32> {
+        s.trim().parse::<u32>().map_err(|_| bad(format!("{what} `{}` is not a whole number", s.trim())))
+    };
+    let (k, n) = match text.split_once('/') {
+        Some((k, n)) => (num(k, "K")?, num(n, "N")?),
+        None => {
+            let n = num(text, "N")?;
+            let (var, value) = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
+                .iter()
+                .find_map(|v| env(v).map(|x| (*v, x)))
+                .ok_or_else(|| bad("give K/N, or set SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX".into()))?;
+            let k = value.trim().parse::<u32>().map_err(|_| bad(format!("{var}={value} is not a whole number")))?;
+            (k, n)
+        }
+    };
+    if n == 0 {
+        return Err(bad("N must be at least 1".into()));
+    }
+    if k >= n {
+        return Err(bad(format!(
+            "K={k} is not below N={n}; shards are numbered 0..N-1 (with Slurm, use --array=0-{})",
+            n - 1
+        )));
+    }
+    Ok(Shard { k, n })
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    #[test]
+    fn shard_forms() {
+        let none = |_: &str| None;
+        assert_eq!(parse_shard("1/4", none).unwrap(), Shard { k: 1, n: 4 });
+        let slurm = |v: &str| (v == "SLURM_ARRAY_TASK_ID").then(|| "2".to_string());
+        assert_eq!(parse_shard("3", slurm).unwrap(), Shard { k: 2, n: 3 });
+        let k8s = |v: &str| (v == "JOB_COMPLETION_INDEX").then(|| "0".to_string());
+        assert_eq!(parse_shard("2", k8s).unwrap(), Shard { k: 0, n: 2 });
+        assert!(parse_shard("4/4", none).unwrap_err().to_string().contains("0..N-1"));
+        assert!(parse_shard("3", none).unwrap_err().to_string().contains("SLURM_ARRAY_TASK_ID"));
+        assert!(parse_shard("a/2", none).unwrap_err().to_string().contains("not a whole number"));
+        assert!(parse_shard("0/0", none).is_err());
     }
 }

@@ -102,3 +102,109 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
     }
     s
 }
+
+/// A per-profile overview: median nogil and GIL delta and amplification over the
+/// grid, sorted by median nogil delta (smallest first).
+pub struct ProfileScore {
+    pub profile: String,
+    pub glibc_tunables: String,
+    pub allocator: String,
+    pub nogil_delta_kib: f64,
+    pub gil_delta_kib: f64,
+    pub amplification: f64,
+}
+
+pub fn profile_scores(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Vec<ProfileScore> {
+    let mut out = Vec::new();
+    for profile in &plan.profiles {
+        let mine: Vec<&CellSummary> = summaries.iter().filter(|c| c.point.profile == profile.name).collect();
+        let col = |f: &dyn Fn(&CellSummary) -> Option<f64>| -> Vec<f64> { mine.iter().filter_map(|c| f(c)).collect() };
+        let nogil = col(&|c| c.nogil.as_ref().map(|b| b.delta_kib.median));
+        let gil = col(&|c| c.gil.as_ref().map(|b| b.delta_kib.median));
+        let amp = col(&|c| c.amplification);
+        let (Some(n), Some(g), Some(a)) = (crate::stats::median(&nogil), crate::stats::median(&gil), crate::stats::median(&amp)) else {
+            continue;
+        };
+        out.push(ProfileScore {
+            profile: profile.name.clone(),
+            glibc_tunables: profile.glibc_tunables(),
+            allocator: profile.allocator.label(),
+            nogil_delta_kib: n,
+            gil_delta_kib: g,
+            amplification: a,
+        });
+    }
+    out.sort_by(|a, b| a.nogil_delta_kib.total_cmp(&b.nogil_delta_kib).then(a.gil_delta_kib.total_cmp(&b.gil_delta_kib)));
+    out
+}
+
+/// One screen for a whole sweep: for each profile (and binding and pattern), a text
+/// heatmap of amplification (Rust threads down, Python threads across; `!` HIGH,
+/// `+` MEDIUM), then the profiles ranked by the memory the free-threaded build
+/// kept.
+pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> String {
+    let mut s = String::new();
+    let mut groups: Vec<(String, String, String)> =
+        summaries.iter().map(|c| (c.point.profile.clone(), c.point.binding.clone(), c.point.pattern.clone())).collect();
+    groups.dedup();
+    groups.sort();
+    groups.dedup();
+    for (profile, binding, pattern) in &groups {
+        let _ = writeln!(s, "amplification, profile {profile}, binding {binding}, pattern {pattern}  (! HIGH, + MEDIUM)");
+        let _ = write!(s, "  rust\\py");
+        for p in &plan.python_threads {
+            let _ = write!(s, "{p:>9}");
+        }
+        let _ = writeln!(s);
+        for r in plan.rust_threads.iter().rev() {
+            let _ = write!(s, "  {r:>7}");
+            for p in &plan.python_threads {
+                let cell = summaries.iter().find(|c| {
+                    c.point.profile == *profile
+                        && c.point.binding == *binding
+                        && c.point.pattern == *pattern
+                        && c.point.python_threads == *p
+                        && c.point.rust_threads == *r
+                });
+                let text = match cell.and_then(|c| c.amplification.map(|a| (a, c.risk))) {
+                    Some((a, risk)) => {
+                        let mark = match risk {
+                            Some(crate::risk::RiskLevel::High) => "!",
+                            Some(crate::risk::RiskLevel::Medium) => "+",
+                            _ => " ",
+                        };
+                        format!("{a:.1}x{mark}")
+                    }
+                    None if cell.is_some() => "fail ".to_string(),
+                    None => "- ".to_string(),
+                };
+                let _ = write!(s, "{text:>9}");
+            }
+            let _ = writeln!(s);
+        }
+        let _ = writeln!(s);
+    }
+    let scores = profile_scores(summaries, plan);
+    if !scores.is_empty() {
+        let _ = writeln!(s, "profiles by median nogil delta over the grid (smallest first):");
+        let _ = writeln!(s, "  {:<22}{:>14}{:>14}{:>10}", "profile", "nogil delta", "GIL delta", "amplif.");
+        for sc in &scores {
+            let _ = writeln!(
+                s,
+                "  {:<22}{:>14}{:>14}{:>9.1}x",
+                sc.profile,
+                mib(sc.nogil_delta_kib),
+                mib(sc.gil_delta_kib),
+                sc.amplification
+            );
+        }
+        let best = &scores[0];
+        let setting = if best.glibc_tunables.is_empty() {
+            format!("allocator {} with no GLIBC_TUNABLES", best.allocator)
+        } else {
+            format!("GLIBC_TUNABLES={} (allocator {})", best.glibc_tunables, best.allocator)
+        };
+        let _ = writeln!(s, "best profile: {} -> {setting}", best.profile);
+    }
+    s
+}

@@ -1,8 +1,11 @@
 //! Running children: the executor (one run in a fresh process), the scheduler (cells
 //! x repetitions, in order), thread-limit checks, and the helpers they share.
 
+pub mod command;
 pub mod executor;
 pub mod limits;
+pub mod merge;
+pub mod resume;
 pub mod scheduler;
 
 use std::io::Read;

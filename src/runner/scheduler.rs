@@ -8,26 +8,56 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::executor::{self, RunSpec};
 use crate::ext::{self, ExtBuild, Variant};
-use crate::plan::{Plan, RunSlot};
+use crate::plan::{Plan, RunSlot, Shard};
 use crate::progress::Progress;
 use crate::provenance::{Host, Provenance};
 use crate::python::discover::Pair;
 use crate::python::inspect::Build;
 use crate::results::{ResultsWriter, RunRecord};
 
-/// plan.json: the resolved plan and where it ran.
-#[derive(Debug, Serialize)]
-pub struct PlanFile<'a> {
-    pub plan: &'a Plan,
-    pub provenance: &'a Provenance,
-    /// Every run id, in execution order.
+/// plan.json: the resolved plan, where it ran, and how far it got.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub plan: Plan,
+    /// Set when this folder holds one shard of the plan.
+    pub shard: Option<Shard>,
+    pub provenance: Provenance,
+    /// Every run id this folder is meant to hold, in execution order.
     pub runs: Vec<String>,
-    /// False until every run of the plan has a record.
+    /// False until every one of `runs` has a record.
     pub complete: bool,
+    /// For a merged folder: the folders it was made from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedFrom>,
+}
+
+/// One input folder of `arena-sweep merge`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MergedFrom {
+    pub dir: PathBuf,
+    pub shard: Option<Shard>,
+    pub host: String,
+    pub runs: usize,
+}
+
+/// Read `<dir>/plan.json`.
+pub fn load_plan_file(dir: &Path) -> Result<PlanFile> {
+    let path = dir.join("plan.json");
+    let bytes = std::fs::read(&path).with_context(|| format!("{} is not a report folder: cannot read {}", dir.display(), path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a plan.json arena-sweep can read", path.display()))
+}
+
+/// Write `<dir>/plan.json` atomically (write a temporary file, then rename).
+pub fn write_plan_file(dir: &Path, file: &PlanFile) -> Result<()> {
+    let path = dir.join("plan.json");
+    let tmp = dir.join(".plan.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(file)?).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// Everything prepared for a sweep.
@@ -38,6 +68,9 @@ pub struct Sweep {
     pub driver: PathBuf,
     pub dir: PathBuf,
     pub provenance: Provenance,
+    pub shard: Option<Shard>,
+    /// Run ids already recorded (when resuming); they are not run again.
+    pub done: std::collections::HashSet<String>,
 }
 
 /// Check that `out` can hold a report folder, creating it if needed.
@@ -49,9 +82,13 @@ pub fn check_out_dir(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A new `<out>/<UTC timestamp>` folder (with -2, -3 ... if taken).
-pub fn new_report_dir(out: &Path) -> Result<PathBuf> {
-    let stamp = utc_stamp(std::time::SystemTime::now());
+/// A new `<out>/<UTC timestamp>` folder (with -2, -3 ... if taken; shards add
+/// `-shard-K-of-N`).
+pub fn new_report_dir(out: &Path, shard: Option<Shard>) -> Result<PathBuf> {
+    let mut stamp = utc_stamp(std::time::SystemTime::now());
+    if let Some(s) = shard {
+        stamp.push_str(&format!("-shard-{}-of-{}", s.k, s.n));
+    }
     for n in 1..1000 {
         let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
         let dir = out.join(name);
@@ -95,18 +132,21 @@ pub fn ensure_extensions(plan: &Plan, pair: &Pair, out: &mut dyn Write) -> Resul
 }
 
 impl Sweep {
+    /// The run ids this folder is meant to hold.
+    pub fn run_ids(&self) -> Vec<String> {
+        self.plan.runs_of_shard(self.shard).iter().map(|s| s.cell.run_id(s.rep)).collect()
+    }
+
     pub fn write_plan(&self, complete: bool) -> Result<()> {
         let file = PlanFile {
-            plan: &self.plan,
-            provenance: &self.provenance,
-            runs: self.plan.runs().iter().map(|s| s.cell.run_id(s.rep)).collect(),
+            plan: self.plan.clone(),
+            shard: self.shard,
+            provenance: self.provenance.clone(),
+            runs: self.run_ids(),
             complete,
+            merged_from: Vec::new(),
         };
-        let path = self.dir.join("plan.json");
-        let tmp = self.dir.join(".plan.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&file)?).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)?;
-        Ok(())
+        write_plan_file(&self.dir, &file)
     }
 
     pub fn provenance(pair: &Pair, exts: &BTreeMap<(Build, Variant), ExtBuild>) -> Provenance {
@@ -147,24 +187,37 @@ impl Sweep {
         }
     }
 
-    /// Run every slot; returns the records (also appended to results.jsonl).
+    /// Run every slot not yet recorded; returns the new records (each also appended
+    /// to results.jsonl as it ends). Stops early, without recording the run in flight,
+    /// on SIGINT/SIGTERM.
     pub fn execute(&self) -> Result<Vec<RunRecord>> {
-        let slots = self.plan.runs();
+        let all = self.plan.runs_of_shard(self.shard);
+        let slots: Vec<&RunSlot> = all.iter().filter(|s| !self.done.contains(&s.cell.run_id(s.rep))).collect();
         let mut writer = ResultsWriter::open(&self.dir.join("results.jsonl"))?;
         let progress = Progress::bar(slots.len() as u64, "runs");
-        let mut rng = self.plan.seed ^ 0x5DEE_CE66_D1CE_4E5B;
         let mut records = Vec::with_capacity(slots.len());
-        for slot in &slots {
+        let mut last = String::new();
+        for slot in slots.iter().copied() {
             if super::interrupted() {
                 break;
             }
-            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            let pad = ((rng >> 33) % 4096) as usize;
-            progress.set_message(format!("{} rep {}", slot.cell.label(), slot.rep + 1));
+            // The padding length depends on the seed and the run, not on what ran before,
+            // so a resumed plan pads each run as the first attempt would have.
+            let run_id = slot.cell.run_id(slot.rep);
+            let pad = (u64::from_str_radix(&crate::paths::hash_parts([self.plan.seed.to_le_bytes().as_slice(), run_id.as_bytes()])[..8], 16)
+                .unwrap_or(0)
+                % 4096) as usize;
+            progress.set_message(format!("{} rep {}{last}", slot.cell.label(), slot.rep + 1));
             let record = executor::run(&self.spec(slot, pad));
+            if record.failure.as_ref().is_some_and(|f| f.kind == "interrupted") {
+                // Not a result: --resume runs it again.
+                break;
+            }
             writer.append(&record)?;
             progress.inc(1);
-            progress.println(run_line(&record, progress.position(), slots.len()));
+            let line = run_line(&record, progress.position(), slots.len());
+            last = format!(" | last: {}", line.split_once(": ").map_or("", |x| x.1));
+            progress.println(line);
             if let Some(f) = record.failure.as_ref().filter(|f| f.kind == "gil_enabled" || f.kind == "gil_disabled") {
                 // Every later run of this build would measure the wrong thing.
                 progress.finish();
