@@ -1,5 +1,10 @@
 //! Runs -> per-point summaries: the statistics of each build's repetitions, then the
-//! amplification and risk level of the point.
+//! amplification and risk level of the point, with the amplification's bootstrap
+//! confidence interval and the Mann-Whitney p-value of nogil vs GIL deltas,
+//! Benjamini-Hochberg-adjusted across every point summarised together.
+//!
+//! Bootstrap intervals are seeded from the cell's or point's label, so the same
+//! results.jsonl always gives the same report.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +13,20 @@ use serde::{Deserialize, Serialize};
 use crate::python::inspect::Build;
 use crate::results::{Metrics, Point, RunRecord};
 use crate::risk::{self, RiskLevel, Thresholds};
-use crate::stats;
+use crate::stats::{self, Ci};
+
+/// Coverage of every bootstrap interval in a summary.
+const CI_LEVEL: f64 = 0.95;
+/// Bootstrap resamples per interval.
+const CI_RESAMPLES: usize = 2000;
+
+/// The bootstrap seed for a label: 64-bit FNV-1a of its bytes. Unlike std's
+/// `DefaultHasher`, it is the same on every platform and Rust version.
+fn seed_of(label: &str) -> u64 {
+    label.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
 
 /// Median and range of one metric over the successful runs of a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -22,7 +40,12 @@ pub struct Summary {
 impl Summary {
     pub fn of(xs: &[f64]) -> Option<Self> {
         let (min, max) = stats::range(xs)?;
-        Some(Summary { median: stats::median(xs)?, min, max, n: xs.len() })
+        Some(Summary {
+            median: stats::median(xs)?,
+            min,
+            max,
+            n: xs.len(),
+        })
     }
 }
 
@@ -46,6 +69,20 @@ pub struct BuildStats {
     pub calls_per_s: Summary,
     /// The raw deltas, in run order, for statistics downstream.
     pub deltas_kib: Vec<f64>,
+    /// Median absolute deviation of the deltas (unscaled; 0 for fewer than 2 runs).
+    pub delta_mad_kib: f64,
+    /// Interquartile range of the deltas (type 7 quartiles; 0 for fewer than 2 runs).
+    pub delta_iqr_kib: f64,
+    /// Sample standard deviation of the deltas (ddof = 1; 0 for fewer than 2 runs).
+    pub delta_std_kib: f64,
+    /// std / mean of the deltas; None for fewer than 2 runs or a zero mean.
+    pub delta_cv: Option<f64>,
+    /// Bias-corrected skewness of the deltas; None below 3 runs or with no spread.
+    pub delta_skewness: Option<f64>,
+    /// Bias-corrected excess kurtosis of the deltas; None below 4 runs or with no spread.
+    pub delta_kurtosis: Option<f64>,
+    /// 95% percentile bootstrap interval of the median delta.
+    pub delta_median_ci_kib: Option<Ci>,
 }
 
 /// A point with both builds and the comparison.
@@ -60,18 +97,33 @@ pub struct CellSummary {
     pub floor_kib: f64,
     /// None unless both builds have successful runs.
     pub amplification: Option<f64>,
+    /// 95% percentile bootstrap interval of the amplification, each build's deltas
+    /// resampled independently.
+    pub amplification_ci: Option<Ci>,
+    /// Mann-Whitney U of the nogil deltas against the GIL deltas (scipy's `statistic`
+    /// with x = nogil): n_nogil * n_gil means every nogil run grew more.
+    pub mann_whitney_u: Option<f64>,
+    /// Two-sided Mann-Whitney p-value, nogil deltas vs GIL deltas.
+    pub p_value: Option<f64>,
+    /// `p_value` adjusted by Benjamini-Hochberg over every point of the same
+    /// `summarize` call that has a p-value.
+    pub p_adjusted: Option<f64>,
     pub risk: Option<RiskLevel>,
 }
 
 fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
-    let ok: Vec<&Metrics> = runs.iter().filter_map(|r| r.metrics.as_ref().filter(|_| r.ok())).collect();
+    let first = runs.first()?;
+    let ok: Vec<&Metrics> = runs
+        .iter()
+        .filter_map(|r| r.metrics.as_ref().filter(|_| r.ok()))
+        .collect();
     let failed = runs.len() - ok.len();
     let col = |f: fn(&Metrics) -> f64| -> Vec<f64> { ok.iter().map(|m| f(m)).collect() };
     let deltas = col(|m| m.delta_kib as f64);
     Some(BuildStats {
         runs_ok: ok.len(),
         runs_failed: failed,
-        python_version: runs.first().map(|r| r.python_version.clone()).unwrap_or_default(),
+        python_version: first.python_version.clone(),
         baseline_rss_kib: Summary::of(&col(|m| m.baseline_rss_kib as f64))?,
         peak_rss_kib: Summary::of(&col(|m| m.peak_rss_kib as f64))?,
         final_rss_kib: Summary::of(&col(|m| m.final_rss_kib as f64))?,
@@ -84,27 +136,54 @@ fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
         peak_threads: Summary::of(&col(|m| m.peak_threads as f64))?,
         wall_s: Summary::of(&col(|m| m.wall_s))?,
         calls_per_s: Summary::of(&col(|m| m.calls_per_s))?,
+        delta_mad_kib: stats::mad(&deltas).unwrap_or(0.0),
+        delta_iqr_kib: stats::iqr(&deltas).unwrap_or(0.0),
+        delta_std_kib: stats::std(&deltas).unwrap_or(0.0),
+        delta_cv: stats::cv(&deltas),
+        delta_skewness: stats::skewness(&deltas),
+        delta_kurtosis: stats::kurtosis(&deltas),
+        delta_median_ci_kib: stats::bootstrap_median_ci(
+            &deltas,
+            CI_LEVEL,
+            CI_RESAMPLES,
+            seed_of(&first.cell.label()),
+        ),
         deltas_kib: deltas,
     })
 }
 
-/// Group runs by point and summarise each. Points come out sorted.
+/// Group runs by point and summarise each. Points come out sorted. The p-values of
+/// all the points are adjusted together, so summarise a whole grid in one call.
 pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) -> Vec<CellSummary> {
     let mut by_point: BTreeMap<&Point, [Vec<&RunRecord>; 2]> = BTreeMap::new();
     for r in runs {
         let slot = by_point.entry(&r.cell.point).or_default();
         slot[(r.cell.build == Build::Nogil) as usize].push(r);
     }
-    by_point
+    let mut summaries: Vec<CellSummary> = by_point
         .into_iter()
         .map(|(point, [gil_runs, nogil_runs])| {
             let gil = build_stats(&gil_runs);
             let nogil = build_stats(&nogil_runs);
-            let amplification = match (&gil, &nogil) {
-                (Some(g), Some(n)) => Some(risk::amplification(n.delta_kib.median, g.delta_kib.median, floor_kib)),
-                _ => None,
-            };
-            let risk = amplification.zip(nogil.as_ref()).map(|(a, n)| risk::level(a, n.delta_kib.median, thresholds));
+            let both = gil.as_ref().zip(nogil.as_ref());
+            let amplification = both.map(|(g, n)| {
+                risk::amplification(n.delta_kib.median, g.delta_kib.median, floor_kib)
+            });
+            let amplification_ci = both.and_then(|(g, n)| {
+                let seed = seed_of(&point.label());
+                stats::bootstrap_amplification_ci(
+                    &n.deltas_kib,
+                    &g.deltas_kib,
+                    floor_kib,
+                    CI_LEVEL,
+                    CI_RESAMPLES,
+                    seed,
+                )
+            });
+            let test = both.and_then(|(g, n)| stats::mann_whitney_u(&n.deltas_kib, &g.deltas_kib));
+            let risk = amplification
+                .zip(nogil.as_ref())
+                .map(|(a, n)| risk::level(a, n.delta_kib.median, thresholds));
             let failed = |runs: &[&RunRecord]| runs.iter().filter(|r| !r.ok()).count();
             CellSummary {
                 point: point.clone(),
@@ -114,8 +193,188 @@ pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) ->
                 nogil,
                 floor_kib,
                 amplification,
+                amplification_ci,
+                mann_whitney_u: test.map(|t| t.u),
+                p_value: test.map(|t| t.p),
+                p_adjusted: None,
                 risk,
             }
         })
-        .collect()
+        .collect();
+    let raw: Vec<f64> = summaries.iter().filter_map(|s| s.p_value).collect();
+    // Mann-Whitney p-values are always in [0, 1], so the adjustment always applies.
+    if let Some(adjusted) = stats::benjamini_hochberg(&raw) {
+        let tested = summaries.iter_mut().filter(|s| s.p_value.is_some());
+        for (s, q) in tested.zip(adjusted) {
+            s.p_adjusted = Some(q);
+        }
+    }
+    summaries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Cell, Phases, SeriesArrays, Status};
+
+    const FLOOR_KIB: f64 = 256.0;
+
+    fn run(build: Build, python_threads: u32, rep: u32, delta_kib: i64) -> RunRecord {
+        let cell = Cell {
+            build,
+            point: Point {
+                binding: "pyo3".into(),
+                profile: "glibc-default".into(),
+                pattern: "seed".into(),
+                python_threads,
+                rust_threads: 4,
+            },
+        };
+        RunRecord {
+            run_id: cell.run_id(rep),
+            rep,
+            cell,
+            pattern_params: String::new(),
+            python_version: "3.13.5".into(),
+            interpreter: "/x".into(),
+            glibc_tunables: String::new(),
+            allocator: "glibc".into(),
+            status: Status::Ok,
+            failure: None,
+            metrics: Some(Metrics {
+                delta_kib,
+                ..Metrics::default()
+            }),
+            phases: Phases::default(),
+            child_reports: serde_json::Value::Null,
+            series: SeriesArrays::default(),
+            process_wall_s: 0.1,
+            started_unix_s: 0.0,
+            env_pad_len: 0,
+        }
+    }
+
+    /// GIL and nogil runs of one point, interleaved like the scheduler runs them.
+    fn point(python_threads: u32, gil: &[i64], nogil: &[i64]) -> Vec<RunRecord> {
+        let gil = gil
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| run(Build::Gil, python_threads, i as u32, d));
+        let nogil = nogil
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| run(Build::Nogil, python_threads, i as u32, d));
+        gil.zip(nogil).flat_map(|(g, n)| [g, n]).collect()
+    }
+
+    fn grid() -> Vec<RunRecord> {
+        let mut runs = point(
+            2,
+            &[560, 610, 540, 590, 575],
+            &[16970, 15800, 17400, 16200, 18100],
+        );
+        runs.extend(point(
+            4,
+            &[500, 700, 650, 520, 610],
+            &[580, 690, 505, 640, 720],
+        ));
+        runs.extend(point(8, &[600, 620, 640, 610], &[900, 950, 1000, 880]));
+        runs.push(run(Build::Nogil, 8, 4, 990));
+        // A point with GIL runs only has no comparison and takes no part in the adjustment.
+        runs.push(run(Build::Gil, 16, 0, 700));
+        runs
+    }
+
+    #[test]
+    fn p_values_are_adjusted_across_points() {
+        let s = summarize(&grid(), FLOOR_KIB, &Thresholds::default());
+        let threads: Vec<u32> = s.iter().map(|c| c.point.python_threads).collect();
+        assert_eq!(threads, [2, 4, 8, 16]);
+        // python -c "from scipy.stats import mannwhitneyu as m, false_discovery_control as f; ps=[m(n,g).pvalue for n,g in [([16970,15800,17400,16200,18100],[560,610,540,590,575]),([580,690,505,640,720],[500,700,650,520,610]),([900,950,1000,880,990],[600,620,640,610])]]; print([repr(float(p)) for p in ps], f(ps,method='bh').tolist())"
+        //   -> ['0.007936507936507936', '0.6904761904761905', '0.015873015873015872'] [0.023809523809523808, 0.6904761904761905, 0.023809523809523808]
+        // python -c "from scipy.stats import mannwhitneyu as m; print([float(m(n,g).statistic) for n,g in [([16970,15800,17400,16200,18100],[560,610,540,590,575]),([580,690,505,640,720],[500,700,650,520,610]),([900,950,1000,880,990],[600,620,640,610])]])"
+        //   -> [25.0, 15.0, 20.0]
+        let raw = [
+            0.007936507936507936,
+            0.6904761904761905,
+            0.015873015873015872,
+        ];
+        let adjusted = [
+            0.023809523809523808,
+            0.6904761904761905,
+            0.023809523809523808,
+        ];
+        for (i, c) in s[..3].iter().enumerate() {
+            assert!(
+                (c.p_value.unwrap() - raw[i]).abs() < 1e-14,
+                "{:?}",
+                c.p_value
+            );
+            assert!(
+                (c.p_adjusted.unwrap() - adjusted[i]).abs() < 1e-14,
+                "{:?}",
+                c.p_adjusted
+            );
+        }
+        let u: Vec<Option<f64>> = s.iter().map(|c| c.mann_whitney_u).collect();
+        assert_eq!(u, [Some(25.0), Some(15.0), Some(20.0), None]);
+        assert_eq!(
+            (s[3].p_value, s[3].p_adjusted, s[3].amplification_ci),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn the_amplification_ci_contains_the_amplification() {
+        let s = summarize(&grid(), FLOOR_KIB, &Thresholds::default());
+        for c in &s[..3] {
+            let (a, ci) = (c.amplification.unwrap(), c.amplification_ci.unwrap());
+            assert!(
+                ci.lo <= a && a <= ci.hi && ci.level == 0.95,
+                "{a} not in {ci:?} at {}",
+                c.point.label()
+            );
+        }
+        // Reproducible: the seed comes from the point, not from the clock.
+        assert_eq!(s, summarize(&grid(), FLOOR_KIB, &Thresholds::default()));
+    }
+
+    #[test]
+    fn build_stats_carry_spread_and_shape() {
+        let s = summarize(&grid(), FLOOR_KIB, &Thresholds::default());
+        let nogil = s[0].nogil.as_ref().unwrap();
+        // python -c "import numpy as np, scipy.stats as s; x=[16970,15800,17400,16200,18100]; print(s.median_abs_deviation(x), s.iqr(x), np.std(x,ddof=1))"
+        //   -> 770.0 1200.0 921.2382970762776
+        assert_eq!((nogil.delta_mad_kib, nogil.delta_iqr_kib), (770.0, 1200.0));
+        assert!((nogil.delta_std_kib - 921.2382970762776).abs() < 1e-9);
+        assert!(
+            nogil.delta_cv.is_some()
+                && nogil.delta_skewness.is_some()
+                && nogil.delta_kurtosis.is_some()
+        );
+        let ci = nogil.delta_median_ci_kib.unwrap();
+        assert!(ci.lo <= nogil.delta_kib.median && nogil.delta_kib.median <= ci.hi);
+        // One run: no spread to speak of.
+        let single = s[3].gil.as_ref().unwrap();
+        assert_eq!(
+            (
+                single.delta_mad_kib,
+                single.delta_iqr_kib,
+                single.delta_std_kib
+            ),
+            (0.0, 0.0, 0.0)
+        );
+        assert_eq!(
+            (
+                single.delta_cv,
+                single.delta_skewness,
+                single.delta_kurtosis
+            ),
+            (None, None, None)
+        );
+        assert_eq!(
+            single.delta_median_ci_kib.map(|c| (c.lo, c.hi)),
+            Some((700.0, 700.0))
+        );
+    }
 }
