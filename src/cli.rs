@@ -41,6 +41,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process; boxing the run flags would only obscure the derive.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run GIL vs free-threaded comparisons over a grid (the default command).
     Run(RunArgs),
@@ -202,16 +204,24 @@ fn parse_grid_arg(s: &str) -> Result<Grid, String> {
 /// "10ms", "0.5s", "2m", "250us"; a bare number is milliseconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let v: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 10ms, 0.5s or 2m"))?;
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 10ms, 0.5s or 2m"))?;
     let secs = match unit.trim() {
         "" | "ms" => v / 1e3,
         "us" => v / 1e6,
         "s" => v,
         "m" | "min" => v * 60.0,
         "h" => v * 3600.0,
-        other => return Err(format!("unknown unit `{other}` in `{s}`; use us, ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{s}`; use us, ms, s, m or h"
+            ))
+        }
     };
     if !secs.is_finite() || secs <= 0.0 {
         return Err(format!("`{s}` must be a positive duration"));

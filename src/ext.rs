@@ -42,13 +42,23 @@ const SOURCES: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../poc-ext/Cargo.toml")),
     ("Cargo.lock", include_str!("../Cargo.lock")),
     ("src/lib.rs", include_str!("../poc-ext/src/lib.rs")),
-    ("src/patterns.rs", include_str!("../poc-ext/src/patterns.rs")),
-    ("src/introspect.rs", include_str!("../poc-ext/src/introspect.rs")),
+    (
+        "src/patterns.rs",
+        include_str!("../poc-ext/src/patterns.rs"),
+    ),
+    (
+        "src/introspect.rs",
+        include_str!("../poc-ext/src/introspect.rs"),
+    ),
 ];
 
 /// Hash of the embedded sources.
 pub fn source_hash() -> String {
-    hash_parts(SOURCES.iter().flat_map(|(n, c)| [n.as_bytes(), c.as_bytes()]))
+    hash_parts(
+        SOURCES
+            .iter()
+            .flat_map(|(n, c)| [n.as_bytes(), c.as_bytes()]),
+    )
 }
 
 /// A finished extension build.
@@ -67,16 +77,22 @@ pub struct ExtBuild {
 }
 
 fn cargo() -> PathBuf {
-    std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("cargo"))
+    std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("cargo"))
 }
 
 fn rustc_version() -> Result<String> {
-    let rustc = std::env::var_os("RUSTC").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("rustc"));
+    let rustc = std::env::var_os("RUSTC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("rustc"));
     let out = Command::new(&rustc)
         .arg("-V")
         .stdin(Stdio::null())
         .output()
-        .context("rustc was not found; the PoC extension is built with Rust (install it with rustup)")?;
+        .context(
+            "rustc was not found; the PoC extension is built with Rust (install it with rustup)",
+        )?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
@@ -122,9 +138,18 @@ pub fn ensure(interp: &Interpreter, variant: Variant, out: &mut dyn Write) -> Re
             }
         }
     }
-    writeln!(out, "Building the PoC extension ({}) for {} ...", variant.as_str(), interp.label())?;
+    writeln!(
+        out,
+        "Building the PoC extension ({}) for {} ...",
+        variant.as_str(),
+        interp.label()
+    )?;
     let src = materialize(&root)?;
-    let target = root.join("ext-target").join(format!("{}-{}", variant.as_str(), &hash_parts([interp.executable.to_string_lossy().as_bytes()])[..12]));
+    let target = root.join("ext-target").join(format!(
+        "{}-{}",
+        variant.as_str(),
+        &hash_parts([interp.executable.to_string_lossy().as_bytes()])[..12]
+    ));
     let logs = root.join("logs");
     std::fs::create_dir_all(&logs)?;
     let log_path = logs.join(format!("ext-{}.log", &key[..16]));
@@ -138,9 +163,9 @@ pub fn ensure(interp: &Interpreter, variant: Variant, out: &mut dyn Write) -> Re
     if variant == Variant::Jemalloc {
         cmd.args(["--features", "jemalloc"]);
     }
-    let output = cmd
-        .output()
-        .context("cargo was not found; the PoC extension is built with Rust (install it with rustup)")?;
+    let output = cmd.output().context(
+        "cargo was not found; the PoC extension is built with Rust (install it with rustup)",
+    )?;
     std::fs::write(&log_path, [&output.stdout[..], &output.stderr[..]].concat())?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -154,13 +179,21 @@ pub fn ensure(interp: &Interpreter, variant: Variant, out: &mut dyn Write) -> Re
             "building the PoC extension for {} ({}) failed: {}; full log: {}",
             interp.label(),
             interp.executable.display(),
-            if reason.is_empty() { "cargo exited with an error".to_string() } else { reason },
+            if reason.is_empty() {
+                "cargo exited with an error".to_string()
+            } else {
+                reason
+            },
             log_path.display()
         );
     }
     let built = target.join("release").join("libarena_poc.so");
     if !built.is_file() {
-        bail!("cargo reported success but {} is missing; full log: {}", built.display(), log_path.display());
+        bail!(
+            "cargo reported success but {} is missing; full log: {}",
+            built.display(),
+            log_path.display()
+        );
     }
     std::fs::create_dir_all(&dir)?;
     let file = dir.join(format!("arena_poc{}", interp.ext_suffix));

@@ -41,12 +41,19 @@ fn main() {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The plan flags typed on the command line (not defaults).
 fn explicit_plan_flags(m: &ArgMatches) -> Vec<&'static str> {
-    cli::PLAN_FLAGS.iter().copied().filter(|id| m.value_source(id) == Some(ValueSource::CommandLine)).collect()
+    cli::PLAN_FLAGS
+        .iter()
+        .copied()
+        .filter(|id| m.value_source(id) == Some(ValueSource::CommandLine))
+        .collect()
 }
 
 fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
@@ -57,7 +64,9 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
             let sub = matches.subcommand_matches("run").expect("run subcommand");
             runner::command::run(&args, &explicit_plan_flags(sub), &mut out)
         }
-        Some(Command::Pythons(PythonsCommand::List(args))) => python::list(&args, &mut out).map(|_| 0),
+        Some(Command::Pythons(PythonsCommand::List(args))) => {
+            python::list(&args, &mut out).map(|_| 0)
+        }
         Some(Command::Pythons(PythonsCommand::Install(args))) => {
             let opts = python::provision::InstallOptions {
                 version: args.version.clone(),
@@ -67,15 +76,36 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
                 force: args.force,
             };
             let pair = python::provision::install(&opts, &mut out)?;
-            writeln!(out, "gil    {}  ({})", pair.gil.executable.display(), pair.gil.label())?;
-            writeln!(out, "nogil  {}  ({})", pair.nogil.executable.display(), pair.nogil.label())?;
+            writeln!(
+                out,
+                "gil    {}  ({})",
+                pair.gil.executable.display(),
+                pair.gil.label()
+            )?;
+            writeln!(
+                out,
+                "nogil  {}  ({})",
+                pair.nogil.executable.display(),
+                pair.nogil.label()
+            )?;
             Ok(0)
         }
         Some(Command::Merge(args)) => {
             let m = runner::merge::merge(&args.dirs, &args.out)?;
-            writeln!(out, "Merged {} of {} runs into {}", m.runs, m.expected, args.out.display())?;
+            writeln!(
+                out,
+                "Merged {} of {} runs into {}",
+                m.runs,
+                m.expected,
+                args.out.display()
+            )?;
             if !m.complete {
-                writeln!(out, "The plan is incomplete: {} run(s) missing, e.g. {}", m.missing.len(), m.missing[0])?;
+                writeln!(
+                    out,
+                    "The plan is incomplete: {} run(s) missing, e.g. {}",
+                    m.missing.len(),
+                    m.missing[0]
+                )?;
                 return Ok(1);
             }
             Ok(0)

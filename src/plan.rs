@@ -79,7 +79,10 @@ pub struct RunSlot {
 impl Plan {
     pub fn from_args(args: &RunArgs) -> Result<Plan> {
         if !(args.floor_mib.is_finite() && args.floor_mib > 0.0) {
-            return Err(usage(format!("--floor-mib {}: the floor must be a positive number of MiB", args.floor_mib)));
+            return Err(usage(format!(
+                "--floor-mib {}: the floor must be a positive number of MiB",
+                args.floor_mib
+            )));
         }
         if args.sample_interval < Duration::from_micros(100) {
             return Err(usage("--sample-interval: sampling faster than every 100us measures the sampler, not the workload"));
@@ -88,7 +91,10 @@ impl Plan {
             return Err(usage(format!("--pattern-params: {e}")));
         }
         let seed = args.seed.unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
         });
         Ok(Plan {
             name: "adhoc".into(),
@@ -99,7 +105,10 @@ impl Plan {
             reps: args.reps,
             builds: Build::BOTH.to_vec(),
             bindings: vec![args.binding.clone()],
-            patterns: vec![PatternSpec { name: args.pattern.clone(), params: args.pattern_params.clone() }],
+            patterns: vec![PatternSpec {
+                name: args.pattern.clone(),
+                params: args.pattern_params.clone(),
+            }],
             profiles: vec![Profile::glibc_default()],
             sample_interval_ms: args.sample_interval.as_secs_f64() * 1e3,
             settle_ms: args.settle.as_secs_f64() * 1e3,
@@ -157,7 +166,8 @@ impl Plan {
             .collect();
         let mut out = Vec::with_capacity(points.len() * self.builds.len() * self.reps as usize);
         for rep in 0..self.reps {
-            let mut rng = SplitMix(self.seed ^ (u64::from(rep) + 1).wrapping_mul(0xA076_1D64_78BD_642F));
+            let mut rng =
+                SplitMix(self.seed ^ (u64::from(rep) + 1).wrapping_mul(0xA076_1D64_78BD_642F));
             let mut order: Vec<usize> = (0..points.len()).collect();
             // Fisher-Yates.
             for i in (1..order.len()).rev() {
@@ -172,7 +182,10 @@ impl Plan {
                 }
                 for build in builds {
                     out.push(RunSlot {
-                        cell: Cell { build, point: point.clone() },
+                        cell: Cell {
+                            build,
+                            point: point.clone(),
+                        },
                         rep,
                         pattern_params: params.clone(),
                         profile_index: *profile_index,
@@ -198,7 +211,9 @@ impl Plan {
 
 /// Check pattern parameters with the same parser the extension uses.
 fn check_pattern_params(pattern: &str, params: &str) -> std::result::Result<(), String> {
-    arena_poc_patterns::parse(pattern, params).map(|_| ()).map_err(|e| e.0)
+    arena_poc_patterns::parse(pattern, params)
+        .map(|_| ())
+        .map_err(|e| e.0)
 }
 
 /// The extension's pattern parser, compiled into the CLI too, so that a bad
@@ -221,33 +236,67 @@ mod tests {
     #[test]
     fn every_run_once_with_builds_adjacent_and_a_seeded_order() {
         let a = |seed: &str| {
-            Plan::from_args(&args(&["--python-threads", "1,2,4", "--rust-threads", "1..=4", "--reps", "3", "--seed", seed]))
-                .unwrap()
+            Plan::from_args(&args(&[
+                "--python-threads",
+                "1,2,4",
+                "--rust-threads",
+                "1..=4",
+                "--reps",
+                "3",
+                "--seed",
+                seed,
+            ]))
+            .unwrap()
         };
         let plan = a("7");
         let runs = plan.runs();
         assert_eq!(runs.len(), 3 * 4 * 2 * 3);
-        let ids: std::collections::HashSet<String> = runs.iter().map(|r| r.cell.run_id(r.rep)).collect();
+        let ids: std::collections::HashSet<String> =
+            runs.iter().map(|r| r.cell.run_id(r.rep)).collect();
         assert_eq!(ids.len(), runs.len(), "no run twice");
         for pair in runs.chunks(2) {
-            assert_eq!(pair[0].cell.point, pair[1].cell.point, "GIL and nogil of a point are adjacent");
+            assert_eq!(
+                pair[0].cell.point, pair[1].cell.point,
+                "GIL and nogil of a point are adjacent"
+            );
             assert_ne!(pair[0].cell.build, pair[1].cell.build);
             assert_eq!(pair[0].rep, pair[1].rep);
         }
         let first_builds: Vec<Build> = runs.chunks(2).map(|p| p[0].cell.build).collect();
-        assert!(first_builds.contains(&Build::Gil) && first_builds.contains(&Build::Nogil), "either build may go first");
+        assert!(
+            first_builds.contains(&Build::Gil) && first_builds.contains(&Build::Nogil),
+            "either build may go first"
+        );
         assert_eq!(runs, a("7").runs(), "the same seed gives the same order");
         assert_ne!(runs, a("8").runs(), "another seed gives another order");
-        let rep0: Vec<&Point> = runs.iter().filter(|r| r.rep == 0).map(|r| &r.cell.point).collect();
-        let rep1: Vec<&Point> = runs.iter().filter(|r| r.rep == 1).map(|r| &r.cell.point).collect();
+        let rep0: Vec<&Point> = runs
+            .iter()
+            .filter(|r| r.rep == 0)
+            .map(|r| &r.cell.point)
+            .collect();
+        let rep1: Vec<&Point> = runs
+            .iter()
+            .filter(|r| r.rep == 1)
+            .map(|r| &r.cell.point)
+            .collect();
         assert_ne!(rep0, rep1, "each repetition has its own order");
     }
 
     #[test]
     fn shards_partition_the_runs_by_point() {
-        let plan = Plan::from_args(&args(&["--python-threads", "1..=3", "--rust-threads", "1,8", "--reps", "2", "--seed", "1"]))
-            .unwrap();
-        let all: std::collections::BTreeSet<String> = plan.runs().iter().map(|r| r.cell.run_id(r.rep)).collect();
+        let plan = Plan::from_args(&args(&[
+            "--python-threads",
+            "1..=3",
+            "--rust-threads",
+            "1,8",
+            "--reps",
+            "2",
+            "--seed",
+            "1",
+        ]))
+        .unwrap();
+        let all: std::collections::BTreeSet<String> =
+            plan.runs().iter().map(|r| r.cell.run_id(r.rep)).collect();
         let mut union = std::collections::BTreeSet::new();
         for k in 0..4 {
             for r in plan.runs_of_shard(Some(Shard { k, n: 4 })) {
@@ -259,8 +308,12 @@ mod tests {
 
     #[test]
     fn bad_pattern_params_are_refused_with_the_flag() {
-        let err = Plan::from_args(&args(&["--pattern", "seed", "--pattern-params", "sz=1"])).unwrap_err();
-        assert!(err.to_string().contains("--pattern-params") && err.to_string().contains("sz"), "{err}");
+        let err =
+            Plan::from_args(&args(&["--pattern", "seed", "--pattern-params", "sz=1"])).unwrap_err();
+        assert!(
+            err.to_string().contains("--pattern-params") && err.to_string().contains("sz"),
+            "{err}"
+        );
         assert_eq!(crate::error::exit_code(&err), 2);
     }
 }
@@ -270,7 +323,9 @@ mod tests {
 pub fn parse_shard(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard> {
     let bad = |why: String| usage(format!("--shard {text}: {why}"));
     let num = |s: &str, what: &str| -> Result<u32> {
-        s.trim().parse::<u32>().map_err(|_| bad(format!("{what} `{}` is not a whole number", s.trim())))
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| bad(format!("{what} `{}` is not a whole number", s.trim())))
     };
     let (k, n) = match text.split_once('/') {
         Some((k, n)) => (num(k, "K")?, num(n, "N")?),
@@ -279,8 +334,13 @@ pub fn parse_shard(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<S
             let (var, value) = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
                 .iter()
                 .find_map(|v| env(v).map(|x| (*v, x)))
-                .ok_or_else(|| bad("give K/N, or set SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX".into()))?;
-            let k = value.trim().parse::<u32>().map_err(|_| bad(format!("{var}={value} is not a whole number")))?;
+                .ok_or_else(|| {
+                    bad("give K/N, or set SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX".into())
+                })?;
+            let k = value
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| bad(format!("{var}={value} is not a whole number")))?;
             (k, n)
         }
     };
@@ -308,9 +368,18 @@ mod shard_tests {
         assert_eq!(parse_shard("3", slurm).unwrap(), Shard { k: 2, n: 3 });
         let k8s = |v: &str| (v == "JOB_COMPLETION_INDEX").then(|| "0".to_string());
         assert_eq!(parse_shard("2", k8s).unwrap(), Shard { k: 0, n: 2 });
-        assert!(parse_shard("4/4", none).unwrap_err().to_string().contains("0..N-1"));
-        assert!(parse_shard("3", none).unwrap_err().to_string().contains("SLURM_ARRAY_TASK_ID"));
-        assert!(parse_shard("a/2", none).unwrap_err().to_string().contains("not a whole number"));
+        assert!(parse_shard("4/4", none)
+            .unwrap_err()
+            .to_string()
+            .contains("0..N-1"));
+        assert!(parse_shard("3", none)
+            .unwrap_err()
+            .to_string()
+            .contains("SLURM_ARRAY_TASK_ID"));
+        assert!(parse_shard("a/2", none)
+            .unwrap_err()
+            .to_string()
+            .contains("not a whole number"));
         assert!(parse_shard("0/0", none).is_err());
     }
 }

@@ -21,7 +21,11 @@ impl Progress {
     /// A spinner with a message, for work of unknown length.
     pub fn spinner(prefix: &str) -> Self {
         let plain = !std::io::stderr().is_terminal();
-        let bar = if plain { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+        let bar = if plain {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new_spinner()
+        };
         bar.set_style(
             ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix} {wide_msg}")
                 .expect("static template")
@@ -31,7 +35,12 @@ impl Progress {
         if !plain {
             bar.enable_steady_tick(Duration::from_millis(120));
         }
-        Progress { bar, plain, last_plain: Mutex::new(None), started: Instant::now() }
+        Progress {
+            bar,
+            plain,
+            last_plain: Mutex::new(None),
+            started: Instant::now(),
+        }
     }
 
     /// A bar of `len` steps with an ETA.
@@ -43,12 +52,19 @@ impl Progress {
             ProgressBar::new(len)
         };
         bar.set_style(
-            ProgressStyle::with_template("[{elapsed_precise}] {prefix} {bar:30.cyan/blue} {pos}/{len} ETA {eta} {wide_msg}")
-                .expect("static template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "[{elapsed_precise}] {prefix} {bar:30.cyan/blue} {pos}/{len} ETA {eta} {wide_msg}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         bar.set_prefix(prefix.to_string());
-        Progress { bar, plain, last_plain: Mutex::new(None), started: Instant::now() }
+        Progress {
+            bar,
+            plain,
+            last_plain: Mutex::new(None),
+            started: Instant::now(),
+        }
     }
 
     pub fn set_message(&self, msg: impl Into<String>) {
@@ -57,7 +73,12 @@ impl Progress {
             let mut last = self.last_plain.lock().unwrap_or_else(|e| e.into_inner());
             let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
             if due {
-                eprintln!("[{:>4}s] {} {}", self.started.elapsed().as_secs(), self.bar.prefix(), msg);
+                eprintln!(
+                    "[{:>4}s] {} {}",
+                    self.started.elapsed().as_secs(),
+                    self.bar.prefix(),
+                    msg
+                );
                 *last = Some(Instant::now());
             }
         }

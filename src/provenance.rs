@@ -53,7 +53,9 @@ pub fn bracketed(text: &str) -> String {
 }
 
 fn read_trim(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// The loader mapped into this process (from /proc/self/maps).
@@ -70,7 +72,9 @@ pub fn loader_path() -> Option<PathBuf> {
 
 pub fn glibc_version() -> String {
     // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
-    unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// `ld.so --list-tunables`, or "" when the loader does not support it (glibc < 2.33).
@@ -90,7 +94,10 @@ pub fn list_tunables(ld_so: &std::path::Path) -> String {
 fn own_cgroup_file(name: &str) -> Option<String> {
     let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    read_trim(&format!("/sys/fs/cgroup{}/{name}", if rel == "/" { "" } else { rel }))
+    read_trim(&format!(
+        "/sys/fs/cgroup{}/{name}",
+        if rel == "/" { "" } else { rel }
+    ))
 }
 
 impl Host {
@@ -107,13 +114,24 @@ impl Host {
                 )
             })
             .unwrap_or_default();
-        let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+        let hostname = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let affinity = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-            .map(|set| (0..nix::sched::CpuSet::count()).filter(|&i| set.is_set(i).unwrap_or(false)).collect())
+            .map(|set| {
+                (0..nix::sched::CpuSet::count())
+                    .filter(|&i| set.is_set(i).unwrap_or(false))
+                    .collect()
+            })
             .unwrap_or_default();
         let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())))
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    l.strip_prefix("model name")
+                        .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+                })
+            })
             .unwrap_or_default();
         let ld_so = loader_path();
         Host {
@@ -124,8 +142,12 @@ impl Host {
             // SAFETY: sysconf is always safe to call.
             online_cpus: unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize,
             affinity,
-            thp_enabled: read_trim("/sys/kernel/mm/transparent_hugepage/enabled").map(|t| bracketed(&t)).unwrap_or_default(),
-            thp_defrag: read_trim("/sys/kernel/mm/transparent_hugepage/defrag").map(|t| bracketed(&t)).unwrap_or_default(),
+            thp_enabled: read_trim("/sys/kernel/mm/transparent_hugepage/enabled")
+                .map(|t| bracketed(&t))
+                .unwrap_or_default(),
+            thp_defrag: read_trim("/sys/kernel/mm/transparent_hugepage/defrag")
+                .map(|t| bracketed(&t))
+                .unwrap_or_default(),
             cgroup_memory_max: own_cgroup_file("memory.max"),
             cpu_model,
             hostname,
@@ -134,7 +156,10 @@ impl Host {
 
     /// "2 CPUs, glibc 2.36, THP madvise"
     pub fn short(&self) -> String {
-        format!("{} CPUs, glibc {}, THP {}", self.online_cpus, self.glibc_version, self.thp_enabled)
+        format!(
+            "{} CPUs, glibc {}, THP {}",
+            self.online_cpus, self.glibc_version, self.thp_enabled
+        )
     }
 }
 
@@ -145,7 +170,10 @@ mod tests {
     #[test]
     fn thp_mode_is_the_bracketed_word() {
         assert_eq!(bracketed("always [madvise] never"), "madvise");
-        assert_eq!(bracketed("[always] defer defer+madvise madvise never"), "always");
+        assert_eq!(
+            bracketed("[always] defer defer+madvise madvise never"),
+            "always"
+        );
     }
 
     #[test]

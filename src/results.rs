@@ -203,17 +203,25 @@ impl ResultsWriter {
             .append(true)
             .open(path)
             .with_context(|| format!("cannot open {} for appending", path.display()))?;
-        truncate_torn_tail(&mut file).with_context(|| format!("cannot repair {}", path.display()))?;
-        Ok(ResultsWriter { file, path: path.to_path_buf() })
+        truncate_torn_tail(&mut file)
+            .with_context(|| format!("cannot repair {}", path.display()))?;
+        Ok(ResultsWriter {
+            file,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Append one record and flush it to the kernel before returning.
     pub fn append(&mut self, record: &RunRecord) -> Result<()> {
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
-        self.file.write_all(&line).with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.file
+            .write_all(&line)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
         self.file.flush()?;
-        self.file.sync_data().with_context(|| format!("cannot sync {}", self.path.display()))?;
+        self.file
+            .sync_data()
+            .with_context(|| format!("cannot sync {}", self.path.display()))?;
         Ok(())
     }
 }
@@ -229,7 +237,10 @@ fn truncate_torn_tail(file: &mut File) -> std::io::Result<()> {
     if content.last() == Some(&b'\n') {
         return Ok(());
     }
-    let keep = content.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let keep = content
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     file.set_len(keep as u64)?;
     Ok(())
 }

@@ -86,7 +86,10 @@ mod tests {
         // The talk rounded its deltas; 16.57 / 0.56 = 29.589...
         let a = amplification(16.57 * 1024.0, 0.56 * 1024.0, FLOOR);
         assert!((a - 16.57 / 0.56).abs() < 1e-9);
-        assert_eq!(level(a, 16.57 * 1024.0, &Thresholds::default()), RiskLevel::High);
+        assert_eq!(
+            level(a, 16.57 * 1024.0, &Thresholds::default()),
+            RiskLevel::High
+        );
     }
 
     #[test]

@@ -10,14 +10,26 @@ use serde_json::Value;
 fn one_cell_records_both_builds_with_sane_numbers() {
     let out = tempfile::tempdir().unwrap();
     let o = bin()
-        .args(["--python-threads", "2", "--rust-threads", "4", "--reps", "1", "--no-install", "--out"])
+        .args([
+            "--python-threads",
+            "2",
+            "--rust-threads",
+            "4",
+            "--reps",
+            "1",
+            "--no-install",
+            "--out",
+        ])
         .arg(out.path())
         .output()
         .unwrap();
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("amplification"), "{stdout}");
-    assert!(stdout.contains("floor 0.25 MiB"), "the floor is printed next to the ratio:\n{stdout}");
+    assert!(
+        stdout.contains("floor 0.25 MiB"),
+        "the floor is printed next to the ratio:\n{stdout}"
+    );
     assert!(stdout.contains("risk"), "{stdout}");
 
     let dir = report_dir(out.path());
@@ -27,10 +39,15 @@ fn one_cell_records_both_builds_with_sane_numbers() {
         assert_eq!(r["status"], "ok", "{r}");
         let m = &r["metrics"];
         let build = r["build"].as_str().unwrap();
-        let gil_enabled = r["child_reports"]["ready"]["gil_enabled"].as_bool().unwrap();
+        let gil_enabled = r["child_reports"]["ready"]["gil_enabled"]
+            .as_bool()
+            .unwrap();
         let gil_enabled_after = r["child_reports"]["done"]["gil_enabled"].as_bool().unwrap();
         match build {
-            "nogil" => assert!(!gil_enabled && !gil_enabled_after, "the nogil run must really run without the GIL: {r}"),
+            "nogil" => assert!(
+                !gil_enabled && !gil_enabled_after,
+                "the nogil run must really run without the GIL: {r}"
+            ),
             "gil" => assert!(gil_enabled && gil_enabled_after),
             other => panic!("unexpected build {other}"),
         }
@@ -41,16 +58,29 @@ fn one_cell_records_both_builds_with_sane_numbers() {
         // Non-negative within noise: freeing can give back a few pages, not megabytes.
         assert!(delta > -1024, "{build}: delta {delta} KiB");
         assert!(m["peak_rss_kib"].as_i64().unwrap() >= final_);
-        assert_eq!(m["reclaimable_kib"].as_i64().unwrap(), final_ - m["after_trim_rss_kib"].as_i64().unwrap());
+        assert_eq!(
+            m["reclaimable_kib"].as_i64().unwrap(),
+            final_ - m["after_trim_rss_kib"].as_i64().unwrap()
+        );
         // 4 Rust threads per call run at once in either build, so glibc made arenas,
         // and the parent's smaps classifier found their heaps.
-        assert!(m["arena_heaps"].as_u64().unwrap() >= 1, "{build}: no arena heap counted: {m}");
+        assert!(
+            m["arena_heaps"].as_u64().unwrap() >= 1,
+            "{build}: no arena heap counted: {m}"
+        );
         assert!(m["heap_rss_kib"].as_u64().unwrap() > 0);
         // malloc_info counts the main arena too.
         assert!(m["arenas_reported"].as_u64().unwrap() > m["arena_heaps"].as_u64().unwrap() / 2);
         assert!(m["peak_threads"].as_u64().unwrap() >= 2);
-        assert_eq!(m["calls"].as_u64().unwrap(), 2 * 10, "2 Python threads x 10 iterations");
-        assert!(!r["series"]["t_ms"].as_array().unwrap().is_empty(), "the time series was sampled");
+        assert_eq!(
+            m["calls"].as_u64().unwrap(),
+            2 * 10,
+            "2 Python threads x 10 iterations"
+        );
+        assert!(
+            !r["series"]["t_ms"].as_array().unwrap().is_empty(),
+            "the time series was sampled"
+        );
         for phase in ["ready", "done", "trimmed"] {
             assert!(r["phases"][phase].is_object(), "missing {phase} snapshot");
         }
@@ -60,8 +90,14 @@ fn one_cell_records_both_builds_with_sane_numbers() {
     assert_eq!(plan["complete"], Value::Bool(true));
     assert_eq!(plan["plan"]["python_threads"], serde_json::json!([2]));
     let prov = &plan["provenance"];
-    assert!(prov["host"]["glibc_version"].as_str().unwrap().starts_with("2."));
-    assert!(prov["host"]["ld_so_list_tunables"].as_str().unwrap().contains("glibc.malloc.arena_max"));
+    assert!(prov["host"]["glibc_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("2."));
+    assert!(prov["host"]["ld_so_list_tunables"]
+        .as_str()
+        .unwrap()
+        .contains("glibc.malloc.arena_max"));
     assert!(!prov["host"]["thp_enabled"].as_str().unwrap().is_empty());
     let interps = prov["interpreters"].as_array().unwrap();
     assert_eq!(interps.len(), 2);
@@ -77,7 +113,10 @@ fn pythons_list_shows_a_matched_pair() {
     let (stdout, _) = text(&o);
     assert!(o.status.success());
     assert!(stdout.contains("Pair used:"), "{stdout}");
-    assert!(stdout.contains("matched: same version and configure flags"), "{stdout}");
+    assert!(
+        stdout.contains("matched: same version and configure flags"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -89,7 +128,11 @@ fn a_gil_forced_on_in_the_free_threaded_build_stops_the_run() {
     let (gil, nogil) = pair();
     let dir = tempfile::tempdir().unwrap();
     let wrapper = dir.path().join("python-gil-forced");
-    std::fs::write(&wrapper, format!("#!/bin/sh\nexec {} -X gil=1 \"$@\"\n", nogil.display())).unwrap();
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec {} -X gil=1 \"$@\"\n", nogil.display()),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = dir.path().join("reports");
@@ -98,15 +141,33 @@ fn a_gil_forced_on_in_the_free_threaded_build_stops_the_run() {
         .arg(&gil)
         .arg("--python-nogil")
         .arg(&wrapper)
-        .args(["--python-threads", "1", "--rust-threads", "2", "--reps", "1", "--out"])
+        .args([
+            "--python-threads",
+            "1",
+            "--rust-threads",
+            "2",
+            "--reps",
+            "1",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();
     let (stdout, stderr) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stderr.contains("the GIL is enabled in the free-threaded interpreter"), "{stderr}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("the GIL is enabled in the free-threaded interpreter"),
+        "{stderr}"
+    );
     let recs = records(&report_dir(&out));
-    let nogil_rec = recs.iter().find(|r| r["build"] == "nogil").expect("the nogil run is recorded");
+    let nogil_rec = recs
+        .iter()
+        .find(|r| r["build"] == "nogil")
+        .expect("the nogil run is recorded");
     assert_eq!(nogil_rec["status"], "failed");
     assert_eq!(nogil_rec["failure"]["kind"], "gil_enabled");
 }

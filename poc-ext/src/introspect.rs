@@ -47,7 +47,10 @@ pub fn parse_malloc_info(xml: &str) -> MallocInfo {
     let mut current: Option<ArenaInfo> = None;
     for line in xml.lines().map(str::trim) {
         if line.starts_with("<heap ") {
-            current = Some(ArenaInfo { nr: attr(line, "nr").unwrap_or(0), ..Default::default() });
+            current = Some(ArenaInfo {
+                nr: attr(line, "nr").unwrap_or(0),
+                ..Default::default()
+            });
         } else if line.starts_with("</heap>") {
             if let Some(a) = current.take() {
                 info.arenas.push(a);

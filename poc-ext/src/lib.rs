@@ -30,15 +30,17 @@ use std::ffi::{c_char, CStr, CString};
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// The allocator Rust code in this build uses.
-pub const ALLOCATOR: &str = if cfg!(feature = "jemalloc") { "jemalloc" } else { "glibc" };
+pub const ALLOCATOR: &str = if cfg!(feature = "jemalloc") {
+    "jemalloc"
+} else {
+    "glibc"
+};
 
 fn run(rust_threads: usize, pattern: &str, params: &str, call_id: u64) -> Result<usize, String> {
     let workload = patterns::parse(pattern, params).map_err(|e| e.to_string())?;
-    patterns::run_threads(rust_threads, &workload, call_id).map_err(|e| {
-        match e.errno {
-            Some(errno) => format!("{e} (errno {errno})"),
-            None => e.to_string(),
-        }
+    patterns::run_threads(rust_threads, &workload, call_id).map_err(|e| match e.errno {
+        Some(errno) => format!("{e} (errno {errno})"),
+        None => e.to_string(),
     })
 }
 
@@ -69,7 +71,9 @@ pub unsafe extern "C" fn arena_poc_run(
     match run(rust_threads as usize, &pattern, &params, call_id) {
         Ok(bytes) => bytes as i64,
         Err(msg) => {
-            LAST_ERROR.with(|e| *e.borrow_mut() = CString::new(msg.replace('\0', " ")).unwrap_or_default());
+            LAST_ERROR.with(|e| {
+                *e.borrow_mut() = CString::new(msg.replace('\0', " ")).unwrap_or_default()
+            });
             -1
         }
     }
@@ -93,7 +97,10 @@ mod arena_poc {
     const ALLOCATOR: &str = crate::ALLOCATOR;
 
     fn to_py_err(msg: String) -> PyErr {
-        if msg.starts_with("unknown pattern") || msg.starts_with("pattern") || msg.starts_with("crash mode") {
+        if msg.starts_with("unknown pattern")
+            || msg.starts_with("pattern")
+            || msg.starts_with("crash mode")
+        {
             PyValueError::new_err(msg)
         } else {
             PyRuntimeError::new_err(msg)
@@ -103,7 +110,12 @@ mod arena_poc {
     /// Run `pattern` on `rust_threads` fresh Rust threads, holding the GIL (attached).
     #[pyfunction]
     #[pyo3(signature = (rust_threads, pattern="seed", params="", call_id=0))]
-    fn run_arena_test(rust_threads: usize, pattern: &str, params: &str, call_id: u64) -> PyResult<usize> {
+    fn run_arena_test(
+        rust_threads: usize,
+        pattern: &str,
+        params: &str,
+        call_id: u64,
+    ) -> PyResult<usize> {
         crate::run(rust_threads, pattern, params, call_id).map_err(to_py_err)
     }
 
@@ -118,14 +130,17 @@ mod arena_poc {
         call_id: u64,
     ) -> PyResult<usize> {
         let (pattern, params) = (pattern.to_owned(), params.to_owned());
-        py.detach(move || crate::run(rust_threads, &pattern, &params, call_id)).map_err(to_py_err)
+        py.detach(move || crate::run(rust_threads, &pattern, &params, call_id))
+            .map_err(to_py_err)
     }
 
     /// Check a pattern and its parameters without running anything.
     #[pyfunction]
     #[pyo3(signature = (pattern, params=""))]
     fn check_pattern(pattern: &str, params: &str) -> PyResult<()> {
-        patterns::parse(pattern, params).map(|_| ()).map_err(|e| PyValueError::new_err(e.0))
+        patterns::parse(pattern, params)
+            .map(|_| ())
+            .map_err(|e| PyValueError::new_err(e.0))
     }
 
     #[pyfunction]

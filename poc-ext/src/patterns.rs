@@ -30,13 +30,39 @@ const PAGE: usize = 4096;
 /// A parsed pattern with its parameters, ready to run on any thread.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pattern {
-    Seed { size: usize, count: usize },
-    Churn { size: usize, count: usize },
-    Fragment { size: usize, count: usize, keep_every: usize },
-    Retain { size: usize, count: usize, retain_pct: usize },
-    Large { min: usize, max: usize, count: usize },
-    Mixed { requests: usize, burst: usize, min: usize, max: usize, retain_pct: usize },
-    Crash { abort: bool },
+    Seed {
+        size: usize,
+        count: usize,
+    },
+    Churn {
+        size: usize,
+        count: usize,
+    },
+    Fragment {
+        size: usize,
+        count: usize,
+        keep_every: usize,
+    },
+    Retain {
+        size: usize,
+        count: usize,
+        retain_pct: usize,
+    },
+    Large {
+        min: usize,
+        max: usize,
+        count: usize,
+    },
+    Mixed {
+        requests: usize,
+        burst: usize,
+        min: usize,
+        max: usize,
+        retain_pct: usize,
+    },
+    Crash {
+        abort: bool,
+    },
 }
 
 /// Everything one call needs: the pattern, the RNG seed, and the store cap.
@@ -58,7 +84,9 @@ impl fmt::Display for ParamError {
 
 impl std::error::Error for ParamError {}
 
-pub const PATTERN_NAMES: &[&str] = &["seed", "churn", "fragment", "retain", "large", "mixed", "crash"];
+pub const PATTERN_NAMES: &[&str] = &[
+    "seed", "churn", "fragment", "retain", "large", "mixed", "crash",
+];
 
 fn allowed_keys(name: &str) -> &'static [&'static str] {
     match name {
@@ -94,7 +122,9 @@ pub fn parse(name: &str, params: &str) -> Result<Workload, ParamError> {
             )));
         }
         if kv.iter().any(|(seen, _)| seen == k) {
-            return Err(ParamError(format!("pattern parameter `{k}` is given twice")));
+            return Err(ParamError(format!(
+                "pattern parameter `{k}` is given twice"
+            )));
         }
         kv.push((k.to_string(), v.to_string()));
     }
@@ -102,34 +132,48 @@ pub fn parse(name: &str, params: &str) -> Result<Workload, ParamError> {
         match kv.iter().find(|(k, _)| k == key) {
             None => Ok(default),
             Some((_, v)) => v.parse::<usize>().map_err(|_| {
-                ParamError(format!("pattern parameter `{key}={v}` is not a non-negative integer"))
+                ParamError(format!(
+                    "pattern parameter `{key}={v}` is not a non-negative integer"
+                ))
             }),
         }
     };
     let positive = |key: &str, default: usize| -> Result<usize, ParamError> {
         let v = get(key, default)?;
         if v == 0 {
-            return Err(ParamError(format!("pattern parameter `{key}` must be at least 1")));
+            return Err(ParamError(format!(
+                "pattern parameter `{key}` must be at least 1"
+            )));
         }
         Ok(v)
     };
     let pct = |key: &str, default: usize| -> Result<usize, ParamError> {
         let v = get(key, default)?;
         if v > 100 {
-            return Err(ParamError(format!("pattern parameter `{key}={v}` is a percentage (0..=100)")));
+            return Err(ParamError(format!(
+                "pattern parameter `{key}={v}` is a percentage (0..=100)"
+            )));
         }
         Ok(v)
     };
     let range = |default_min: usize, default_max: usize| -> Result<(usize, usize), ParamError> {
         let (min, max) = (positive("min", default_min)?, positive("max", default_max)?);
         if min > max {
-            return Err(ParamError(format!("pattern parameter min={min} is above max={max}")));
+            return Err(ParamError(format!(
+                "pattern parameter min={min} is above max={max}"
+            )));
         }
         Ok((min, max))
     };
     let pattern = match name {
-        "seed" => Pattern::Seed { size: positive("size", 64 * MIB)?, count: get("count", 1)? },
-        "churn" => Pattern::Churn { size: positive("size", 256)?, count: get("count", 10_000)? },
+        "seed" => Pattern::Seed {
+            size: positive("size", 64 * MIB)?,
+            count: get("count", 1)?,
+        },
+        "churn" => Pattern::Churn {
+            size: positive("size", 256)?,
+            count: get("count", 10_000)?,
+        },
         "fragment" => Pattern::Fragment {
             size: positive("size", 16 * 1024)?,
             count: get("count", 512)?,
@@ -142,7 +186,11 @@ pub fn parse(name: &str, params: &str) -> Result<Workload, ParamError> {
         },
         "large" => {
             let (min, max) = range(128 * 1024, 32 * MIB)?;
-            Pattern::Large { min, max, count: get("count", 4)? }
+            Pattern::Large {
+                min,
+                max,
+                count: get("count", 4)?,
+            }
         }
         "mixed" => {
             let (min, max) = range(32, 256 * 1024)?;
@@ -155,12 +203,17 @@ pub fn parse(name: &str, params: &str) -> Result<Workload, ParamError> {
             }
         }
         "crash" => {
-            let mode = kv.iter().find(|(k, _)| k == "mode").map_or("abort", |(_, v)| v.as_str());
+            let mode = kv
+                .iter()
+                .find(|(k, _)| k == "mode")
+                .map_or("abort", |(_, v)| v.as_str());
             match mode {
                 "abort" => Pattern::Crash { abort: true },
                 "segv" => Pattern::Crash { abort: false },
                 other => {
-                    return Err(ParamError(format!("crash mode `{other}` is not `abort` or `segv`")))
+                    return Err(ParamError(format!(
+                        "crash mode `{other}` is not `abort` or `segv`"
+                    )))
                 }
             }
         }
@@ -179,7 +232,10 @@ struct Store {
     bytes: usize,
 }
 
-static STORE: Mutex<Store> = Mutex::new(Store { blocks: VecDeque::new(), bytes: 0 });
+static STORE: Mutex<Store> = Mutex::new(Store {
+    blocks: VecDeque::new(),
+    bytes: 0,
+});
 
 fn store_push(block: Vec<u8>, cap: usize) {
     let mut store = STORE.lock().unwrap_or_else(|e| e.into_inner());
@@ -209,16 +265,11 @@ pub fn clear_store() -> usize {
 
 /// Allocate `size` bytes and write one byte per page, so the pages become resident.
 fn touched(size: usize) -> Vec<u8> {
-    let mut v: Vec<u8> = Vec::with_capacity(size);
-    // SAFETY: u8 has no invalid bit patterns; we write before any read.
-    unsafe { v.set_len(size) };
-    let mut i = 0;
-    while i < size {
+    // vec![0; n] is calloc: small blocks are zeroed (touched) by glibc, large ones
+    // come from fresh mmapped pages that stay untouched until the writes below.
+    let mut v = vec![0u8; size];
+    for i in (0..size).step_by(PAGE) {
         v[i] = 1;
-        i += PAGE;
-    }
-    if size > 0 {
-        v[size - 1] = 1;
     }
     black_box(v)
 }
@@ -273,7 +324,11 @@ impl Workload {
                 drop(black_box(blocks));
                 size * count
             }
-            Pattern::Fragment { size, count, keep_every } => {
+            Pattern::Fragment {
+                size,
+                count,
+                keep_every,
+            } => {
                 let blocks: Vec<Vec<u8>> = (0..count).map(|_| touched(size)).collect();
                 for (i, b) in blocks.into_iter().enumerate() {
                     if i % keep_every == 0 {
@@ -282,7 +337,11 @@ impl Workload {
                 }
                 size * count
             }
-            Pattern::Retain { size, count, retain_pct } => {
+            Pattern::Retain {
+                size,
+                count,
+                retain_pct,
+            } => {
                 let blocks: Vec<Vec<u8>> = (0..count).map(|_| touched(size)).collect();
                 for b in blocks {
                     if rng.percent() < retain_pct {
@@ -300,7 +359,13 @@ impl Workload {
                 }
                 total
             }
-            Pattern::Mixed { requests, burst, min, max, retain_pct } => {
+            Pattern::Mixed {
+                requests,
+                burst,
+                min,
+                max,
+                retain_pct,
+            } => {
                 let mut total = 0;
                 for _ in 0..requests {
                     let blocks: Vec<Vec<u8>> = (0..burst)
@@ -334,13 +399,20 @@ impl Workload {
 /// Spawn `rust_threads` threads that each run `workload` once, then join them all.
 /// A failed spawn (EAGAIN under RLIMIT_NPROC, say) joins the threads already started
 /// and reports how many ran.
-pub fn run_threads(rust_threads: usize, workload: &Workload, call_id: u64) -> Result<usize, SpawnError> {
+pub fn run_threads(
+    rust_threads: usize,
+    workload: &Workload,
+    call_id: u64,
+) -> Result<usize, SpawnError> {
     let mut handles = Vec::with_capacity(rust_threads);
     let mut failure = None;
     for t in 0..rust_threads {
         let w = workload.clone();
         let stream = call_id.wrapping_mul(1_000_003).wrapping_add(t as u64);
-        match std::thread::Builder::new().name(format!("arena-poc-{t}")).spawn(move || w.run_on_this_thread(stream)) {
+        match std::thread::Builder::new()
+            .name(format!("arena-poc-{t}"))
+            .spawn(move || w.run_on_this_thread(stream))
+        {
             Ok(h) => handles.push(h),
             Err(e) => {
                 failure = Some(e);
@@ -358,7 +430,12 @@ pub fn run_threads(rust_threads: usize, workload: &Workload, call_id: u64) -> Re
         }
     }
     if let Some(e) = failure {
-        return Err(SpawnError { started, requested: rust_threads, errno: e.raw_os_error(), message: e.to_string() });
+        return Err(SpawnError {
+            started,
+            requested: rust_threads,
+            errno: e.raw_os_error(),
+            message: e.to_string(),
+        });
     }
     if panicked > 0 {
         return Err(SpawnError {
@@ -397,29 +474,64 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_table() {
-        assert_eq!(parse("seed", "").unwrap().pattern, Pattern::Seed { size: 64 * MIB, count: 1 });
+        assert_eq!(
+            parse("seed", "").unwrap().pattern,
+            Pattern::Seed {
+                size: 64 * MIB,
+                count: 1
+            }
+        );
         assert_eq!(
             parse("fragment", "keep_every=8").unwrap().pattern,
-            Pattern::Fragment { size: 16384, count: 512, keep_every: 8 }
+            Pattern::Fragment {
+                size: 16384,
+                count: 512,
+                keep_every: 8
+            }
         );
-        assert_eq!(parse("crash", "mode=segv").unwrap().pattern, Pattern::Crash { abort: false });
+        assert_eq!(
+            parse("crash", "mode=segv").unwrap().pattern,
+            Pattern::Crash { abort: false }
+        );
     }
 
     #[test]
     fn bad_parameters_are_named() {
-        assert!(parse("nope", "").unwrap_err().0.contains("unknown pattern `nope`"));
-        assert!(parse("seed", "sz=1").unwrap_err().0.contains("no parameter `sz`"));
+        assert!(parse("nope", "")
+            .unwrap_err()
+            .0
+            .contains("unknown pattern `nope`"));
+        assert!(parse("seed", "sz=1")
+            .unwrap_err()
+            .0
+            .contains("no parameter `sz`"));
         assert!(parse("seed", "size=x").unwrap_err().0.contains("size=x"));
-        assert!(parse("seed", "size=1,size=2").unwrap_err().0.contains("twice"));
-        assert!(parse("retain", "retain_pct=101").unwrap_err().0.contains("percentage"));
-        assert!(parse("large", "min=10,max=5").unwrap_err().0.contains("above max"));
-        assert!(parse("fragment", "keep_every=0").unwrap_err().0.contains("at least 1"));
+        assert!(parse("seed", "size=1,size=2")
+            .unwrap_err()
+            .0
+            .contains("twice"));
+        assert!(parse("retain", "retain_pct=101")
+            .unwrap_err()
+            .0
+            .contains("percentage"));
+        assert!(parse("large", "min=10,max=5")
+            .unwrap_err()
+            .0
+            .contains("above max"));
+        assert!(parse("fragment", "keep_every=0")
+            .unwrap_err()
+            .0
+            .contains("at least 1"));
     }
 
     #[test]
     fn fragment_keeps_every_kth_block_and_the_store_is_capped() {
         clear_store();
-        let w = parse("fragment", "size=1000,count=100,keep_every=10,store_cap=5000").unwrap();
+        let w = parse(
+            "fragment",
+            "size=1000,count=100,keep_every=10,store_cap=5000",
+        )
+        .unwrap();
         run_threads(1, &w, 0).unwrap();
         // 10 survivors of 1000 bytes, capped at 5000 bytes: the 5 newest remain.
         assert_eq!(store_bytes(), 5000);

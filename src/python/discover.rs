@@ -84,10 +84,18 @@ pub struct Explicit {
 impl Explicit {
     /// Flags win over the environment variables.
     pub fn new(flag_gil: Option<PathBuf>, flag_nogil: Option<PathBuf>) -> Self {
-        let env = |name: &'static str| std::env::var_os(name).filter(|v| !v.is_empty()).map(|v| (PathBuf::from(v), name));
+        let env = |name: &'static str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| (PathBuf::from(v), name))
+        };
         Explicit {
-            gil: flag_gil.map(|p| (p, "--python-gil")).or_else(|| env("ARENA_SWEEP_PYTHON_GIL")),
-            nogil: flag_nogil.map(|p| (p, "--python-nogil")).or_else(|| env("ARENA_SWEEP_PYTHON_NOGIL")),
+            gil: flag_gil
+                .map(|p| (p, "--python-gil"))
+                .or_else(|| env("ARENA_SWEEP_PYTHON_GIL")),
+            nogil: flag_nogil
+                .map(|p| (p, "--python-nogil"))
+                .or_else(|| env("ARENA_SWEEP_PYTHON_NOGIL")),
         }
     }
 }
@@ -95,22 +103,30 @@ impl Explicit {
 /// Look up a program name on PATH, as execvp would.
 pub fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| is_executable(p))
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
 }
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 fn names() -> Vec<String> {
     // The free-threaded name first: in a free-threaded prefix `python3.13` is a hard
     // link to `python3.13t`, and the `t` name is the one users recognise.
-    MINORS.flat_map(|m| [format!("python3.{m}t"), format!("python3.{m}")]).collect()
+    MINORS
+        .flat_map(|m| [format!("python3.{m}t"), format!("python3.{m}")])
+        .collect()
 }
 
 fn uv_candidates() -> Vec<PathBuf> {
-    let Some(uv) = find_in_path("uv") else { return Vec::new() };
+    let Some(uv) = find_in_path("uv") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for m in MINORS {
         for req in [format!("3.{m}"), format!("3.{m}t")] {
@@ -137,7 +153,9 @@ fn uv_candidates() -> Vec<PathBuf> {
 }
 
 fn path_candidates() -> Vec<PathBuf> {
-    let Some(path) = std::env::var_os("PATH") else { return Vec::new() };
+    let Some(path) = std::env::var_os("PATH") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for dir in std::env::split_paths(&path) {
         // pyenv shims only forward to a version; the pyenv step finds those directly,
@@ -156,7 +174,9 @@ fn path_candidates() -> Vec<PathBuf> {
 }
 
 fn versions_bins(root: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
     let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     dirs.sort();
     let mut out = Vec::new();
@@ -175,14 +195,21 @@ fn pyenv_candidates() -> Vec<PathBuf> {
     let root = std::env::var_os("PYENV_ROOT")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
-    root.map(|r| versions_bins(&r.join("versions"))).unwrap_or_default()
+    root.map(|r| versions_bins(&r.join("versions")))
+        .unwrap_or_default()
 }
 
 fn cache_candidates() -> Vec<PathBuf> {
-    let Ok(cache) = crate::paths::cache_dir() else { return Vec::new() };
+    let Ok(cache) = crate::paths::cache_dir() else {
+        return Vec::new();
+    };
     versions_bins(&cache.join("pythons"))
         .into_iter()
-        .filter(|p| p.parent().and_then(Path::parent).is_some_and(|prefix| super::provision::is_complete(prefix)))
+        .filter(|p| {
+            p.parent()
+                .and_then(Path::parent)
+                .is_some_and(super::provision::is_complete)
+        })
         .collect()
 }
 
@@ -196,7 +223,8 @@ fn inspect_supported(path: &Path) -> std::result::Result<Interpreter, String> {
 pub fn search() -> Vec<Candidate> {
     let mut seen: HashSet<(u64, u64)> = HashSet::new();
     let mut out = Vec::new();
-    let places: [(Source, fn() -> Vec<PathBuf>); 4] = [
+    type Finder = fn() -> Vec<PathBuf>;
+    let places: [(Source, Finder); 4] = [
         (Source::Uv, uv_candidates),
         (Source::Path, path_candidates),
         (Source::Pyenv, pyenv_candidates),
@@ -213,7 +241,11 @@ pub fn search() -> Vec<Candidate> {
                 continue;
             }
             let found = inspect_supported(&path);
-            out.push(Candidate { source, path, found });
+            out.push(Candidate {
+                source,
+                path,
+                found,
+            });
         }
     }
     out
@@ -232,7 +264,11 @@ fn explicit(path: &Path, what: &str, want: Build) -> Result<Interpreter> {
             "{what} {} is {is} of Python {}; pass it as {other}, and give {what} a {} build",
             path.display(),
             interp.version,
-            if want == Build::Gil { "GIL" } else { "free-threaded" }
+            if want == Build::Gil {
+                "GIL"
+            } else {
+                "free-threaded"
+            }
         )));
     }
     Ok(interp)
@@ -243,8 +279,16 @@ fn is_matched(gil: &Interpreter, nogil: &Interpreter) -> bool {
 }
 
 /// Choose the partner for `fixed` among `found`: same version first, matched flags first.
-fn partner<'a>(fixed: &Interpreter, want: Build, found: &'a [Interpreter]) -> Option<&'a Interpreter> {
-    let same_version = || found.iter().filter(move |i| i.build() == want && i.version == fixed.version);
+fn partner<'a>(
+    fixed: &Interpreter,
+    want: Build,
+    found: &'a [Interpreter],
+) -> Option<&'a Interpreter> {
+    let same_version = || {
+        found
+            .iter()
+            .filter(move |i| i.build() == want && i.version == fixed.version)
+    };
     same_version()
         .find(|i| match want {
             Build::Nogil => is_matched(fixed, i),
@@ -256,9 +300,20 @@ fn partner<'a>(fixed: &Interpreter, want: Build, found: &'a [Interpreter]) -> Op
 /// Resolve the pair to compare: explicit choices first, then the search.
 /// `Ok(None)` means no pair was found (the caller may provision one).
 pub fn resolve(explicit_choice: &Explicit, candidates: &[Candidate]) -> Result<Option<Pair>> {
-    let gil = explicit_choice.gil.as_ref().map(|(p, what)| explicit(p, what, Build::Gil)).transpose()?;
-    let nogil = explicit_choice.nogil.as_ref().map(|(p, what)| explicit(p, what, Build::Nogil)).transpose()?;
-    let found: Vec<Interpreter> = candidates.iter().filter_map(|c| c.found.as_ref().ok().cloned()).collect();
+    let gil = explicit_choice
+        .gil
+        .as_ref()
+        .map(|(p, what)| explicit(p, what, Build::Gil))
+        .transpose()?;
+    let nogil = explicit_choice
+        .nogil
+        .as_ref()
+        .map(|(p, what)| explicit(p, what, Build::Nogil))
+        .transpose()?;
+    let found: Vec<Interpreter> = candidates
+        .iter()
+        .filter_map(|c| c.found.as_ref().ok().cloned())
+        .collect();
     let pair = match (gil, nogil) {
         (Some(gil), Some(nogil)) => Some((gil, nogil)),
         (Some(gil), None) => {
@@ -288,7 +343,11 @@ pub fn resolve(explicit_choice: &Explicit, candidates: &[Candidate]) -> Result<O
             .filter(|i| i.build() == Build::Gil)
             .find_map(|g| partner(g, Build::Nogil, &found).map(|n| (g.clone(), n.clone()))),
     };
-    Ok(pair.map(|(gil, nogil)| Pair { matched: is_matched(&gil, &nogil), gil, nogil }))
+    Ok(pair.map(|(gil, nogil)| Pair {
+        matched: is_matched(&gil, &nogil),
+        gil,
+        nogil,
+    }))
 }
 
 #[cfg(test)]
@@ -311,7 +370,11 @@ mod tests {
     }
 
     fn cand(i: Interpreter) -> Candidate {
-        Candidate { source: Source::Path, path: i.path.clone(), found: Ok(i) }
+        Candidate {
+            source: Source::Path,
+            path: i.path.clone(),
+            found: Ok(i),
+        }
     }
 
     #[test]
@@ -319,12 +382,26 @@ mod tests {
         let cands = vec![
             cand(interp("/pyenv/3.13.0", "3.13.0", false, "")),
             cand(interp("/cache/gil", "3.13.5", false, "'--a'")),
-            cand(interp("/cache/nogil-other", "3.13.5", true, "'--b' '--disable-gil'")),
-            cand(interp("/cache/nogil", "3.13.5", true, "'--a' '--disable-gil'")),
+            cand(interp(
+                "/cache/nogil-other",
+                "3.13.5",
+                true,
+                "'--b' '--disable-gil'",
+            )),
+            cand(interp(
+                "/cache/nogil",
+                "3.13.5",
+                true,
+                "'--a' '--disable-gil'",
+            )),
         ];
         let pair = resolve(&Explicit::default(), &cands).unwrap().unwrap();
         assert_eq!(pair.gil.path, PathBuf::from("/cache/gil"));
-        assert_eq!(pair.nogil.path, PathBuf::from("/cache/nogil"), "the matched configure flags win");
+        assert_eq!(
+            pair.nogil.path,
+            PathBuf::from("/cache/nogil"),
+            "the matched configure flags win"
+        );
         assert!(pair.matched);
     }
 

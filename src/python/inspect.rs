@@ -80,7 +80,11 @@ impl Interpreter {
     }
 
     pub fn label(&self) -> String {
-        format!("CPython {}{}", self.version, if self.gil_disabled { "t" } else { "" })
+        format!(
+            "CPython {}{}",
+            self.version,
+            if self.gil_disabled { "t" } else { "" }
+        )
     }
 }
 
@@ -119,7 +123,8 @@ struct ProbeOut {
 
 /// Run the probe. Fails with a message naming the path when it is not a working Python.
 pub fn inspect(path: &Path) -> Result<Interpreter> {
-    let meta = std::fs::metadata(path).with_context(|| format!("{} does not exist", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("{} does not exist", path.display()))?;
     if meta.is_dir() {
         bail!("{} is a folder, not a Python interpreter", path.display());
     }
@@ -131,16 +136,29 @@ pub fn inspect(path: &Path) -> Result<Interpreter> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("{} could not be started as a Python interpreter", path.display()))?;
+        .with_context(|| {
+            format!(
+                "{} could not be started as a Python interpreter",
+                path.display()
+            )
+        })?;
     let out = wait_output_with_timeout(child, Duration::from_secs(20))
         .with_context(|| format!("{} did not answer as a Python interpreter", path.display()))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr.lines().last().unwrap_or("").trim();
-        bail!("{} is not a working Python interpreter ({})", path.display(), if last.is_empty() { "no output" } else { last });
+        bail!(
+            "{} is not a working Python interpreter ({})",
+            path.display(),
+            if last.is_empty() { "no output" } else { last }
+        );
     }
-    let probe: ProbeOut = serde_json::from_slice(&out.stdout)
-        .map_err(|e| anyhow!("{} printed something other than the probe's JSON: {e}", path.display()))?;
+    let probe: ProbeOut = serde_json::from_slice(&out.stdout).map_err(|e| {
+        anyhow!(
+            "{} printed something other than the probe's JSON: {e}",
+            path.display()
+        )
+    })?;
     Ok(Interpreter {
         path: path.to_path_buf(),
         executable: probe.executable,
@@ -160,7 +178,12 @@ pub const MIN_VERSION: (u32, u32) = (3, 13);
 /// Check that an interpreter can take part in a comparison at all.
 pub fn check_supported(interp: &Interpreter) -> Result<()> {
     if interp.implementation != "cpython" {
-        bail!("{} is {} {}, not CPython; use CPython 3.13 or newer", interp.path.display(), interp.implementation, interp.version);
+        bail!(
+            "{} is {} {}, not CPython; use CPython 3.13 or newer",
+            interp.path.display(),
+            interp.implementation,
+            interp.version
+        );
     }
     if (interp.version_info.0, interp.version_info.1) < MIN_VERSION {
         bail!(
@@ -170,7 +193,10 @@ pub fn check_supported(interp: &Interpreter) -> Result<()> {
         );
     }
     if interp.libc.is_empty() {
-        bail!("{} does not run on glibc; arena-sweep measures glibc malloc arenas", interp.path.display());
+        bail!(
+            "{} does not run on glibc; arena-sweep measures glibc malloc arenas",
+            interp.path.display()
+        );
     }
     Ok(())
 }
@@ -209,6 +235,9 @@ mod tests {
         old.version = "3.11.7".into();
         old.version_info = (3, 11, 7);
         let msg = check_supported(&old).unwrap_err().to_string();
-        assert!(msg.contains("3.11.7") && msg.contains("pythons install 3.13"), "{msg}");
+        assert!(
+            msg.contains("3.11.7") && msg.contains("pythons install 3.13"),
+            "{msg}"
+        );
     }
 }

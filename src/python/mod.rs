@@ -18,8 +18,15 @@ use crate::cli::PythonArgs;
 pub fn list(args: &PythonArgs, out: &mut dyn Write) -> Result<()> {
     let explicit = Explicit::new(args.python_gil.clone(), args.python_nogil.clone());
     let candidates = discover::search();
-    writeln!(out, "Interpreters found (search order: flags, env, uv, PATH, pyenv, cache):")?;
-    writeln!(out, "  {:<6} {:<6} {:<10} {:<12} path", "build", "source", "version", "libc")?;
+    writeln!(
+        out,
+        "Interpreters found (search order: flags, env, uv, PATH, pyenv, cache):"
+    )?;
+    writeln!(
+        out,
+        "  {:<6} {:<6} {:<10} {:<12} path",
+        "build", "source", "version", "libc"
+    )?;
     for (path, what) in explicit.gil.iter().chain(explicit.nogil.iter()) {
         match inspect::inspect(path) {
             Ok(i) => writeln!(
@@ -49,7 +56,13 @@ pub fn list(args: &PythonArgs, out: &mut dyn Write) -> Result<()> {
                 c.path.display(),
                 i.ext_suffix
             )?,
-            Err(e) => writeln!(out, "  skip   {:<6} {}: {}", c.source.to_string(), c.path.display(), e)?,
+            Err(e) => writeln!(
+                out,
+                "  skip   {:<6} {}: {}",
+                c.source.to_string(),
+                c.path.display(),
+                e
+            )?,
         }
     }
     match discover::resolve(&explicit, &candidates)? {
@@ -117,5 +130,7 @@ pub fn ensure_pair(args: &PythonArgs, install: Option<&str>, out: &mut dyn Write
 }
 
 pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }

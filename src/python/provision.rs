@@ -49,7 +49,8 @@ impl SourceKind {
     }
 }
 
-pub const DEFAULT_SOURCES: &[SourceKind] = &[SourceKind::Uv, SourceKind::Official, SourceKind::Debian];
+pub const DEFAULT_SOURCES: &[SourceKind] =
+    &[SourceKind::Uv, SourceKind::Official, SourceKind::Debian];
 
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
@@ -93,7 +94,9 @@ pub fn parse_version(v: &str) -> Result<String> {
 }
 
 fn prefix_for(cache: &Path, version: &str, build: Build) -> PathBuf {
-    cache.join("pythons").join(format!("cpython-{version}-{build}"))
+    cache
+        .join("pythons")
+        .join(format!("cpython-{version}-{build}"))
 }
 
 fn binary_in(prefix: &Path, version: &str, build: Build) -> PathBuf {
@@ -109,24 +112,43 @@ pub fn cached_pair(cache: &Path, wanted: &str) -> Option<(String, PathBuf, PathB
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let v = name.strip_prefix("cpython-")?.strip_suffix("-gil")?.to_string();
-            let key = v.split('.').map(|p| p.parse().ok()).collect::<Option<Vec<u32>>>()?;
+            let v = name
+                .strip_prefix("cpython-")?
+                .strip_suffix("-gil")?
+                .to_string();
+            let key = v
+                .split('.')
+                .map(|p| p.parse().ok())
+                .collect::<Option<Vec<u32>>>()?;
             Some((key, v))
         })
         .filter(|(_, v)| sources::version_matches(wanted, v))
         .collect();
     versions.sort();
     versions.into_iter().rev().find_map(|(_, v)| {
-        let (g, n) = (prefix_for(cache, &v, Build::Gil), prefix_for(cache, &v, Build::Nogil));
-        (is_complete(&g) && is_complete(&n))
-            .then(|| (v.clone(), binary_in(&g, &v, Build::Gil), binary_in(&n, &v, Build::Nogil)))
+        let (g, n) = (
+            prefix_for(cache, &v, Build::Gil),
+            prefix_for(cache, &v, Build::Nogil),
+        );
+        (is_complete(&g) && is_complete(&n)).then(|| {
+            (
+                v.clone(),
+                binary_in(&g, &v, Build::Gil),
+                binary_in(&n, &v, Build::Nogil),
+            )
+        })
     })
 }
 
 fn pair_from(gil: &Path, nogil: &Path) -> Result<Pair> {
     let (gil, nogil) = (inspect(gil)?, inspect(nogil)?);
-    let matched = gil.version == nogil.version && gil.normalized_config_args() == nogil.normalized_config_args();
-    Ok(Pair { gil, nogil, matched })
+    let matched = gil.version == nogil.version
+        && gil.normalized_config_args() == nogil.normalized_config_args();
+    Ok(Pair {
+        gil,
+        nogil,
+        matched,
+    })
 }
 
 /// Provision a pair (or find the one already provisioned) and return it.
@@ -134,12 +156,16 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
     let wanted = parse_version(&opts.version)?;
     let cache = crate::paths::cache_dir()?;
     for d in ["pythons", "logs", "downloads", "src", "build"] {
-        std::fs::create_dir_all(cache.join(d)).with_context(|| format!("cannot create {}", cache.join(d).display()))?;
+        std::fs::create_dir_all(cache.join(d))
+            .with_context(|| format!("cannot create {}", cache.join(d).display()))?;
     }
     let tarball_version = match &opts.source_tarball {
         Some(t) => {
             if !t.is_file() {
-                return Err(usage(format!("--source-tarball {}: no such file", t.display())));
+                return Err(usage(format!(
+                    "--source-tarball {}: no such file",
+                    t.display()
+                )));
             }
             Some(sources::version_from_tarball_name(t).ok_or_else(|| {
                 usage(format!(
@@ -152,19 +178,26 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
     };
     if let Some(v) = &tarball_version {
         if !sources::version_matches(&wanted, v) {
-            return Err(usage(format!("--source-tarball holds Python {v}, but {wanted} was asked for")));
+            return Err(usage(format!(
+                "--source-tarball holds Python {v}, but {wanted} was asked for"
+            )));
         }
     }
     if !opts.force {
         let key = tarball_version.as_deref().unwrap_or(&wanted);
         if let Some((v, g, n)) = cached_pair(&cache, key) {
-            writeln!(out, "CPython {v} pair already built in {}", cache.join("pythons").display())?;
+            writeln!(
+                out,
+                "CPython {v} pair already built in {}",
+                cache.join("pythons").display()
+            )?;
             return pair_from(&g, &n);
         }
     }
 
     let log_path = cache.join("logs").join(format!("install-{wanted}.log"));
-    let mut log = std::fs::File::create(&log_path).with_context(|| format!("cannot write {}", log_path.display()))?;
+    let mut log = std::fs::File::create(&log_path)
+        .with_context(|| format!("cannot write {}", log_path.display()))?;
     let mut failures: Vec<String> = Vec::new();
 
     let source: SourceTarball = if let Some(t) = &opts.source_tarball {
@@ -179,13 +212,20 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
             let attempt = match kind {
                 SourceKind::Uv => match try_uv(&wanted, &mut log) {
                     Ok(pair) => {
-                        writeln!(out, "uv provided CPython {} and {}t", pair.gil.version, pair.nogil.version)?;
+                        writeln!(
+                            out,
+                            "uv provided CPython {} and {}t",
+                            pair.gil.version, pair.nogil.version
+                        )?;
                         return Ok(pair);
                     }
                     Err(e) => Err(e),
                 },
                 SourceKind::Official => {
-                    writeln!(out, "Downloading the official CPython {wanted} source tarball ...")?;
+                    writeln!(
+                        out,
+                        "Downloading the official CPython {wanted} source tarball ..."
+                    )?;
                     sources::official(&wanted, &cache.join("downloads"), &mut log)
                 }
                 SourceKind::Debian => {
@@ -206,7 +246,11 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
             }
         }
         found.with_context(|| {
-            format!("no source for CPython {wanted} could be obtained ({}); see {}", failures.join("; "), log_path.display())
+            format!(
+                "no source for CPython {wanted} could be obtained ({}); see {}",
+                failures.join("; "),
+                log_path.display()
+            )
         })?
     };
     let version = source.version.clone();
@@ -218,14 +262,27 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
     for (i, build) in Build::BOTH.into_iter().enumerate() {
         let prefix = prefix_for(&cache, &version, build);
         if is_complete(&prefix) && !opts.force {
-            writeln!(out, "[{}/2] {build} build of {version} already complete", i + 1)?;
+            writeln!(
+                out,
+                "[{}/2] {build} build of {version} already complete",
+                i + 1
+            )?;
             built.push(binary_in(&prefix, &version, build));
             continue;
         }
-        let build_log = cache.join("logs").join(format!("cpython-{version}-{build}.log"));
+        let build_log = cache
+            .join("logs")
+            .join(format!("cpython-{version}-{build}.log"));
         let progress = Progress::spinner(&format!("[{}/2] CPython {version} {build}:", i + 1));
-        let bin = build_one(&src_root, &prefix, &version, build, opts.jobs, &build_log, &progress)
-            .with_context(|| format!("building the {build} CPython {version} failed; the log is {}", build_log.display()))?;
+        let bin = build_one(
+            &src_root, &prefix, &version, build, opts.jobs, &build_log, &progress,
+        )
+        .with_context(|| {
+            format!(
+                "building the {build} CPython {version} failed; the log is {}",
+                build_log.display()
+            )
+        })?;
         progress.finish();
         let stamp = BuildStamp {
             version: version.clone(),
@@ -240,9 +297,20 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
                 .unwrap_or(0),
         };
         std::fs::write(prefix.join(STAMP), serde_json::to_vec_pretty(&stamp)?)?;
-        writeln!(out, "[{}/2] built {} in {:.0?} (log: {})", i + 1, bin.display(), progress.elapsed(), build_log.display())?;
+        writeln!(
+            out,
+            "[{}/2] built {} in {:.0?} (log: {})",
+            i + 1,
+            bin.display(),
+            progress.elapsed(),
+            build_log.display()
+        )?;
         built.push(bin);
-        let _ = std::fs::remove_dir_all(cache.join("build").join(format!("cpython-{version}-{build}")));
+        let _ = std::fs::remove_dir_all(
+            cache
+                .join("build")
+                .join(format!("cpython-{version}-{build}")),
+        );
     }
     pair_from(&built[0], &built[1])
 }
@@ -262,13 +330,20 @@ fn try_uv(wanted: &str, log: &mut std::fs::File) -> Result<Pair> {
     let mut install = Command::new(&uv);
     install.args(["python", "install", wanted, &threaded]);
     writeln!(log, "$ {install:?}")?;
-    let child = install.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let child = install
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
     let out = wait_output_with_timeout(child, Duration::from_secs(600))?;
     log.write_all(&out.stdout)?;
     log.write_all(&out.stderr)?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        bail!("`uv python install` failed: {}", err.lines().last().unwrap_or("").trim());
+        bail!(
+            "`uv python install` failed: {}",
+            err.lines().last().unwrap_or("").trim()
+        );
     }
     let find = |req: &str| -> Result<PathBuf> {
         let child = Command::new(&uv)
@@ -285,7 +360,11 @@ fn try_uv(wanted: &str, log: &mut std::fs::File) -> Result<Pair> {
     };
     let pair = pair_from(&find(wanted)?, &find(&threaded)?)?;
     if pair.gil.version != pair.nogil.version || pair.gil.gil_disabled || !pair.nogil.gil_disabled {
-        bail!("uv gave {} and {}, which are not a GIL/free-threaded pair of one version", pair.gil.label(), pair.nogil.label());
+        bail!(
+            "uv gave {} and {}, which are not a GIL/free-threaded pair of one version",
+            pair.gil.label(),
+            pair.nogil.label()
+        );
     }
     Ok(pair)
 }
@@ -302,21 +381,41 @@ fn extract(source: &SourceTarball, src_dir: &Path, log: &mut std::fs::File) -> R
     let mut tar = Command::new("tar");
     tar.arg("-xf").arg(&source.path).arg("-C").arg(&tmp);
     writeln!(log, "$ {tar:?}")?;
-    let out = tar.stdin(Stdio::null()).output().context("cannot run tar")?;
+    let out = tar
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run tar")?;
     if !out.status.success() {
-        bail!("{} is not a readable tarball: {}", source.path.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{} is not a readable tarball: {}",
+            source.path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let inner = std::fs::read_dir(&tmp)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.join("configure").is_file())
-        .with_context(|| format!("{} holds no CPython source tree (no configure script)", source.path.display()))?;
-    let patchlevel = std::fs::read_to_string(inner.join("Include/patchlevel.h")).unwrap_or_default();
+        .with_context(|| {
+            format!(
+                "{} holds no CPython source tree (no configure script)",
+                source.path.display()
+            )
+        })?;
+    let patchlevel =
+        std::fs::read_to_string(inner.join("Include/patchlevel.h")).unwrap_or_default();
     let declared = patchlevel
         .lines()
-        .find_map(|l| l.strip_prefix("#define PY_VERSION").map(|r| r.trim().trim_matches('"').to_string()))
+        .find_map(|l| {
+            l.strip_prefix("#define PY_VERSION")
+                .map(|r| r.trim().trim_matches('"').to_string())
+        })
         .unwrap_or_default();
     if declared != source.version {
-        bail!("{} holds Python {declared:?}, not {}", source.path.display(), source.version);
+        bail!(
+            "{} holds Python {declared:?}, not {}",
+            source.path.display(),
+            source.version
+        );
     }
     let _ = std::fs::remove_dir_all(&root);
     std::fs::rename(&inner, &root)?;
@@ -326,7 +425,12 @@ fn extract(source: &SourceTarball, src_dir: &Path, log: &mut std::fs::File) -> R
 }
 
 /// Run one build step, streaming its output into the log and counting compiler runs.
-fn run_step(cmd: &mut Command, log: &Arc<Mutex<std::fs::File>>, progress: &Progress, stage: &str) -> Result<()> {
+fn run_step(
+    cmd: &mut Command,
+    log: &Arc<Mutex<std::fs::File>>,
+    progress: &Progress,
+    stage: &str,
+) -> Result<()> {
     {
         let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
         writeln!(l, "$ {cmd:?}")?;
@@ -353,7 +457,9 @@ fn run_step(cmd: &mut Command, log: &Arc<Mutex<std::fs::File>>, progress: &Progr
             let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
             let _ = writeln!(l, "{line}");
         }
-        if line.contains(" -c ") && (line.starts_with("gcc") || line.starts_with("cc") || line.starts_with("clang")) {
+        if line.contains(" -c ")
+            && (line.starts_with("gcc") || line.starts_with("cc") || line.starts_with("clang"))
+        {
             compiled += 1;
             progress.set_message(format!("{stage}: {compiled} C files compiled"));
         } else if let Some(rest) = line.strip_prefix("Listing '") {
@@ -388,18 +494,37 @@ fn build_one(
     let _ = std::fs::remove_dir_all(prefix);
     std::fs::create_dir_all(&builddir)?;
     run_step(
-        Command::new(src.join("configure")).args(configure_flags(prefix, build)).current_dir(&builddir),
+        Command::new(src.join("configure"))
+            .args(configure_flags(prefix, build))
+            .current_dir(&builddir),
         &log,
         progress,
         "configure",
     )?;
-    run_step(Command::new("make").arg(format!("-j{jobs}")).current_dir(&builddir), &log, progress, "make")?;
-    run_step(Command::new("make").arg("install").current_dir(&builddir), &log, progress, "make install")?;
+    run_step(
+        Command::new("make")
+            .arg(format!("-j{jobs}"))
+            .current_dir(&builddir),
+        &log,
+        progress,
+        "make",
+    )?;
+    run_step(
+        Command::new("make").arg("install").current_dir(&builddir),
+        &log,
+        progress,
+        "make install",
+    )?;
     progress.set_message("verifying");
     let bin = binary_in(prefix, version, build);
     let interp = verify(&bin, version, build)?;
     let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
-    writeln!(l, "# verified: {} (gil_disabled={})", interp.label(), interp.gil_disabled)?;
+    writeln!(
+        l,
+        "# verified: {} (gil_disabled={})",
+        interp.label(),
+        interp.gil_disabled
+    )?;
     Ok(bin)
 }
 
@@ -408,7 +533,11 @@ fn build_one(
 fn verify(bin: &Path, version: &str, build: Build) -> Result<Interpreter> {
     let interp = inspect(bin)?;
     if interp.version != version || interp.build() != build {
-        bail!("{} reports {} instead of a {build} build of {version}", bin.display(), interp.label());
+        bail!(
+            "{} reports {} instead of a {build} build of {version}",
+            bin.display(),
+            interp.label()
+        );
     }
     let child = Command::new(bin)
         .args(["-I", "-c", "import sys; print(sys._is_gil_enabled())"])
@@ -421,7 +550,10 @@ fn verify(bin: &Path, version: &str, build: Build) -> Result<Interpreter> {
     let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let expected = if build == Build::Gil { "True" } else { "False" };
     if said != expected {
-        bail!("{}: sys._is_gil_enabled() printed {said:?}, expected {expected}", bin.display());
+        bail!(
+            "{}: sys._is_gil_enabled() printed {said:?}, expected {expected}",
+            bin.display()
+        );
     }
     Ok(interp)
 }
@@ -434,8 +566,14 @@ mod tests {
     fn versions_are_checked() {
         assert_eq!(parse_version("3.13").unwrap(), "3.13");
         assert_eq!(parse_version("3.14.1").unwrap(), "3.14.1");
-        assert!(parse_version("3.12").unwrap_err().to_string().contains("no free-threaded build"));
-        assert!(parse_version("three").unwrap_err().to_string().contains("not a Python version"));
+        assert!(parse_version("3.12")
+            .unwrap_err()
+            .to_string()
+            .contains("no free-threaded build"));
+        assert!(parse_version("three")
+            .unwrap_err()
+            .to_string()
+            .contains("not a Python version"));
         assert!(parse_version("3").is_err());
     }
 
@@ -447,7 +585,10 @@ mod tests {
             let p = prefix_for(cache, "3.13.5", b);
             std::fs::create_dir_all(p.join("bin")).unwrap();
         }
-        assert!(cached_pair(cache, "3.13").is_none(), "unstamped builds are not complete");
+        assert!(
+            cached_pair(cache, "3.13").is_none(),
+            "unstamped builds are not complete"
+        );
         for b in Build::BOTH {
             std::fs::write(prefix_for(cache, "3.13.5", b).join(STAMP), "{}").unwrap();
         }

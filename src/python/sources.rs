@@ -28,8 +28,13 @@ pub struct SourceTarball {
 /// "Python-3.13.5.tar.xz", "python3.13_3.13.5.orig.tar.xz" -> "3.13.5".
 pub fn version_from_tarball_name(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
-    let rest = name.strip_prefix("Python-").or_else(|| name.split_once('_').map(|(_, r)| r))?;
-    let version: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let rest = name
+        .strip_prefix("Python-")
+        .or_else(|| name.split_once('_').map(|(_, r)| r))?;
+    let version: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     let version = version.trim_end_matches('.');
     let parts: Vec<&str> = version.split('.').collect();
     (parts.len() == 3 && parts.iter().all(|p| !p.is_empty())).then(|| version.to_string())
@@ -42,7 +47,8 @@ pub fn version_matches(wanted: &str, full: &str) -> bool {
 
 pub fn sha256_file(path: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h)?;
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
@@ -51,7 +57,10 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 fn run_logged(cmd: &mut Command, log: &mut std::fs::File) -> Result<std::process::Output> {
     use std::io::Write;
     writeln!(log, "$ {cmd:?}")?;
-    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("cannot run {:?}", cmd.get_program()))?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {:?}", cmd.get_program()))?;
     log.write_all(&out.stdout)?;
     log.write_all(&out.stderr)?;
     Ok(out)
@@ -69,11 +78,21 @@ pub fn official(wanted: &str, downloads: &Path, log: &mut std::fs::File) -> Resu
     } else {
         // Pick the newest release of the minor version from the index listing.
         let out = run_logged(
-            Command::new(&curl).args(["-fsSL", "--connect-timeout", "10", "--max-time", "60", &format!("{OFFICIAL_BASE}/")]),
+            Command::new(&curl).args([
+                "-fsSL",
+                "--connect-timeout",
+                "10",
+                "--max-time",
+                "60",
+                &format!("{OFFICIAL_BASE}/"),
+            ]),
             log,
         )?;
         if !out.status.success() {
-            bail!("the official download index could not be fetched (curl exit {})", out.status.code().unwrap_or(-1));
+            bail!(
+                "the official download index could not be fetched (curl exit {})",
+                out.status.code().unwrap_or(-1)
+            );
         }
         newest_in_index(&String::from_utf8_lossy(&out.stdout), wanted)
             .with_context(|| format!("the official index lists no release of {wanted}"))?
@@ -82,15 +101,32 @@ pub fn official(wanted: &str, downloads: &Path, log: &mut std::fs::File) -> Resu
     let part = downloads.join(format!("Python-{version}.tar.xz.part"));
     let url = format!("{OFFICIAL_BASE}/{version}/Python-{version}.tar.xz");
     let out = run_logged(
-        Command::new(&curl).args(["-fsSL", "--connect-timeout", "10", "--max-time", "900", "-o"]).arg(&part).arg(&url),
+        Command::new(&curl)
+            .args([
+                "-fsSL",
+                "--connect-timeout",
+                "10",
+                "--max-time",
+                "900",
+                "-o",
+            ])
+            .arg(&part)
+            .arg(&url),
         log,
     )?;
     if !out.status.success() {
         let _ = std::fs::remove_file(&part);
-        bail!("downloading {url} failed (curl exit {})", out.status.code().unwrap_or(-1));
+        bail!(
+            "downloading {url} failed (curl exit {})",
+            out.status.code().unwrap_or(-1)
+        );
     }
     std::fs::rename(&part, &file)?;
-    Ok(SourceTarball { path: file, version, origin: format!("official tarball {url}") })
+    Ok(SourceTarball {
+        path: file,
+        version,
+        origin: format!("official tarball {url}"),
+    })
 }
 
 /// The newest `X.Y.Z/` directory in an index page for `X.Y`.
@@ -135,7 +171,9 @@ pub fn parse_one_line_sources(text: &str) -> Vec<AptSource> {
                 }
             }
         }
-        let (Some(uri), Some(suite)) = (words.next(), words.next()) else { continue };
+        let (Some(uri), Some(suite)) = (words.next(), words.next()) else {
+            continue;
+        };
         out.push(AptSource {
             uri: uri.trim_end_matches('/').to_string(),
             suites: vec![suite.to_string()],
@@ -157,7 +195,9 @@ pub fn parse_deb822_sources(text: &str) -> Vec<AptSource> {
             if line.trim_start().starts_with('#') {
                 continue;
             }
-            let Some((k, v)) = line.split_once(':') else { continue };
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
             let words = || v.split_whitespace().map(str::to_string).collect::<Vec<_>>();
             match k.trim().to_ascii_lowercase().as_str() {
                 "uris" => uris = words(),
@@ -171,7 +211,11 @@ pub fn parse_deb822_sources(text: &str) -> Vec<AptSource> {
             continue;
         }
         for uri in uris {
-            out.push(AptSource { uri: uri.trim_end_matches('/').to_string(), suites: suites.clone(), components: components.clone() });
+            out.push(AptSource {
+                uri: uri.trim_end_matches('/').to_string(),
+                suites: suites.clone(),
+                components: components.clone(),
+            });
         }
     }
     out
@@ -218,7 +262,9 @@ pub fn machine_apt_sources() -> Vec<AptSource> {
         let mut files: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
         for f in files {
-            let Ok(t) = std::fs::read_to_string(&f) else { continue };
+            let Ok(t) = std::fs::read_to_string(&f) else {
+                continue;
+            };
             match f.extension().and_then(|e| e.to_str()) {
                 Some("list") => out.extend(parse_one_line_sources(&t)),
                 Some("sources") => out.extend(parse_deb822_sources(&t)),
@@ -239,10 +285,19 @@ struct PrivateApt {
 
 impl PrivateApt {
     fn new(root: PathBuf, mirror: &str, suite: &str) -> Result<Self> {
-        for d in ["lists/partial", "cache/archives/partial", "etc/sources.list.d", "etc/preferences.d", "etc/apt.conf.d"] {
+        for d in [
+            "lists/partial",
+            "cache/archives/partial",
+            "etc/sources.list.d",
+            "etc/preferences.d",
+            "etc/apt.conf.d",
+        ] {
             std::fs::create_dir_all(root.join(d))?;
         }
-        std::fs::write(root.join("etc/sources.list"), format!("deb-src {mirror} {suite} main\n"))?;
+        std::fs::write(
+            root.join("etc/sources.list"),
+            format!("deb-src {mirror} {suite} main\n"),
+        )?;
         // An empty dpkg status: nothing about this machine's packages is read or written.
         std::fs::write(root.join("status"), "")?;
         Ok(PrivateApt { root })
@@ -262,7 +317,15 @@ impl PrivateApt {
             ("Dir::Etc::PreferencesParts", r("etc/preferences.d")),
             ("Dir::Etc::Parts", r("etc/apt.conf.d")),
             ("Debug::NoLocking", "1".to_string()),
-            ("APT::Sandbox::User", if nix::unistd::geteuid().is_root() { "root" } else { "" }.to_string()),
+            (
+                "APT::Sandbox::User",
+                if nix::unistd::geteuid().is_root() {
+                    "root"
+                } else {
+                    ""
+                }
+                .to_string(),
+            ),
             ("Acquire::Retries", "2".to_string()),
         ] {
             if !v.is_empty() {
@@ -289,7 +352,8 @@ fn parse_showsrc(text: &str) -> ShowSrc {
         } else if in_sha && line.starts_with(' ') {
             let w: Vec<&str> = line.split_whitespace().collect();
             if let (Some(last), [sha, size, name]) = (out.last_mut(), w.as_slice()) {
-                last.1.push((sha.to_string(), size.parse().unwrap_or(0), name.to_string()));
+                last.1
+                    .push((sha.to_string(), size.parse().unwrap_or(0), name.to_string()));
             }
         } else if !line.starts_with(' ') {
             in_sha = false;
@@ -300,7 +364,12 @@ fn parse_showsrc(text: &str) -> ShowSrc {
 
 /// Fetch the Debian source package of `wanted` (3.13 or 3.13.5) and return its
 /// upstream tarball.
-pub fn debian(wanted: &str, cache: &Path, downloads: &Path, log: &mut std::fs::File) -> Result<SourceTarball> {
+pub fn debian(
+    wanted: &str,
+    cache: &Path,
+    downloads: &Path,
+    log: &mut std::fs::File,
+) -> Result<SourceTarball> {
     use std::io::Write;
     if find_in_path("apt-get").is_none() {
         bail!("apt-get is not installed");
@@ -314,10 +383,18 @@ pub fn debian(wanted: &str, cache: &Path, downloads: &Path, log: &mut std::fs::F
     let mut tried = Vec::new();
     for (mirror, own_suites) in &mirrors {
         let mut suites: Vec<String> = own_suites.clone();
-        suites.extend(SUITES_WITH_NEW_PYTHON.iter().map(|s| s.to_string()).filter(|s| !own_suites.contains(s)));
+        suites.extend(
+            SUITES_WITH_NEW_PYTHON
+                .iter()
+                .map(|s| s.to_string())
+                .filter(|s| !own_suites.contains(s)),
+        );
         for suite in suites {
             let apt = PrivateApt::new(cache.join("apt").join(&suite), mirror, &suite)?;
-            writeln!(log, "# Debian source: {package} from suite {suite} of {mirror}")?;
+            writeln!(
+                log,
+                "# Debian source: {package} from suite {suite} of {mirror}"
+            )?;
             let up = run_logged(apt.cmd("apt-get").args(["-q", "update"]), log)?;
             if !up.status.success() {
                 tried.push(format!("{suite}: apt-get update failed"));
@@ -331,11 +408,21 @@ pub fn debian(wanted: &str, cache: &Path, downloads: &Path, log: &mut std::fs::F
                 continue;
             }
             for (version, files) in versions {
-                let Some((sha, _, orig)) = files.iter().find(|(_, _, n)| n.contains(".orig.tar.")) else { continue };
+                let Some((sha, _, orig)) = files.iter().find(|(_, _, n)| n.contains(".orig.tar."))
+                else {
+                    continue;
+                };
                 let dest = downloads.join(orig);
                 if !dest.exists() || sha256_file(&dest)? != *sha {
                     let got = run_logged(
-                        apt.cmd("apt-get").args(["-q", "source", "--download-only", &format!("{package}={version}")]).current_dir(downloads),
+                        apt.cmd("apt-get")
+                            .args([
+                                "-q",
+                                "source",
+                                "--download-only",
+                                &format!("{package}={version}"),
+                            ])
+                            .current_dir(downloads),
                         log,
                     )?;
                     if !got.status.success() || !dest.exists() {
@@ -345,7 +432,10 @@ pub fn debian(wanted: &str, cache: &Path, downloads: &Path, log: &mut std::fs::F
                 }
                 let actual = sha256_file(&dest)?;
                 if actual != *sha {
-                    bail!("{} has sha256 {actual}, but the signed index says {sha}", dest.display());
+                    bail!(
+                        "{} has sha256 {actual}, but the signed index says {sha}",
+                        dest.display()
+                    );
                 }
                 let upstream = version.split('-').next().unwrap_or(&version).to_string();
                 return Ok(SourceTarball {
@@ -356,7 +446,10 @@ pub fn debian(wanted: &str, cache: &Path, downloads: &Path, log: &mut std::fs::F
             }
         }
     }
-    bail!("no Debian suite provided {package} {wanted} ({})", tried.join("; "))
+    bail!(
+        "no Debian suite provided {package} {wanted} ({})",
+        tried.join("; ")
+    )
 }
 
 #[cfg(test)]
@@ -365,8 +458,14 @@ mod tests {
 
     #[test]
     fn versions_from_tarball_names() {
-        assert_eq!(version_from_tarball_name(Path::new("/x/Python-3.13.5.tar.xz")).as_deref(), Some("3.13.5"));
-        assert_eq!(version_from_tarball_name(Path::new("python3.13_3.13.5.orig.tar.xz")).as_deref(), Some("3.13.5"));
+        assert_eq!(
+            version_from_tarball_name(Path::new("/x/Python-3.13.5.tar.xz")).as_deref(),
+            Some("3.13.5")
+        );
+        assert_eq!(
+            version_from_tarball_name(Path::new("python3.13_3.13.5.orig.tar.xz")).as_deref(),
+            Some("3.13.5")
+        );
         assert_eq!(version_from_tarball_name(Path::new("src.tar.gz")), None);
         assert!(version_matches("3.13", "3.13.5"));
         assert!(version_matches("3.13.5", "3.13.5"));
@@ -385,8 +484,14 @@ mod tests {
         assert_eq!(
             m,
             vec![
-                ("http://mirror.example/debian".to_string(), vec!["bookworm".to_string()]),
-                ("http://other.example/debian".to_string(), vec!["bookworm".to_string()]),
+                (
+                    "http://mirror.example/debian".to_string(),
+                    vec!["bookworm".to_string()]
+                ),
+                (
+                    "http://other.example/debian".to_string(),
+                    vec!["bookworm".to_string()]
+                ),
             ]
         );
     }
@@ -397,7 +502,14 @@ mod tests {
         let v = parse_showsrc(text);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].0, "3.13.5-2+deb13u5");
-        assert_eq!(v[0].1[1], ("93e5".to_string(), 22_856_016, "python3.13_3.13.5.orig.tar.xz".to_string()));
+        assert_eq!(
+            v[0].1[1],
+            (
+                "93e5".to_string(),
+                22_856_016,
+                "python3.13_3.13.5.orig.tar.xz".to_string()
+            )
+        );
     }
 
     #[test]

@@ -14,7 +14,12 @@ fn mib(kib: f64) -> String {
 /// "12.10 MiB [12.00-12.20]" (no range for one run).
 fn kib_cell(s: &Summary) -> String {
     if s.n > 1 && s.min != s.max {
-        format!("{} [{:.2}..{:.2}]", mib(s.median), s.min / 1024.0, s.max / 1024.0)
+        format!(
+            "{} [{:.2}..{:.2}]",
+            mib(s.median),
+            s.min / 1024.0,
+            s.max / 1024.0
+        )
     } else {
         mib(s.median)
     }
@@ -44,7 +49,9 @@ const ROWS: &[Row] = &[
     ("final RSS", |b| kib_cell(&b.final_rss_kib)),
     ("delta (final - baseline)", |b| kib_cell(&b.delta_kib)),
     ("after malloc_trim(0)", |b| kib_cell(&b.after_trim_rss_kib)),
-    ("reclaimable (final - trim)", |b| kib_cell(&b.reclaimable_kib)),
+    ("reclaimable (final - trim)", |b| {
+        kib_cell(&b.reclaimable_kib)
+    }),
     ("arena heaps (smaps)", |b| count_cell(&b.arena_heaps)),
     ("arena heap RSS", |b| kib_cell(&b.heap_rss_kib)),
     ("arenas (malloc_info)", |b| count_cell(&b.arenas_reported)),
@@ -61,14 +68,21 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
         "{} Python threads x {} Rust threads per call | pattern {} | binding {} | profile {}",
         p.python_threads, p.rust_threads, p.pattern, p.binding, p.profile
     );
-    let _ = writeln!(s, "median over {reps} rep(s) per build, [min..max] when they differ");
+    let _ = writeln!(
+        s,
+        "median over {reps} rep(s) per build, [min..max] when they differ"
+    );
     let head = |b: &Option<BuildStats>, name: &str, failed: usize| -> String {
         match b {
             Some(b) => format!(
                 "{name} (CPython {}{}){}",
                 b.python_version,
                 if name == "nogil" { "t" } else { "" },
-                if failed > 0 { format!(", {failed} failed") } else { String::new() }
+                if failed > 0 {
+                    format!(", {failed} failed")
+                } else {
+                    String::new()
+                }
             ),
             None => format!("{name}: no successful run ({failed} failed)"),
         }
@@ -117,12 +131,21 @@ pub struct ProfileScore {
 pub fn profile_scores(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Vec<ProfileScore> {
     let mut out = Vec::new();
     for profile in &plan.profiles {
-        let mine: Vec<&CellSummary> = summaries.iter().filter(|c| c.point.profile == profile.name).collect();
-        let col = |f: &dyn Fn(&CellSummary) -> Option<f64>| -> Vec<f64> { mine.iter().filter_map(|c| f(c)).collect() };
+        let mine: Vec<&CellSummary> = summaries
+            .iter()
+            .filter(|c| c.point.profile == profile.name)
+            .collect();
+        let col = |f: &dyn Fn(&CellSummary) -> Option<f64>| -> Vec<f64> {
+            mine.iter().filter_map(|c| f(c)).collect()
+        };
         let nogil = col(&|c| c.nogil.as_ref().map(|b| b.delta_kib.median));
         let gil = col(&|c| c.gil.as_ref().map(|b| b.delta_kib.median));
         let amp = col(&|c| c.amplification);
-        let (Some(n), Some(g), Some(a)) = (crate::stats::median(&nogil), crate::stats::median(&gil), crate::stats::median(&amp)) else {
+        let (Some(n), Some(g), Some(a)) = (
+            crate::stats::median(&nogil),
+            crate::stats::median(&gil),
+            crate::stats::median(&amp),
+        ) else {
             continue;
         };
         out.push(ProfileScore {
@@ -134,7 +157,11 @@ pub fn profile_scores(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Ve
             amplification: a,
         });
     }
-    out.sort_by(|a, b| a.nogil_delta_kib.total_cmp(&b.nogil_delta_kib).then(a.gil_delta_kib.total_cmp(&b.gil_delta_kib)));
+    out.sort_by(|a, b| {
+        a.nogil_delta_kib
+            .total_cmp(&b.nogil_delta_kib)
+            .then(a.gil_delta_kib.total_cmp(&b.gil_delta_kib))
+    });
     out
 }
 
@@ -144,8 +171,16 @@ pub fn profile_scores(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Ve
 /// kept.
 pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> String {
     let mut s = String::new();
-    let mut groups: Vec<(String, String, String)> =
-        summaries.iter().map(|c| (c.point.profile.clone(), c.point.binding.clone(), c.point.pattern.clone())).collect();
+    let mut groups: Vec<(String, String, String)> = summaries
+        .iter()
+        .map(|c| {
+            (
+                c.point.profile.clone(),
+                c.point.binding.clone(),
+                c.point.pattern.clone(),
+            )
+        })
+        .collect();
     groups.dedup();
     groups.sort();
     groups.dedup();
@@ -186,8 +221,15 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
     }
     let scores = profile_scores(summaries, plan);
     if !scores.is_empty() {
-        let _ = writeln!(s, "profiles by median nogil delta over the grid (smallest first):");
-        let _ = writeln!(s, "  {:<22}{:>14}{:>14}{:>10}", "profile", "nogil delta", "GIL delta", "amplif.");
+        let _ = writeln!(
+            s,
+            "profiles by median nogil delta over the grid (smallest first):"
+        );
+        let _ = writeln!(
+            s,
+            "  {:<22}{:>14}{:>14}{:>10}",
+            "profile", "nogil delta", "GIL delta", "amplif."
+        );
         for sc in &scores {
             let _ = writeln!(
                 s,
@@ -202,7 +244,10 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
         let setting = if best.glibc_tunables.is_empty() {
             format!("allocator {} with no GLIBC_TUNABLES", best.allocator)
         } else {
-            format!("GLIBC_TUNABLES={} (allocator {})", best.glibc_tunables, best.allocator)
+            format!(
+                "GLIBC_TUNABLES={} (allocator {})",
+                best.glibc_tunables, best.allocator
+            )
         };
         let _ = writeln!(s, "best profile: {} -> {setting}", best.profile);
     }

@@ -14,8 +14,17 @@ use crate::{aggregate, python, report};
 /// Run a sweep. `explicit` lists the plan flags given on the command line (they
 /// matter only with --resume). Returns the exit code.
 pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32> {
-    let shard = args.shard.as_deref().map(|s| parse_shard(s, |v| std::env::var(v).ok())).transpose()?;
-    let saved = args.resume.as_deref().map(scheduler::load_plan_file).transpose().map_err(|e| crate::error::usage(format!("--resume: {e:#}")))?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(|s| parse_shard(s, |v| std::env::var(v).ok()))
+        .transpose()?;
+    let saved = args
+        .resume
+        .as_deref()
+        .map(scheduler::load_plan_file)
+        .transpose()
+        .map_err(|e| crate::error::usage(format!("--resume: {e:#}")))?;
     let plan = match &saved {
         // Resuming with no plan flags: the saved plan as it is.
         Some(saved) if explicit.is_empty() => saved.plan.clone(),
@@ -38,7 +47,11 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
         }
         (_, s) => s,
     };
-    limits::check(plan.max_python_threads(), plan.max_rust_threads(), &limits::current_limits())?;
+    limits::check(
+        plan.max_python_threads(),
+        plan.max_rust_threads(),
+        &limits::current_limits(),
+    )?;
     if saved.is_none() {
         scheduler::check_out_dir(&args.out)?;
     }
@@ -55,17 +68,44 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
             resume::check(dir, saved, &plan, &provenance)?;
             let (done, unreadable) = resume::recorded(dir)?;
             if unreadable > 0 {
-                writeln!(out, "note: {unreadable} unreadable line(s) in {} are ignored and will be run again", dir.join("results.jsonl").display())?;
+                writeln!(
+                    out,
+                    "note: {unreadable} unreadable line(s) in {} are ignored and will be run again",
+                    dir.join("results.jsonl").display()
+                )?;
             }
-            writeln!(out, "Resuming {}: {} run(s) already recorded", dir.display(), done.len())?;
+            writeln!(
+                out,
+                "Resuming {}: {} run(s) already recorded",
+                dir.display(),
+                done.len()
+            )?;
             (dir.clone(), done)
         }
-        _ => (scheduler::new_report_dir(&args.out, shard)?, Default::default()),
+        _ => (
+            scheduler::new_report_dir(&args.out, shard)?,
+            Default::default(),
+        ),
     };
-    let sweep = Sweep { plan, pair, exts, driver, dir, provenance, shard, done };
+    let sweep = Sweep {
+        plan,
+        pair,
+        exts,
+        driver,
+        dir,
+        provenance,
+        shard,
+        done,
+    };
     // On resume, the first attempt's provenance stays: it describes the recorded runs.
     match &saved {
-        Some(saved) => scheduler::write_plan_file(&sweep.dir, &scheduler::PlanFile { complete: false, ..saved.clone() })?,
+        Some(saved) => scheduler::write_plan_file(
+            &sweep.dir,
+            &scheduler::PlanFile {
+                complete: false,
+                ..saved.clone()
+            },
+        )?,
         None => sweep.write_plan(false)?,
     }
     writeln!(
@@ -83,9 +123,18 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
     let new_records = sweep.execute()?;
     let all = crate::results::load(&sweep.dir.join("results.jsonl"))?.records;
     let recorded: std::collections::HashSet<&str> = all.iter().map(|r| r.run_id.as_str()).collect();
-    let complete = sweep.run_ids().iter().all(|id| recorded.contains(id.as_str()));
+    let complete = sweep
+        .run_ids()
+        .iter()
+        .all(|id| recorded.contains(id.as_str()));
     match &saved {
-        Some(saved) => scheduler::write_plan_file(&sweep.dir, &scheduler::PlanFile { complete, ..saved.clone() })?,
+        Some(saved) => scheduler::write_plan_file(
+            &sweep.dir,
+            &scheduler::PlanFile {
+                complete,
+                ..saved.clone()
+            },
+        )?,
         None => sweep.write_plan(complete)?,
     }
 
@@ -93,10 +142,18 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
     writeln!(out, "\nhost: {}", sweep.provenance.host.short())?;
     if summaries.len() <= 2 {
         for s in &summaries {
-            writeln!(out, "\n{}", report::terminal::point_block(s, &sweep.plan.thresholds, sweep.plan.reps))?;
+            writeln!(
+                out,
+                "\n{}",
+                report::terminal::point_block(s, &sweep.plan.thresholds, sweep.plan.reps)
+            )?;
         }
     } else {
-        writeln!(out, "\n{}", report::terminal::sweep_summary(&summaries, &sweep.plan))?;
+        writeln!(
+            out,
+            "\n{}",
+            report::terminal::sweep_summary(&summaries, &sweep.plan)
+        )?;
     }
     let failed = all.iter().filter(|r| !r.ok()).count();
     writeln!(

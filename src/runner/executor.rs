@@ -79,7 +79,10 @@ struct Fail {
 }
 
 fn fail(kind: &'static str, message: impl Into<String>) -> Fail {
-    Fail { kind, message: message.into() }
+    Fail {
+        kind,
+        message: message.into(),
+    }
 }
 
 /// Keeps the last `TAIL_BYTES` of a stream.
@@ -119,7 +122,9 @@ fn message_reader(fd: OwnedFd) -> Receiver<Msg> {
             let Ok(line) = line else { break };
             let msg = match serde_json::from_slice::<Value>(&line) {
                 Ok(v) if v.get("phase").and_then(Value::as_str).is_some() => Msg::Json(v),
-                _ => Msg::Garbage(String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned()),
+                _ => {
+                    Msg::Garbage(String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned())
+                }
             };
             if tx.send(msg).is_err() {
                 break;
@@ -149,18 +154,28 @@ impl Session {
                 return Err(fail("interrupted", "interrupted by SIGINT/SIGTERM"));
             }
             if Instant::now() >= self.deadline {
-                return Err(fail("timeout", format!("the run took longer than --timeout {:?}", self.timeout)));
+                return Err(fail(
+                    "timeout",
+                    format!("the run took longer than --timeout {:?}", self.timeout),
+                ));
             }
             if let (Some(limit), Some(probe)) = (self.max_rss_kib, self.probe.as_mut()) {
                 if let Some((rss, _)) = probe.read() {
                     if rss > limit {
-                        return Err(fail("max_rss", format!("RSS reached {rss} KiB, above --max-rss {limit} KiB")));
+                        return Err(fail(
+                            "max_rss",
+                            format!("RSS reached {rss} KiB, above --max-rss {limit} KiB"),
+                        ));
                     }
                 }
             }
             match self.rx.recv_timeout(Duration::from_millis(20)) {
                 Ok(Msg::Json(v)) => {
-                    let phase = v.get("phase").and_then(Value::as_str).unwrap_or("").to_string();
+                    let phase = v
+                        .get("phase")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     if phase == "error" {
                         let kind = match v.get("kind").and_then(Value::as_str) {
                             Some("gil_enabled") => "gil_enabled",
@@ -170,21 +185,38 @@ impl Session {
                             Some("config") => "config",
                             _ => "workload",
                         };
-                        let msg = v.get("message").and_then(Value::as_str).unwrap_or("the driver reported an error");
+                        let msg = v
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("the driver reported an error");
                         return Err(fail(kind, msg));
                     }
                     if !phases.contains(&phase.as_str()) {
-                        return Err(fail("protocol", format!("expected phase {}, got {phase:?}", phases.join(" or "))));
+                        return Err(fail(
+                            "protocol",
+                            format!("expected phase {}, got {phase:?}", phases.join(" or ")),
+                        ));
                     }
                     self.reports.insert(phase, v.clone());
                     return Ok(v);
                 }
                 Ok(Msg::Garbage(line)) => {
-                    return Err(fail("protocol", format!("the child wrote something other than a protocol message: {line:?}")))
+                    return Err(fail(
+                        "protocol",
+                        format!(
+                            "the child wrote something other than a protocol message: {line:?}"
+                        ),
+                    ))
                 }
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(fail("exit", format!("the child closed the message pipe before phase {}", phases.join("/"))))
+                    return Err(fail(
+                        "exit",
+                        format!(
+                            "the child closed the message pipe before phase {}",
+                            phases.join("/")
+                        ),
+                    ))
                 }
             }
         }
@@ -194,11 +226,21 @@ impl Session {
         self.stdin
             .write_all(b"go\n")
             .and_then(|_| self.stdin.flush())
-            .map_err(|e| fail("exit", format!("the child stopped reading its commands: {e}")))
+            .map_err(|e| {
+                fail(
+                    "exit",
+                    format!("the child stopped reading its commands: {e}"),
+                )
+            })
     }
 
     fn snap(&self, phase: &str) -> Result<Snapshot, Fail> {
-        snapshot(self.pid).map_err(|e| fail("exit", format!("could not snapshot /proc at phase {phase}: {e:#}")))
+        snapshot(self.pid).map_err(|e| {
+            fail(
+                "exit",
+                format!("could not snapshot /proc at phase {phase}: {e:#}"),
+            )
+        })
     }
 }
 
@@ -223,13 +265,18 @@ fn reap(pid: i32, within: Duration) -> Option<(i32, libc::rusage)> {
 
 fn kill_group(pid: i32) {
     // The child leads its own process group; -pid reaches everything it started.
-    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 fn describe_status(status: i32) -> (Option<i32>, Option<i32>, String) {
     if libc::WIFSIGNALED(status) {
         let sig = libc::WTERMSIG(status);
-        let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or(format!("signal {sig}"));
+        let name = nix::sys::signal::Signal::try_from(sig)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or(format!("signal {sig}"));
         (Some(sig), None, format!("killed by {name}"))
     } else if libc::WIFEXITED(status) {
         let code = libc::WEXITSTATUS(status);
@@ -240,14 +287,20 @@ fn describe_status(status: i32) -> (Option<i32>, Option<i32>, String) {
 }
 
 fn unix_now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// The environment a child gets: nothing inherited.
 pub fn child_env(spec: &RunSpec) -> Vec<(String, String)> {
     let mut env = vec![
         ("LC_ALL".to_string(), "C.UTF-8".to_string()),
-        ("PATH".to_string(), "/usr/local/bin:/usr/bin:/bin".to_string()),
+        (
+            "PATH".to_string(),
+            "/usr/local/bin:/usr/bin:/bin".to_string(),
+        ),
     ];
     env.extend(spec.env.iter().cloned());
     // Environment size shifts the initial stack and so alignment and timing; a random
@@ -308,9 +361,12 @@ pub fn run(spec: &RunSpec) -> RunRecord {
                 Ok(())
             });
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| fail("spawn", format!("cannot start {}: {e}", spec.interpreter.path.display())))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            fail(
+                "spawn",
+                format!("cannot start {}: {e}", spec.interpreter.path.display()),
+            )
+        })?;
         drop(msg_w);
         let pid = child.id() as i32;
         pid_for_cleanup = Some(pid);
@@ -330,7 +386,8 @@ pub fn run(spec: &RunSpec) -> RunRecord {
             s.expect(&["ready"])?;
             let baseline = s.snap("ready")?;
             phases.ready = Some(baseline);
-            let series = Series::start(pid, spec.sample_interval).map_err(|e| fail("exit", format!("{e:#}")))?;
+            let series = Series::start(pid, spec.sample_interval)
+                .map_err(|e| fail("exit", format!("{e:#}")))?;
             s.go()?;
             let done_msg = match s.expect(&["done"]) {
                 Ok(m) => m,
@@ -373,10 +430,16 @@ pub fn run(spec: &RunSpec) -> RunRecord {
                 arena_heaps: done.regions.arena_heaps,
                 heap_rss_kib: done.regions.arena_heap_rss_kib,
                 arenas_reported: num(&done_msg, "arenas_reported") as u32,
-                peak_threads: peak_threads.max(done.threads as u32).max(baseline.threads as u32),
+                peak_threads: peak_threads
+                    .max(done.threads as u32)
+                    .max(baseline.threads as u32),
                 wall_s,
                 calls,
-                calls_per_s: if wall_s > 0.0 { calls as f64 / wall_s } else { 0.0 },
+                calls_per_s: if wall_s > 0.0 {
+                    calls as f64 / wall_s
+                } else {
+                    0.0
+                },
                 requested_bytes: num(&done_msg, "requested_bytes") as u64,
                 store_bytes: num(&done_msg, "store_bytes") as u64,
             })
@@ -385,12 +448,23 @@ pub fn run(spec: &RunSpec) -> RunRecord {
         drop(s);
         match result {
             Ok(mut metrics) => match reap(pid, Duration::from_secs(30)) {
-                Some((status, usage)) if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 => {
+                Some((status, usage))
+                    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 =>
+                {
                     metrics.rusage_maxrss_kib = usage.ru_maxrss as u64;
                     Ok((metrics, status, usage))
                 }
-                Some((status, _)) => Err(fail("exit", format!("the child {} after its last phase", describe_status(status).2))),
-                None => Err(fail("timeout", "the child did not exit after its last phase")),
+                Some((status, _)) => Err(fail(
+                    "exit",
+                    format!(
+                        "the child {} after its last phase",
+                        describe_status(status).2
+                    ),
+                )),
+                None => Err(fail(
+                    "timeout",
+                    "the child did not exit after its last phase",
+                )),
             },
             Err(f) => Err(f),
         }
@@ -461,7 +535,10 @@ pub fn materialize_driver() -> anyhow::Result<PathBuf> {
     const DRIVER: &str = include_str!("../driver.py");
     let dir = crate::paths::cache_dir()?.join("driver");
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("driver-{}.py", &crate::paths::hash_parts([DRIVER])[..16]));
+    let path = dir.join(format!(
+        "driver-{}.py",
+        &crate::paths::hash_parts([DRIVER])[..16]
+    ));
     if std::fs::read_to_string(&path).ok().as_deref() != Some(DRIVER) {
         let tmp = dir.join(format!(".driver.{}.tmp", std::process::id()));
         std::fs::write(&tmp, DRIVER)?;

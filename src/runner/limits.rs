@@ -34,15 +34,24 @@ fn read_u64(path: &Path) -> Option<u64> {
 
 /// Threads of all processes of user `uid` (what RLIMIT_NPROC counts).
 fn user_threads(uid: u32) -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
     let mut total = 0;
     for e in dir.flatten() {
         let name = e.file_name();
         if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else { continue };
-        let field = |k: &str| status.lines().find(|l| l.starts_with(k)).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok());
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
+        let field = |k: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(k))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        };
         if field("Uid:") == Some(uid as u64) {
             total += field("Threads:").unwrap_or(0);
         }
@@ -62,9 +71,15 @@ pub fn current_limits() -> Vec<Limit> {
     let mut out = Vec::new();
     let uid = nix::unistd::getuid();
     if !uid.is_root() {
-        if let Ok((soft, _)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC) {
+        if let Ok((soft, _)) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC)
+        {
             if soft != nix::sys::resource::RLIM_INFINITY {
-                out.push(Limit { name: "RLIMIT_NPROC (ulimit -u)".into(), max: soft, used: user_threads(uid.as_raw()) });
+                out.push(Limit {
+                    name: "RLIMIT_NPROC (ulimit -u)".into(),
+                    max: soft,
+                    used: user_threads(uid.as_raw()),
+                });
             }
         }
     }
@@ -73,14 +88,29 @@ pub fn current_limits() -> Vec<Limit> {
         .and_then(|l| l.split_whitespace().nth(3)?.split('/').nth(1)?.parse().ok())
         .unwrap_or(0);
     if let Some(max) = read_u64(Path::new("/proc/sys/kernel/threads-max")) {
-        out.push(Limit { name: "kernel.threads-max".into(), max, used: loadavg_total });
+        out.push(Limit {
+            name: "kernel.threads-max".into(),
+            max,
+            used: loadavg_total,
+        });
     }
     if let Some(max) = read_u64(Path::new("/proc/sys/kernel/pid_max")) {
-        out.push(Limit { name: "kernel.pid_max".into(), max, used: loadavg_total });
+        out.push(Limit {
+            name: "kernel.pid_max".into(),
+            max,
+            used: loadavg_total,
+        });
     }
     if let Some(cg) = own_cgroup() {
-        if let (Some(max), Some(used)) = (read_u64(&cg.join("pids.max")), read_u64(&cg.join("pids.current"))) {
-            out.push(Limit { name: format!("cgroup pids.max ({})", cg.display()), max, used });
+        if let (Some(max), Some(used)) = (
+            read_u64(&cg.join("pids.max")),
+            read_u64(&cg.join("pids.current")),
+        ) {
+            out.push(Limit {
+                name: format!("cgroup pids.max ({})", cg.display()),
+                max,
+                used,
+            });
         }
     }
     out
@@ -109,19 +139,32 @@ mod tests {
     #[test]
     fn the_biggest_cell_must_fit_every_limit() {
         let limits = vec![
-            Limit { name: "RLIMIT_NPROC (ulimit -u)".into(), max: 500, used: 100 },
-            Limit { name: "kernel.threads-max".into(), max: 100_000, used: 300 },
+            Limit {
+                name: "RLIMIT_NPROC (ulimit -u)".into(),
+                max: 500,
+                used: 100,
+            },
+            Limit {
+                name: "kernel.threads-max".into(),
+                max: 100_000,
+                used: 300,
+            },
         ];
         // 8 x (50 + 1) + 16 = 424 > 400 free.
         assert_eq!(threads_needed(8, 50), 424);
         let err = check(8, 50, &limits).unwrap_err().to_string();
-        assert!(err.contains("RLIMIT_NPROC") && err.contains("424") && err.contains("400 more"), "{err}");
+        assert!(
+            err.contains("RLIMIT_NPROC") && err.contains("424") && err.contains("400 more"),
+            "{err}"
+        );
         assert!(check(4, 50, &limits).is_ok());
     }
 
     #[test]
     fn this_machine_reports_kernel_limits() {
         let limits = current_limits();
-        assert!(limits.iter().any(|l| l.name == "kernel.threads-max" && l.max > 0));
+        assert!(limits
+            .iter()
+            .any(|l| l.name == "kernel.threads-max" && l.max > 0));
     }
 }

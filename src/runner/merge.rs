@@ -27,7 +27,10 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     if inputs.len() < 2 {
         return Err(usage("merge needs at least two report folders"));
     }
-    let plans: Vec<PlanFile> = inputs.iter().map(|d| load_plan_file(d).map_err(|e| usage(format!("{e:#}")))).collect::<Result<_>>()?;
+    let plans: Vec<PlanFile> = inputs
+        .iter()
+        .map(|d| load_plan_file(d).map_err(|e| usage(format!("{e:#}"))))
+        .collect::<Result<_>>()?;
     let first = &plans[0];
     for (dir, p) in inputs.iter().zip(&plans).skip(1) {
         let diff = plan_diff(&first.plan, &p.plan);
@@ -40,8 +43,15 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
             )));
         }
     }
-    if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(usage(format!("--out {}: the folder exists and is not empty; merge into a new folder", out.display())));
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(usage(format!(
+            "--out {}: the folder exists and is not empty; merge into a new folder",
+            out.display()
+        )));
     }
 
     let mut by_id: HashMap<String, (RunRecord, &Path)> = HashMap::new();
@@ -49,7 +59,11 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     for (dir, p) in inputs.iter().zip(&plans) {
         let loaded = results::load(&dir.join("results.jsonl"))?;
         if !loaded.skipped.is_empty() {
-            eprintln!("warning: {}: {} unreadable line(s) skipped", dir.display(), loaded.skipped.len());
+            eprintln!(
+                "warning: {}: {} unreadable line(s) skipped",
+                dir.display(),
+                loaded.skipped.len()
+            );
         }
         merged_from.push(MergedFrom {
             dir: dir.clone(),
@@ -59,13 +73,23 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         });
         for r in loaded.records {
             if let Some((_, other)) = by_id.get(&r.run_id) {
-                bail!("run {} is recorded in both {} and {}; were the shards overlapping?", r.run_id, other.display(), dir.display());
+                bail!(
+                    "run {} is recorded in both {} and {}; were the shards overlapping?",
+                    r.run_id,
+                    other.display(),
+                    dir.display()
+                );
             }
             by_id.insert(r.run_id.clone(), (r, dir.as_path()));
         }
     }
 
-    let expected: Vec<String> = first.plan.runs().iter().map(|s| s.cell.run_id(s.rep)).collect();
+    let expected: Vec<String> = first
+        .plan
+        .runs()
+        .iter()
+        .map(|s| s.cell.run_id(s.rep))
+        .collect();
     let unexpected: Vec<&String> = by_id.keys().filter(|id| !expected.contains(id)).collect();
     if let Some(id) = unexpected.first() {
         bail!("run {id} is not part of the plan; the inputs are inconsistent");
@@ -89,5 +113,10 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         merged_from,
     };
     write_plan_file(out, &file)?;
-    Ok(Merged { runs: expected.len() - missing.len(), expected: expected.len(), complete, missing })
+    Ok(Merged {
+        runs: expected.len() - missing.len(),
+        expected: expected.len(),
+        complete,
+        missing,
+    })
 }

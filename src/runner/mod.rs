@@ -63,5 +63,9 @@ pub fn wait_output_with_timeout(mut child: Child, timeout: Duration) -> Result<O
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    Ok(Output { status, stdout: t_out.join().unwrap_or_default(), stderr: t_err.join().unwrap_or_default() })
+    Ok(Output {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    })
 }

@@ -19,8 +19,13 @@ use crate::results;
 
 /// Field-by-field differences between two plans, as "field: old -> new".
 pub fn plan_diff(saved: &Plan, now: &Plan) -> Vec<String> {
-    let (a, b) = (serde_json::to_value(saved).unwrap_or(Value::Null), serde_json::to_value(now).unwrap_or(Value::Null));
-    let (Value::Object(a), Value::Object(b)) = (a, b) else { return vec!["the plan cannot be compared".into()] };
+    let (a, b) = (
+        serde_json::to_value(saved).unwrap_or(Value::Null),
+        serde_json::to_value(now).unwrap_or(Value::Null),
+    );
+    let (Value::Object(a), Value::Object(b)) = (a, b) else {
+        return vec!["the plan cannot be compared".into()];
+    };
     let mut out = Vec::new();
     for (k, old) in &a {
         let new = b.get(k).unwrap_or(&Value::Null);
@@ -44,7 +49,10 @@ fn short(v: &Value) -> String {
 pub fn provenance_diff(saved: &Provenance, now: &Provenance) -> Vec<String> {
     let mut out = Vec::new();
     for (old, new) in saved.interpreters.iter().zip(&now.interpreters) {
-        if old.executable != new.executable || old.version != new.version || old.config_args != new.config_args {
+        if old.executable != new.executable
+            || old.version != new.version
+            || old.config_args != new.config_args
+        {
             out.push(format!(
                 "{} interpreter: {} ({}) -> {} ({})",
                 new.build(),
@@ -55,7 +63,12 @@ pub fn provenance_diff(saved: &Provenance, now: &Provenance) -> Vec<String> {
             ));
         }
     }
-    let sources = |p: &Provenance| p.extensions.iter().map(|e| e.source_hash.clone()).collect::<HashSet<_>>();
+    let sources = |p: &Provenance| {
+        p.extensions
+            .iter()
+            .map(|e| e.source_hash.clone())
+            .collect::<HashSet<_>>()
+    };
     if sources(saved) != sources(now) {
         out.push("the PoC extension's sources changed (a different arena-sweep version?)".into());
     }
@@ -84,7 +97,10 @@ pub fn recorded(dir: &Path) -> Result<(HashSet<String>, usize)> {
         return Ok((HashSet::new(), 0));
     }
     let loaded = results::load(&path)?;
-    Ok((loaded.records.into_iter().map(|r| r.run_id).collect(), loaded.skipped.len()))
+    Ok((
+        loaded.records.into_iter().map(|r| r.run_id).collect(),
+        loaded.skipped.len(),
+    ))
 }
 
 #[cfg(test)]

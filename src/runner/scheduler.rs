@@ -47,15 +47,23 @@ pub struct MergedFrom {
 /// Read `<dir>/plan.json`.
 pub fn load_plan_file(dir: &Path) -> Result<PlanFile> {
     let path = dir.join("plan.json");
-    let bytes = std::fs::read(&path).with_context(|| format!("{} is not a report folder: cannot read {}", dir.display(), path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a plan.json arena-sweep can read", path.display()))
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "{} is not a report folder: cannot read {}",
+            dir.display(),
+            path.display()
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a plan.json arena-sweep can read", path.display()))
 }
 
 /// Write `<dir>/plan.json` atomically (write a temporary file, then rename).
 pub fn write_plan_file(dir: &Path, file: &PlanFile) -> Result<()> {
     let path = dir.join("plan.json");
     let tmp = dir.join(".plan.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(file)?).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::write(&tmp, serde_json::to_vec_pretty(file)?)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
@@ -75,9 +83,11 @@ pub struct Sweep {
 
 /// Check that `out` can hold a report folder, creating it if needed.
 pub fn check_out_dir(out: &Path) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
     let probe = out.join(format!(".arena-sweep-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"x").with_context(|| format!("--out {}: the folder is not writable", out.display()))?;
+    std::fs::write(&probe, b"x")
+        .with_context(|| format!("--out {}: the folder is not writable", out.display()))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }
@@ -90,7 +100,11 @@ pub fn new_report_dir(out: &Path, shard: Option<Shard>) -> Result<PathBuf> {
         stamp.push_str(&format!("-shard-{}-of-{}", s.k, s.n));
     }
     for n in 1..1000 {
-        let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
+        let name = if n == 1 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
         let dir = out.join(name);
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
@@ -103,7 +117,10 @@ pub fn new_report_dir(out: &Path, shard: Option<Shard>) -> Result<PathBuf> {
 
 /// "2026-11-21T10-00-00" (UTC; dashes so the name is safe everywhere).
 pub fn utc_stamp(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil_from_days.
     let z = days as i64 + 719_468;
@@ -115,13 +132,26 @@ pub fn utc_stamp(t: std::time::SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}-{:02}-{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}-{:02}-{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Build (or find cached) every extension variant the plan needs, for both builds.
-pub fn ensure_extensions(plan: &Plan, pair: &Pair, out: &mut dyn Write) -> Result<BTreeMap<(Build, Variant), ExtBuild>> {
+pub fn ensure_extensions(
+    plan: &Plan,
+    pair: &Pair,
+    out: &mut dyn Write,
+) -> Result<BTreeMap<(Build, Variant), ExtBuild>> {
     let mut exts = BTreeMap::new();
-    let variants: std::collections::BTreeSet<Variant> = plan.profiles.iter().map(|p| p.allocator.variant()).collect();
+    let variants: std::collections::BTreeSet<Variant> = plan
+        .profiles
+        .iter()
+        .map(|p| p.allocator.variant())
+        .collect();
     for variant in variants {
         for &build in &plan.builds {
             let b = ext::ensure(pair.get(build), variant, out)?;
@@ -134,7 +164,11 @@ pub fn ensure_extensions(plan: &Plan, pair: &Pair, out: &mut dyn Write) -> Resul
 impl Sweep {
     /// The run ids this folder is meant to hold.
     pub fn run_ids(&self) -> Vec<String> {
-        self.plan.runs_of_shard(self.shard).iter().map(|s| s.cell.run_id(s.rep)).collect()
+        self.plan
+            .runs_of_shard(self.shard)
+            .iter()
+            .map(|s| s.cell.run_id(s.rep))
+            .collect()
     }
 
     pub fn write_plan(&self, complete: bool) -> Result<()> {
@@ -192,7 +226,10 @@ impl Sweep {
     /// on SIGINT/SIGTERM.
     pub fn execute(&self) -> Result<Vec<RunRecord>> {
         let all = self.plan.runs_of_shard(self.shard);
-        let slots: Vec<&RunSlot> = all.iter().filter(|s| !self.done.contains(&s.cell.run_id(s.rep))).collect();
+        let slots: Vec<&RunSlot> = all
+            .iter()
+            .filter(|s| !self.done.contains(&s.cell.run_id(s.rep)))
+            .collect();
         let mut writer = ResultsWriter::open(&self.dir.join("results.jsonl"))?;
         let progress = Progress::bar(slots.len() as u64, "runs");
         let mut records = Vec::with_capacity(slots.len());
@@ -204,12 +241,22 @@ impl Sweep {
             // The padding length depends on the seed and the run, not on what ran before,
             // so a resumed plan pads each run as the first attempt would have.
             let run_id = slot.cell.run_id(slot.rep);
-            let pad = (u64::from_str_radix(&crate::paths::hash_parts([self.plan.seed.to_le_bytes().as_slice(), run_id.as_bytes()])[..8], 16)
-                .unwrap_or(0)
+            let pad = (u64::from_str_radix(
+                &crate::paths::hash_parts([
+                    self.plan.seed.to_le_bytes().as_slice(),
+                    run_id.as_bytes(),
+                ])[..8],
+                16,
+            )
+            .unwrap_or(0)
                 % 4096) as usize;
             progress.set_message(format!("{} rep {}{last}", slot.cell.label(), slot.rep + 1));
             let record = executor::run(&self.spec(slot, pad));
-            if record.failure.as_ref().is_some_and(|f| f.kind == "interrupted") {
+            if record
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.kind == "interrupted")
+            {
                 // Not a result: --resume runs it again.
                 break;
             }
@@ -218,7 +265,11 @@ impl Sweep {
             let line = run_line(&record, progress.position(), slots.len());
             last = format!(" | last: {}", line.split_once(": ").map_or("", |x| x.1));
             progress.println(line);
-            if let Some(f) = record.failure.as_ref().filter(|f| f.kind == "gil_enabled" || f.kind == "gil_disabled") {
+            if let Some(f) = record
+                .failure
+                .as_ref()
+                .filter(|f| f.kind == "gil_enabled" || f.kind == "gil_disabled")
+            {
                 // Every later run of this build would measure the wrong thing.
                 progress.finish();
                 anyhow::bail!(
@@ -237,7 +288,12 @@ impl Sweep {
 
 /// One line per finished run.
 pub fn run_line(r: &RunRecord, n: u64, total: usize) -> String {
-    let head = format!("  [{n}/{total}] {:<5} {} rep {}", r.cell.build.as_str(), r.cell.point.label(), r.rep + 1);
+    let head = format!(
+        "  [{n}/{total}] {:<5} {} rep {}",
+        r.cell.build.as_str(),
+        r.cell.point.label(),
+        r.rep + 1
+    );
     match (&r.metrics, &r.failure) {
         (Some(m), _) => format!(
             "{head}: delta {:.2} MiB, peak {:.1} MiB, {} arena heaps, {} threads, {:.2} s",
@@ -262,8 +318,14 @@ mod tests {
         // date -u -d @0 +%Y-%m-%dT%H-%M-%S -> 1970-01-01T00-00-00
         assert_eq!(utc_stamp(UNIX_EPOCH), "1970-01-01T00-00-00");
         // date -u -d @1795255200 +%Y-%m-%dT%H-%M-%S -> 2026-11-21T10-00-00
-        assert_eq!(utc_stamp(UNIX_EPOCH + Duration::from_secs(1_795_255_200)), "2026-11-21T10-00-00");
+        assert_eq!(
+            utc_stamp(UNIX_EPOCH + Duration::from_secs(1_795_255_200)),
+            "2026-11-21T10-00-00"
+        );
         // date -u -d @951782400 -> 2000-02-29 (a leap day)
-        assert_eq!(utc_stamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00-00-00");
+        assert_eq!(
+            utc_stamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00-00-00"
+        );
     }
 }

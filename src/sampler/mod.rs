@@ -47,10 +47,13 @@ pub fn parse_status<R: std::io::Read>(r: R) -> Result<Snapshot> {
 /// Take a snapshot of a live process.
 pub fn snapshot(pid: i32) -> Result<Snapshot> {
     let dir = format!("/proc/{pid}");
-    let status = std::fs::File::open(format!("{dir}/status")).with_context(|| format!("cannot read {dir}/status"))?;
+    let status = std::fs::File::open(format!("{dir}/status"))
+        .with_context(|| format!("cannot read {dir}/status"))?;
     let mut snap = parse_status(status)?;
-    let smaps = std::fs::File::open(format!("{dir}/smaps")).with_context(|| format!("cannot read {dir}/smaps"))?;
-    let maps = smaps::parse(BufReader::with_capacity(1 << 16, smaps)).with_context(|| format!("unreadable {dir}/smaps"))?;
+    let smaps = std::fs::File::open(format!("{dir}/smaps"))
+        .with_context(|| format!("cannot read {dir}/smaps"))?;
+    let maps = smaps::parse(BufReader::with_capacity(1 << 16, smaps))
+        .with_context(|| format!("unreadable {dir}/smaps"))?;
     snap.regions = smaps::classify(&maps);
     Ok(snap)
 }

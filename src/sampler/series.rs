@@ -29,7 +29,11 @@ pub struct Sample {
 /// RSS in KiB from statm text ("size resident shared ...", in pages).
 pub fn parse_statm(text: &[u8], page_kib: u64) -> Option<u64> {
     let text = std::str::from_utf8(text).ok()?;
-    text.split_ascii_whitespace().nth(1)?.parse::<u64>().ok().map(|p| p * page_kib)
+    text.split_ascii_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|p| p * page_kib)
 }
 
 /// Thread count from stat text: field 20, counted after the `)` that ends the
@@ -58,8 +62,10 @@ pub struct Probe {
 impl Probe {
     pub fn open(pid: i32) -> Result<Self> {
         Ok(Probe {
-            statm: File::open(format!("/proc/{pid}/statm")).with_context(|| format!("cannot open /proc/{pid}/statm"))?,
-            stat: File::open(format!("/proc/{pid}/stat")).with_context(|| format!("cannot open /proc/{pid}/stat"))?,
+            statm: File::open(format!("/proc/{pid}/statm"))
+                .with_context(|| format!("cannot open /proc/{pid}/statm"))?,
+            stat: File::open(format!("/proc/{pid}/stat"))
+                .with_context(|| format!("cannot open /proc/{pid}/stat"))?,
             buf: vec![0; 1024],
             page_kib: page_kib(),
         })
@@ -95,9 +101,11 @@ impl Series {
                 let mut tick = 0u32;
                 while !flag.load(Ordering::Relaxed) {
                     match probe.read() {
-                        Some((rss_kib, threads)) => {
-                            out.push(Sample { t_ms: t0.elapsed().as_millis() as u32, rss_kib, threads })
-                        }
+                        Some((rss_kib, threads)) => out.push(Sample {
+                            t_ms: t0.elapsed().as_millis() as u32,
+                            rss_kib,
+                            threads,
+                        }),
                         None => break,
                     }
                     tick += 1;
@@ -125,7 +133,10 @@ mod tests {
 
     #[test]
     fn statm_and_stat_fields() {
-        assert_eq!(parse_statm(b"52345 3000 1200 700 0 9000 0\n", 4), Some(12000));
+        assert_eq!(
+            parse_statm(b"52345 3000 1200 700 0 9000 0\n", 4),
+            Some(12000)
+        );
         // A command name with spaces and a ')' inside, as the kernel prints it.
         let stat = b"4242 (py thon) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 57 0 99 1000 300 18446744073709551615";
         assert_eq!(parse_stat_threads(stat), Some(57));
@@ -139,11 +150,22 @@ mod tests {
         let (rss, threads) = p.read().unwrap();
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
         let field = |n: &str| -> u64 {
-            status.lines().find(|l| l.starts_with(n)).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+            status
+                .lines()
+                .find(|l| l.starts_with(n))
+                .unwrap()
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap()
         };
         assert!(threads >= 1);
         // RSS moves a little between the two reads; both come from the same counters.
         let vmrss = field("VmRSS:");
-        assert!(rss.abs_diff(vmrss) < vmrss / 4 + 1024, "statm {rss} vs status {vmrss}");
+        assert!(
+            rss.abs_diff(vmrss) < vmrss / 4 + 1024,
+            "statm {rss} vs status {vmrss}"
+        );
     }
 }

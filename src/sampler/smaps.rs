@@ -100,7 +100,8 @@ pub fn classify(maps: &[Mapping]) -> Regions {
             let slot_end = m.start + ARENA_HEAP_SIZE;
             m.len() == ARENA_HEAP_SIZE
                 || (m.len() < ARENA_HEAP_SIZE
-                    && next.is_some_and(|n| n.is_anon_none() && n.start == m.end && n.end >= slot_end))
+                    && next
+                        .is_some_and(|n| n.is_anon_none() && n.start == m.end && n.end >= slot_end))
         };
         if heap_slot {
             r.arena_heaps += 1;
@@ -113,7 +114,9 @@ pub fn classify(maps: &[Mapping]) -> Regions {
                 Kind::File => r.file_rss_kib += rss,
                 Kind::Anonymous | Kind::Special => {
                     let guarded = m.is_anon_rw()
-                        && prev.is_some_and(|p| p.is_anon_none() && p.end == m.start && p.len() <= MAX_GUARD);
+                        && prev.is_some_and(|p| {
+                            p.is_anon_none() && p.end == m.start && p.len() <= MAX_GUARD
+                        });
                     if guarded {
                         r.thread_stacks += 1;
                         r.stack_rss_kib += rss;
@@ -164,7 +167,15 @@ mod tests {
     const MIB: u64 = 1024 * 1024;
 
     fn anon(start: u64, len: u64, rw: bool, rss: u64) -> Mapping {
-        Mapping { start, end: start + len, read: rw, write: rw, private: true, kind: Kind::Anonymous, rss_bytes: rss }
+        Mapping {
+            start,
+            end: start + len,
+            read: rw,
+            write: rw,
+            private: true,
+            kind: Kind::Anonymous,
+            rss_bytes: rss,
+        }
     }
 
     #[test]
@@ -192,18 +203,27 @@ mod tests {
         let maps = vec![anon(base, MIB, true, 4096), anon(base + MIB, MIB, false, 0)];
         assert_eq!(classify(&maps).arena_heaps, 0);
         // Aligned and longer than a slot (e.g. an allocator's own reservation).
-        assert_eq!(classify(&[anon(base, 128 * MIB, true, 4096)]).arena_heaps, 0);
+        assert_eq!(
+            classify(&[anon(base, 128 * MIB, true, 4096)]).arena_heaps,
+            0
+        );
     }
 
     #[test]
     fn a_guarded_rw_mapping_is_a_thread_stack() {
         let g = 0x7f10_0000_1000u64;
-        let maps = vec![anon(g, 4096, false, 0), anon(g + 4096, 8 * MIB, true, 16 * 1024)];
+        let maps = vec![
+            anon(g, 4096, false, 0),
+            anon(g + 4096, 8 * MIB, true, 16 * 1024),
+        ];
         let r = classify(&maps);
         assert_eq!(r.thread_stacks, 1);
         assert_eq!(r.stack_rss_kib, 16);
         // A big PROT_NONE below is not a guard.
-        let maps = vec![anon(g, MIB, false, 0), anon(g + MIB, 8 * MIB, true, 16 * 1024)];
+        let maps = vec![
+            anon(g, MIB, false, 0),
+            anon(g + MIB, 8 * MIB, true, 16 * 1024),
+        ];
         assert_eq!(classify(&maps).thread_stacks, 0);
     }
 }
@@ -247,9 +267,17 @@ mod fixture_tests {
 
     #[test]
     fn regions_add_up_to_the_total() {
-        for f in ["smaps-nogil-done.txt", "smaps-gil-done.txt", "smaps-nogil-arena-max-1-done.txt"] {
+        for f in [
+            "smaps-nogil-done.txt",
+            "smaps-gil-done.txt",
+            "smaps-nogil-arena-max-1-done.txt",
+        ] {
             let r = regions(f);
-            let sum = r.arena_heap_rss_kib + r.main_heap_rss_kib + r.stack_rss_kib + r.file_rss_kib + r.anon_other_rss_kib;
+            let sum = r.arena_heap_rss_kib
+                + r.main_heap_rss_kib
+                + r.stack_rss_kib
+                + r.file_rss_kib
+                + r.anon_other_rss_kib;
             assert_eq!(sum, r.total_rss_kib, "{f}");
         }
     }

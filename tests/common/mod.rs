@@ -41,7 +41,12 @@ pub fn report_dir(out: &Path) -> PathBuf {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
-    assert_eq!(dirs.len(), 1, "expected one report folder in {}: {dirs:?}", out.display());
+    assert_eq!(
+        dirs.len(),
+        1,
+        "expected one report folder in {}: {dirs:?}",
+        out.display()
+    );
     dirs[0].clone()
 }
 
@@ -58,7 +63,10 @@ pub fn plan(dir: &Path) -> Value {
 }
 
 pub fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 pub fn count_entries(dir: &Path) -> usize {
