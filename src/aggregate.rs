@@ -83,6 +83,23 @@ pub struct BuildStats {
     pub delta_kurtosis: Option<f64>,
     /// 95% percentile bootstrap interval of the median delta.
     pub delta_median_ci_kib: Option<Ci>,
+    /// Where the delta went: the median, over runs, of each region's final - baseline.
+    pub regions_delta_kib: RegionMedians,
+    /// Runs whose smaps arena-heap count differs from malloc_info's in the child.
+    pub heap_count_mismatches: usize,
+    /// Median pymalloc arena memory at the final phase (GIL builds; from the child).
+    pub pymalloc_arena_kib: Option<f64>,
+}
+
+/// Median change of each smaps region over a cell's runs, in KiB.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegionMedians {
+    pub arena_heaps: f64,
+    pub main_heap: f64,
+    pub stacks: f64,
+    pub python_alloc: f64,
+    pub file: f64,
+    pub anon_other: f64,
 }
 
 /// A point with both builds and the comparison.
@@ -148,8 +165,29 @@ fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
             CI_RESAMPLES,
             seed_of(&first.cell.label()),
         ),
+        regions_delta_kib: RegionMedians {
+            arena_heaps: med(&col(|m| m.regions_delta.arena_heap_kib as f64)),
+            main_heap: med(&col(|m| m.regions_delta.main_heap_kib as f64)),
+            stacks: med(&col(|m| m.regions_delta.stack_kib as f64)),
+            python_alloc: med(&col(|m| m.regions_delta.python_alloc_kib as f64)),
+            file: med(&col(|m| m.regions_delta.file_kib as f64)),
+            anon_other: med(&col(|m| m.regions_delta.anon_other_kib as f64)),
+        },
+        heap_count_mismatches: ok
+            .iter()
+            .filter(|m| m.arena_heaps != m.heaps_reported)
+            .count(),
+        pymalloc_arena_kib: stats::median(
+            &ok.iter()
+                .filter_map(|m| m.pymalloc_arena_kib.map(|k| k as f64))
+                .collect::<Vec<_>>(),
+        ),
         deltas_kib: deltas,
     })
+}
+
+fn med(xs: &[f64]) -> f64 {
+    stats::median(xs).unwrap_or(0.0)
 }
 
 /// Group runs by point and summarise each. Points come out sorted. The p-values of

@@ -131,15 +131,21 @@ pub struct RunArgs {
     /// Repetitions of each cell; GIL and nogil runs alternate.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub reps: u32,
-    /// Allocation pattern each Rust thread runs (seed is the talk's: one 64 MiB Vec, capacity only).
-    #[arg(long, default_value = "seed", value_parser = ["seed", "churn", "fragment", "retain", "large", "mixed", "crash"])]
-    pub pattern: String,
-    /// Pattern parameters, key=value,key=value (see poc-ext/src/patterns.rs).
+    /// Allocation pattern each Rust thread runs: NAME or NAME:key=value,key=value;
+    /// repeat the flag for several. seed (the talk's: one 64 MiB Vec, capacity only),
+    /// churn, fragment, retain, large, mixed; see poc-ext/src/patterns.rs for each
+    /// one's parameters and defaults.
+    #[arg(long = "pattern", value_name = "PATTERN", default_value = "seed", action = clap::ArgAction::Append)]
+    pub patterns: Vec<String>,
+    /// Parameters for every --pattern given without its own `:params`.
     #[arg(long, default_value = "", value_name = "PARAMS")]
     pub pattern_params: String,
-    /// How Python calls the Rust code: pyo3 holds the GIL during the call, as the talk did.
-    #[arg(long, default_value = "pyo3", value_parser = ["pyo3"])]
-    pub binding: String,
+    /// How Python calls the Rust code (comma-separated for several): pyo3 holds the
+    /// GIL during the call, as the talk did; pyo3-detach releases it; ctypes-cdll calls
+    /// a C export through ctypes.CDLL (releases the GIL); ctypes-pydll through
+    /// ctypes.PyDLL (holds it).
+    #[arg(long = "binding", default_value = "pyo3", value_delimiter = ',', value_parser = ["pyo3", "pyo3-detach", "ctypes-cdll", "ctypes-pydll"])]
+    pub bindings: Vec<String>,
     /// Time between RSS samples while the workload runs (e.g. 10ms, 1ms, 0.5s).
     #[arg(long, default_value = "10ms", value_parser = parse_duration)]
     pub sample_interval: Duration,
@@ -183,9 +189,9 @@ pub const PLAN_FLAGS: &[&str] = &[
     "iterations",
     "sleep_ms",
     "reps",
-    "pattern",
+    "patterns",
     "pattern_params",
-    "binding",
+    "bindings",
     "sample_interval",
     "settle",
     "timeout",

@@ -55,11 +55,38 @@ except Exception as exc:  # noqa: BLE001 - anything here means the extension is 
     fail("import", "cannot import arena_poc from %s: %r" % (CFG["ext_dir"], exc))
 
 
+def pymalloc_arena_bytes():
+    """Bytes in pymalloc arenas (GIL builds), from sys._debugmallocstats(), which
+    writes to the C-level stderr: redirect fd 2 to a temporary file around the call.
+    None where pymalloc is not in use (free-threaded builds use mimalloc)."""
+    import re
+    import tempfile
+
+    dump = getattr(sys, "_debugmallocstats", None)
+    if dump is None:
+        return None
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as tmp:
+        saved = os.dup(2)
+        try:
+            os.dup2(tmp.fileno(), 2)
+            dump()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        text = tmp.read().decode(errors="replace")
+    m = re.search(r"(\d+) arenas \* (\d+) bytes/arena\s*=\s*([\d,]+)", text)
+    return int(m.group(3).replace(",", "")) if m else None
+
+
 def self_view():
     info = arena_poc.malloc_info()
     return {
         "rss_kib": arena_poc.rss_kib(),
         "arenas_reported": info["arenas"],
+        "heaps_reported": info["heaps"],
+        "pymalloc_arena_bytes": pymalloc_arena_bytes(),
         "malloc_system_bytes": info["system_current_bytes"],
         "mallinfo2": arena_poc.mallinfo2(),
         "store_bytes": arena_poc.store_bytes(),

@@ -87,9 +87,9 @@ impl Plan {
         if args.sample_interval < Duration::from_micros(100) {
             return Err(usage("--sample-interval: sampling faster than every 100us measures the sampler, not the workload"));
         }
-        if let Err(e) = check_pattern_params(&args.pattern, &args.pattern_params) {
-            return Err(usage(format!("--pattern-params: {e}")));
-        }
+        let patterns = parse_patterns(&args.patterns, &args.pattern_params)?;
+        let mut bindings = args.bindings.clone();
+        bindings.dedup();
         let seed = args.seed.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -104,11 +104,8 @@ impl Plan {
             sleep_ms: args.sleep_ms,
             reps: args.reps,
             builds: Build::BOTH.to_vec(),
-            bindings: vec![args.binding.clone()],
-            patterns: vec![PatternSpec {
-                name: args.pattern.clone(),
-                params: args.pattern_params.clone(),
-            }],
+            bindings,
+            patterns,
             profiles: vec![Profile::glibc_default()],
             sample_interval_ms: args.sample_interval.as_secs_f64() * 1e3,
             settle_ms: args.settle.as_secs_f64() * 1e3,
@@ -207,6 +204,37 @@ impl Plan {
     pub fn floor_kib(&self) -> f64 {
         self.floor_mib * 1024.0
     }
+}
+
+/// `--pattern NAME[:PARAMS]` (repeatable) with `--pattern-params` for those without
+/// their own parameters. Checked with the extension's own parser.
+fn parse_patterns(flags: &[String], default_params: &str) -> Result<Vec<PatternSpec>> {
+    let mut out: Vec<PatternSpec> = Vec::new();
+    for flag in flags {
+        let (name, params) = match flag.split_once(':') {
+            Some((n, p)) => (n.trim(), p.trim()),
+            None => (flag.trim(), default_params),
+        };
+        let spec = PatternSpec {
+            name: name.to_string(),
+            params: params.to_string(),
+        };
+        if let Err(e) = check_pattern_params(&spec.name, &spec.params) {
+            let flag_name = if flag.contains(':') || default_params.is_empty() {
+                "--pattern"
+            } else {
+                "--pattern-params"
+            };
+            return Err(usage(format!("{flag_name} {flag}: {e}")));
+        }
+        if out.iter().any(|p| p.name == spec.name) {
+            return Err(usage(format!(
+                "--pattern {name} is given twice; one grid point per pattern name keeps results apart"
+            )));
+        }
+        out.push(spec);
+    }
+    Ok(out)
 }
 
 /// Check pattern parameters with the same parser the extension uses.

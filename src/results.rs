@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::python::inspect::Build;
 use crate::sampler::series::Sample;
-use crate::sampler::Snapshot;
+use crate::sampler::{RegionDelta, Snapshot};
 
 /// One point of the grid, without the build: the GIL and nogil runs of a point are
 /// compared with each other.
@@ -151,6 +151,16 @@ pub struct Metrics {
     pub requested_bytes: u64,
     /// Bytes the pattern kept alive at the final snapshot.
     pub store_bytes: u64,
+    /// Heaps of non-main arenas according to malloc_info in the child (`subheaps`),
+    /// to cross-check `arena_heaps`.
+    #[serde(default)]
+    pub heaps_reported: u32,
+    /// Where the delta went: final minus baseline, region by region (smaps).
+    #[serde(default)]
+    pub regions_delta: RegionDelta,
+    /// pymalloc's arenas at the final phase, from the child (GIL builds only).
+    #[serde(default)]
+    pub pymalloc_arena_kib: Option<u64>,
 }
 
 /// One line of results.jsonl.

@@ -15,6 +15,9 @@ pub struct ArenaInfo {
     pub free_bytes: u64,
     /// `<aspace type="total">`.
     pub aspace_total_bytes: u64,
+    /// `<aspace type="subheaps">`: 64 MiB heaps of a non-main arena (0 for the main
+    /// arena, which lives in `[heap]`).
+    pub subheaps: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,12 +74,21 @@ pub fn parse_malloc_info(xml: &str) -> MallocInfo {
                 _ => {}
             }
         } else if line.starts_with("<aspace ") {
-            if let (Some(a), Some("total")) = (current.as_mut(), attr_str(line, "type")) {
-                a.aspace_total_bytes = attr(line, "size").unwrap_or(0);
+            match (current.as_mut(), attr_str(line, "type")) {
+                (Some(a), Some("total")) => a.aspace_total_bytes = attr(line, "size").unwrap_or(0),
+                (Some(a), Some("subheaps")) => a.subheaps = attr(line, "size").unwrap_or(0),
+                _ => {}
             }
         }
     }
     info
+}
+
+impl MallocInfo {
+    /// Heaps of all non-main arenas: what the parent should count in smaps.
+    pub fn heaps(&self) -> u64 {
+        self.arenas.iter().map(|a| a.subheaps).sum()
+    }
 }
 
 /// Run glibc's `malloc_info(0, ...)` into memory and return the XML.
@@ -157,6 +169,7 @@ mod tests {
         assert_eq!(info.arenas[0].free_bytes, 130_064);
         assert_eq!(info.arenas[1].free_bytes, 131_905);
         assert_eq!(info.arenas[1].system_current_bytes, 135_168);
+        assert_eq!((info.arenas[0].subheaps, info.arenas[1].subheaps), (0, 1));
         assert_eq!(info.system_current_bytes, 270_336);
         assert_eq!(info.mmap_bytes, 67_112_960);
     }

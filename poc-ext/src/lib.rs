@@ -8,7 +8,7 @@
 //!   return the bytes requested. Holds the GIL (attached) during the call, as the talk did.
 //! - `run_arena_test_detached(...)`: the same, with the GIL released (`Python::detach`).
 //! - `store_bytes()`, `clear_store()`: the blocks some patterns keep alive.
-//! - `rss_kib()`, `malloc_trim(pad=0)`, `malloc_info()` (dict with `arenas` and the raw
+//! - `rss_kib()`, `malloc_trim(pad=0)`, `malloc_info()` (dict with `arenas`, `heaps`, `per_arena` and the raw
 //!   `xml`), `mallinfo2()` (dict), `allocator()` (`"glibc"` or `"jemalloc"`).
 //!
 //! C ABI, for the ctypes binding modes: `arena_poc_run(rust_threads, pattern, params,
@@ -171,6 +171,7 @@ mod arena_poc {
         let info = introspect::parse_malloc_info(&xml);
         let d = PyDict::new(py);
         d.set_item("arenas", info.arenas.len())?;
+        d.set_item("heaps", info.heaps())?;
         d.set_item("system_current_bytes", info.system_current_bytes)?;
         d.set_item("mmap_bytes", info.mmap_bytes)?;
         let heaps: Vec<Bound<'_, PyDict>> = info
@@ -183,10 +184,11 @@ mod arena_poc {
                 h.set_item("system_max_bytes", a.system_max_bytes)?;
                 h.set_item("free_bytes", a.free_bytes)?;
                 h.set_item("aspace_total_bytes", a.aspace_total_bytes)?;
+                h.set_item("subheaps", a.subheaps)?;
                 Ok(h)
             })
             .collect::<PyResult<_>>()?;
-        d.set_item("heaps", heaps)?;
+        d.set_item("per_arena", heaps)?;
         d.set_item("xml", xml)?;
         Ok(d)
     }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::aggregate::{BuildStats, CellSummary, Summary};
+use crate::aggregate::{BuildStats, CellSummary, RegionMedians, Summary};
 use crate::risk::Thresholds;
 
 fn mib(kib: f64) -> String {
@@ -59,6 +59,21 @@ const ROWS: &[Row] = &[
     ("workload wall time", |b| secs_cell(&b.wall_s)),
 ];
 
+fn mib_signed(kib: f64) -> String {
+    format!("{:+.2} MiB", kib / 1024.0)
+}
+
+type RegionRow = (&'static str, fn(&RegionMedians) -> f64);
+
+const REGION_ROWS: &[RegionRow] = &[
+    ("  arena heaps", |r| r.arena_heaps),
+    ("  main [heap]", |r| r.main_heap),
+    ("  thread stacks", |r| r.stacks),
+    ("  Python allocator (mimalloc)", |r| r.python_alloc),
+    ("  file-backed", |r| r.file),
+    ("  other anonymous", |r| r.anon_other),
+];
+
 /// The block for one point.
 pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> String {
     let mut s = String::new();
@@ -98,6 +113,41 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
         let g = c.gil.as_ref().map(f).unwrap_or_else(|| "-".into());
         let n = c.nogil.as_ref().map(f).unwrap_or_else(|| "-".into());
         let _ = writeln!(s, "  {label:<28}{g:<36}{n}");
+    }
+    let _ = writeln!(
+        s,
+        "\n  where the delta went (median change per smaps region)"
+    );
+    for (label, f) in REGION_ROWS {
+        let g = c
+            .gil
+            .as_ref()
+            .map(|b| mib_signed(f(&b.regions_delta_kib)))
+            .unwrap_or_else(|| "-".into());
+        let n = c
+            .nogil
+            .as_ref()
+            .map(|b| mib_signed(f(&b.regions_delta_kib)))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(s, "  {label:<28}{g:<36}{n}");
+    }
+    for (name, b) in [("GIL", &c.gil), ("nogil", &c.nogil)] {
+        if let Some(b) = b {
+            if b.heap_count_mismatches > 0 {
+                let _ = writeln!(
+                    s,
+                    "  note: {name}: in {} of {} run(s) the smaps arena-heap count differs from malloc_info's",
+                    b.heap_count_mismatches, b.runs_ok
+                );
+            }
+            if let Some(py) = b.pymalloc_arena_kib {
+                let _ = writeln!(
+                    s,
+                    "  {name}: pymalloc arenas (in-process, part of other anonymous) {}",
+                    mib(py)
+                );
+            }
+        }
     }
     match (c.amplification, &c.gil, &c.nogil, c.risk) {
         (Some(a), Some(g), Some(n), Some(risk)) => {
@@ -250,6 +300,127 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
             )
         };
         let _ = writeln!(s, "best profile: {} -> {setting}", best.profile);
+    }
+    s
+}
+
+/// Whether the GIL is held while the Rust code runs, per binding (GIL builds).
+fn gil_during_call(binding: &str) -> &'static str {
+    match binding {
+        "pyo3" | "ctypes-pydll" => "held",
+        "pyo3-detach" | "ctypes-cdll" => "released",
+        _ => "?",
+    }
+}
+
+/// One point compared across bindings: GIL held, GIL released and free-threaded
+/// side by side, one row per build and binding.
+pub fn bindings_block(points: &[&CellSummary], reps: u32) -> String {
+    let mut s = String::new();
+    let Some(first) = points.first() else {
+        return s;
+    };
+    let p = &first.point;
+    let _ = writeln!(
+        s,
+        "{} Python threads x {} Rust threads per call | pattern {} | profile {}",
+        p.python_threads, p.rust_threads, p.pattern, p.profile
+    );
+    let _ = writeln!(s, "median over {reps} rep(s); amplification is against the GIL build with the GIL held (pyo3)");
+    // The reference: the GIL build holding the GIL through the call, as in the talk.
+    let held = points
+        .iter()
+        .find(|c| c.point.binding == "pyo3")
+        .or_else(|| points.iter().find(|c| c.point.binding == "ctypes-pydll"))
+        .and_then(|c| c.gil.as_ref())
+        .map(|b| b.delta_kib.median);
+    let floor = first.floor_kib;
+    let _ = writeln!(
+        s,
+        "  {:<6}{:<14}{:<14}{:>12}{:>12}{:>12}{:>12}{:>7}{:>11}{:>9}{:>10}",
+        "build",
+        "binding",
+        "GIL in call",
+        "delta",
+        "peak",
+        "after trim",
+        "reclaim.",
+        "heaps",
+        "heap RSS",
+        "threads",
+        "amplif."
+    );
+    // Held before released, as a reader compares them.
+    let rank = |b: &str| {
+        ["pyo3", "ctypes-pydll", "pyo3-detach", "ctypes-cdll"]
+            .iter()
+            .position(|x| *x == b)
+            .unwrap_or(9)
+    };
+    let mut points: Vec<&CellSummary> = points.to_vec();
+    points.sort_by_key(|c| rank(&c.point.binding));
+    let mut rows: Vec<(&str, &str, &BuildStats)> = Vec::new();
+    for c in &points {
+        if let Some(b) = &c.gil {
+            rows.push(("gil", c.point.binding.as_str(), b));
+        }
+    }
+    for c in &points {
+        if let Some(b) = &c.nogil {
+            rows.push(("nogil", c.point.binding.as_str(), b));
+        }
+    }
+    for (build, binding, b) in &rows {
+        let during = if *build == "nogil" {
+            "no GIL"
+        } else {
+            gil_during_call(binding)
+        };
+        let amp = held.map_or("-".to_string(), |h| {
+            format!(
+                "{:.2}x",
+                crate::risk::amplification(b.delta_kib.median, h, floor)
+            )
+        });
+        let _ = writeln!(
+            s,
+            "  {:<6}{:<14}{:<14}{:>12}{:>12}{:>12}{:>12}{:>7}{:>11}{:>9}{:>10}",
+            build,
+            binding,
+            during,
+            mib(b.delta_kib.median),
+            mib(b.peak_rss_kib.median),
+            mib(b.after_trim_rss_kib.median),
+            mib(b.reclaimable_kib.median),
+            b.arena_heaps.median,
+            mib(b.heap_rss_kib.median),
+            b.peak_threads.median,
+            amp
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n  where the delta went (median change per smaps region)"
+    );
+    let _ = writeln!(
+        s,
+        "  {:<6}{:<14}{:>13}{:>13}{:>13}{:>13}{:>13}{:>13}",
+        "build", "binding", "arena heaps", "[heap]", "stacks", "mimalloc", "file", "other anon"
+    );
+    for (build, binding, b) in &rows {
+        let r = &b.regions_delta_kib;
+        let _ = writeln!(
+            s,
+            "  {:<6}{:<14}{:>13}{:>13}{:>13}{:>13}{:>13}{:>13}",
+            build,
+            binding,
+            mib_signed(r.arena_heaps),
+            mib_signed(r.main_heap),
+            mib_signed(r.stacks),
+            mib_signed(r.python_alloc),
+            mib_signed(r.file),
+            mib_signed(r.anon_other)
+        );
     }
     s
 }

@@ -140,14 +140,21 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
 
     let summaries = aggregate::summarize(&all, sweep.plan.floor_kib(), &sweep.plan.thresholds);
     writeln!(out, "\nhost: {}", sweep.provenance.host.short())?;
-    if summaries.len() <= 2 {
-        for s in &summaries {
-            writeln!(
-                out,
-                "\n{}",
-                report::terminal::point_block(s, &sweep.plan.thresholds, sweep.plan.reps)
-            )?;
-        }
+    let one_point = summaries.iter().all(|c| {
+        let (a, b) = (&c.point, &summaries[0].point);
+        (&a.profile, &a.pattern, a.python_threads, a.rust_threads)
+            == (&b.profile, &b.pattern, b.python_threads, b.rust_threads)
+    });
+    let (thresholds, reps) = (&sweep.plan.thresholds, sweep.plan.reps);
+    if summaries.len() == 1 {
+        writeln!(
+            out,
+            "\n{}",
+            report::terminal::point_block(&summaries[0], thresholds, reps)
+        )?;
+    } else if one_point && !summaries.is_empty() {
+        let refs: Vec<&aggregate::CellSummary> = summaries.iter().collect();
+        writeln!(out, "\n{}", report::terminal::bindings_block(&refs, reps))?;
     } else {
         writeln!(
             out,

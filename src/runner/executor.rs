@@ -442,6 +442,12 @@ pub fn run(spec: &RunSpec) -> RunRecord {
                 },
                 requested_bytes: num(&done_msg, "requested_bytes") as u64,
                 store_bytes: num(&done_msg, "store_bytes") as u64,
+                heaps_reported: num(&done_msg, "heaps_reported") as u32,
+                regions_delta: done.regions.delta(&baseline.regions),
+                pymalloc_arena_kib: done_msg
+                    .get("pymalloc_arena_bytes")
+                    .and_then(Value::as_u64)
+                    .map(|b| b / 1024),
             })
         })();
         reports = std::mem::take(&mut s.reports);

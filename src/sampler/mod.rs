@@ -10,7 +10,7 @@ use std::io::BufReader;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-pub use smaps::Regions;
+pub use smaps::{RegionDelta, Regions};
 
 /// What `/proc/<pid>/status` and `smaps` said at one paused point of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,14 @@
 //! - **Thread stack**: glibc maps a thread's stack with a guard below it, so an
 //!   anonymous `rw` mapping directly above an anonymous `---p` mapping of at most
 //!   64 KiB (the guard) is a stack; the main thread's is `[stack]`.
+//! - **Python allocator** (free-threaded builds): CPython's mimalloc reserves its
+//!   arenas as large read-write anonymous mappings aligned to its 32 MiB segment
+//!   size (1 GiB by default). So: an anonymous `rw` mapping aligned to 32 MiB and at
+//!   least 64 MiB long that is not an arena heap. pymalloc's 1 MiB arenas (GIL builds)
+//!   cannot be told apart from outside, because the kernel merges them with
+//!   neighbouring anonymous mappings; the driver reports them from inside the process
+//!   (`sys._debugmallocstats`) as a cross-check, and smaps counts them as other
+//!   anonymous memory.
 //! - **File-backed**: any mapping with a path (libraries, the interpreter).
 //! - **Other anonymous**: everything else (mmapped chunks, Python's allocators,
 //!   mappings the classifier cannot tell apart).
@@ -26,6 +34,8 @@ use serde::{Deserialize, Serialize};
 
 /// glibc's `HEAP_MAX_SIZE` on 64-bit: 2 * DEFAULT_MMAP_THRESHOLD_MAX (32 MiB).
 pub const ARENA_HEAP_SIZE: u64 = 64 * 1024 * 1024;
+/// mimalloc's segment alignment on 64-bit (MI_SEGMENT_SIZE in CPython's mimalloc).
+const MIMALLOC_SEGMENT: u64 = 32 * 1024 * 1024;
 /// Largest `---p` mapping taken for a stack guard.
 const MAX_GUARD: u64 = 64 * 1024;
 
@@ -78,12 +88,47 @@ pub struct Regions {
     pub thread_stacks: u32,
     /// Resident bytes of every stack, the main one included, in KiB.
     pub stack_rss_kib: u64,
+    /// Python's own allocator regions that can be told apart (mimalloc), in KiB.
+    #[serde(default)]
+    pub python_alloc_rss_kib: u64,
     /// Resident bytes of file-backed mappings, in KiB.
     pub file_rss_kib: u64,
     /// Every other anonymous mapping, in KiB.
     pub anon_other_rss_kib: u64,
     /// Sum of every mapping's Rss, in KiB.
     pub total_rss_kib: u64,
+}
+
+impl Regions {
+    /// `self - before`, region by region (KiB may go negative; counts too).
+    pub fn delta(&self, before: &Regions) -> RegionDelta {
+        let d = |a: u64, b: u64| a as i64 - b as i64;
+        RegionDelta {
+            arena_heaps: self.arena_heaps as i64 - before.arena_heaps as i64,
+            arena_heap_kib: d(self.arena_heap_rss_kib, before.arena_heap_rss_kib),
+            main_heap_kib: d(self.main_heap_rss_kib, before.main_heap_rss_kib),
+            thread_stacks: self.thread_stacks as i64 - before.thread_stacks as i64,
+            stack_kib: d(self.stack_rss_kib, before.stack_rss_kib),
+            python_alloc_kib: d(self.python_alloc_rss_kib, before.python_alloc_rss_kib),
+            file_kib: d(self.file_rss_kib, before.file_rss_kib),
+            anon_other_kib: d(self.anon_other_rss_kib, before.anon_other_rss_kib),
+            total_kib: d(self.total_rss_kib, before.total_rss_kib),
+        }
+    }
+}
+
+/// Where a delta went, region by region.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionDelta {
+    pub arena_heaps: i64,
+    pub arena_heap_kib: i64,
+    pub main_heap_kib: i64,
+    pub thread_stacks: i64,
+    pub stack_kib: i64,
+    pub python_alloc_kib: i64,
+    pub file_kib: i64,
+    pub anon_other_kib: i64,
+    pub total_kib: i64,
 }
 
 /// Classify mappings (in address order, as smaps lists them).
@@ -117,9 +162,14 @@ pub fn classify(maps: &[Mapping]) -> Regions {
                         && prev.is_some_and(|p| {
                             p.is_anon_none() && p.end == m.start && p.len() <= MAX_GUARD
                         });
+                    let mimalloc = m.is_anon_rw()
+                        && m.start % MIMALLOC_SEGMENT == 0
+                        && m.len() >= 2 * MIMALLOC_SEGMENT;
                     if guarded {
                         r.thread_stacks += 1;
                         r.stack_rss_kib += rss;
+                    } else if mimalloc {
+                        r.python_alloc_rss_kib += rss;
                     } else {
                         r.anon_other_rss_kib += rss;
                     }
@@ -247,6 +297,8 @@ mod fixture_tests {
         // malloc_info: 16 arenas = main + 15 heaps (cap 8 x 2 CPUs).
         let r = regions("smaps-nogil-done.txt");
         assert_eq!(r.arena_heaps, 15);
+        // mimalloc's 1 GiB reservation at 0x21cf4000000, 7268 KiB resident.
+        assert_eq!(r.python_alloc_rss_kib, 7268);
         assert!(r.arena_heap_rss_kib > 0);
         assert!(r.main_heap_rss_kib > 0);
     }
@@ -254,7 +306,10 @@ mod fixture_tests {
     #[test]
     fn gil_build_uses_fewer_arenas() {
         // malloc_info: 5 arenas = main + 4 heaps.
-        assert_eq!(regions("smaps-gil-done.txt").arena_heaps, 4);
+        let r = regions("smaps-gil-done.txt");
+        assert_eq!(r.arena_heaps, 4);
+        // pymalloc's arenas merge into other anonymous mappings: nothing identified.
+        assert_eq!(r.python_alloc_rss_kib, 0);
     }
 
     #[test]
@@ -276,6 +331,7 @@ mod fixture_tests {
             let sum = r.arena_heap_rss_kib
                 + r.main_heap_rss_kib
                 + r.stack_rss_kib
+                + r.python_alloc_rss_kib
                 + r.file_rss_kib
                 + r.anon_other_rss_kib;
             assert_eq!(sum, r.total_rss_kib, "{f}");
