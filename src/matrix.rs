@@ -1,7 +1,15 @@
-//! Thread-count grids: `8`, `1,2,4,8`, `1..=8`, `1..=64:x2` (geometric), and any mix
-//! of those separated by commas. Values are sorted and de-duplicated.
+//! Sweep definitions: `matrices/*.toml` files ([`load_matrix`], schema in `file`) and
+//! the thread-count grids they and the flags use: `8`, `1,2,4,8`, `1..=8`, `1..=64:x2`
+//! (geometric), and any mix of those separated by commas. Grid values are sorted and
+//! de-duplicated.
+
+#[cfg_attr(not(test), allow(dead_code))] // until plan.rs loads matrix files
+mod file;
 
 use std::fmt;
+
+#[allow(unused_imports)] // the API for plan.rs; used once the plan integrates matrix files
+pub use file::{find_matrix, load_matrix, MatrixFile, ProfileRef, BINDINGS};
 
 /// Largest thread count one axis accepts; the thread-limit check catches smaller
 /// values that still do not fit the machine.
@@ -24,10 +32,14 @@ fn number(s: &str) -> Result<u32, GridError> {
         .parse()
         .map_err(|_| GridError(format!("`{}` is not a whole number", s.trim())))?;
     if v == 0 {
-        return Err(GridError("0 threads is not a grid value; thread counts start at 1".into()));
+        return Err(GridError(
+            "0 threads is not a grid value; thread counts start at 1".into(),
+        ));
     }
     if v > MAX_THREADS {
-        return Err(GridError(format!("{v} is above the maximum of {MAX_THREADS} threads")));
+        return Err(GridError(format!(
+            "{v} is above the maximum of {MAX_THREADS} threads"
+        )));
     }
     Ok(v)
 }
@@ -46,7 +58,9 @@ pub fn parse_grid(text: &str) -> Result<Vec<u32>, GridError> {
         match part.split_once("..=") {
             None => {
                 if part.contains("..") {
-                    return Err(GridError(format!("`{part}`: ranges are written with `..=`, as in 1..=8")));
+                    return Err(GridError(format!(
+                        "`{part}`: ranges are written with `..=`, as in 1..=8"
+                    )));
                 }
                 out.push(number(part)?)
             }
@@ -57,19 +71,25 @@ pub fn parse_grid(text: &str) -> Result<Vec<u32>, GridError> {
                 };
                 let (lo, hi) = (number(lo)?, number(hi)?);
                 if lo > hi {
-                    return Err(GridError(format!("`{part}`: the range runs backwards ({lo} > {hi})")));
+                    return Err(GridError(format!(
+                        "`{part}`: the range runs backwards ({lo} > {hi})"
+                    )));
                 }
                 match step {
                     None => out.extend(lo..=hi),
                     Some(s) => {
-                        let factor = s
-                            .strip_prefix('x')
-                            .ok_or_else(|| GridError(format!("`{part}`: a step is written `:xK`, as in 1..=64:x2")))?;
-                        let factor: u32 = factor
-                            .parse()
-                            .map_err(|_| GridError(format!("`{part}`: `{factor}` is not a whole-number factor")))?;
+                        let factor = s.strip_prefix('x').ok_or_else(|| {
+                            GridError(format!(
+                                "`{part}`: a step is written `:xK`, as in 1..=64:x2"
+                            ))
+                        })?;
+                        let factor: u32 = factor.parse().map_err(|_| {
+                            GridError(format!("`{part}`: `{factor}` is not a whole-number factor"))
+                        })?;
                         if factor < 2 {
-                            return Err(GridError(format!("`{part}`: the factor must be at least 2")));
+                            return Err(GridError(format!(
+                                "`{part}`: the factor must be at least 2"
+                            )));
                         }
                         let mut v = lo as u64;
                         while v <= hi as u64 {
@@ -84,12 +104,16 @@ pub fn parse_grid(text: &str) -> Result<Vec<u32>, GridError> {
     out.sort_unstable();
     out.dedup();
     if out.len() > 1000 {
-        return Err(GridError(format!("`{text}` expands to {} values; keep a grid axis under 1000", out.len())));
+        return Err(GridError(format!(
+            "`{text}` expands to {} values; keep a grid axis under 1000",
+            out.len()
+        )));
     }
     Ok(out)
 }
 
 /// Format a grid back compactly (for labels and the plan).
+#[cfg_attr(not(test), allow(dead_code))] // used once the plan integrates matrix files
 pub fn format_grid(v: &[u32]) -> String {
     v.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }
@@ -103,7 +127,10 @@ mod tests {
         assert_eq!(parse_grid("8").unwrap(), vec![8]);
         assert_eq!(parse_grid("1,2,4,8").unwrap(), vec![1, 2, 4, 8]);
         assert_eq!(parse_grid("1..=4").unwrap(), vec![1, 2, 3, 4]);
-        assert_eq!(parse_grid("1..=64:x2").unwrap(), vec![1, 2, 4, 8, 16, 32, 64]);
+        assert_eq!(
+            parse_grid("1..=64:x2").unwrap(),
+            vec![1, 2, 4, 8, 16, 32, 64]
+        );
         assert_eq!(parse_grid("3..=30:x3").unwrap(), vec![3, 9, 27]);
         assert_eq!(parse_grid("50, 1..=2, 2").unwrap(), vec![1, 2, 50]);
     }
@@ -115,8 +142,92 @@ mod tests {
         assert!(parse_grid("8..=1").unwrap_err().0.contains("backwards"));
         assert!(parse_grid("1..=8:2").unwrap_err().0.contains(":xK"));
         assert!(parse_grid("1..=8:x1").unwrap_err().0.contains("at least 2"));
-        assert!(parse_grid("a").unwrap_err().0.contains("not a whole number"));
+        assert!(parse_grid("a")
+            .unwrap_err()
+            .0
+            .contains("not a whole number"));
         assert!(parse_grid("1,,2").unwrap_err().0.contains("empty item"));
         assert!(parse_grid("").is_err());
+    }
+
+    #[test]
+    fn format_round_trips() {
+        let v = parse_grid("1..=64:x2,50").unwrap();
+        assert_eq!(format_grid(&v), "1,2,4,8,16,32,50,64");
+        assert_eq!(parse_grid(&format_grid(&v)).unwrap(), v);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// One grid item: a number, a range or a geometric range, with its bounds.
+        fn item() -> impl Strategy<Value = (String, u32, u32, Option<u32>)> {
+            let n = 1u32..=5000;
+            prop_oneof![
+                n.clone().prop_map(|v| (v.to_string(), v, v, None)),
+                (n.clone(), 0u32..200).prop_map(|(lo, len)| (
+                    format!("{lo}..={}", lo + len),
+                    lo,
+                    lo + len,
+                    None
+                )),
+                (n, 0u32..100_000, 2u32..=10).prop_map(|(lo, len, k)| {
+                    let hi = (lo + len).min(MAX_THREADS);
+                    (format!("{lo}..={hi}:x{k}"), lo, hi, Some(k))
+                }),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn grids_are_sorted_unique_and_within_their_items(items in prop::collection::vec(item(), 1..5)) {
+                let text = items.iter().map(|i| i.0.clone()).collect::<Vec<_>>().join(",");
+                let grid = parse_grid(&text).unwrap();
+                prop_assert!(grid.windows(2).all(|w| w[0] < w[1]), "not sorted and unique: {grid:?}");
+                for v in &grid {
+                    prop_assert!(items.iter().any(|&(_, lo, hi, _)| lo <= *v && *v <= hi), "{v} from no item of {text}");
+                }
+                // Every item's own values are in the union.
+                for (item_text, ..) in &items {
+                    for v in parse_grid(item_text).unwrap() {
+                        prop_assert!(grid.binary_search(&v).is_ok(), "{v} of {item_text} missing");
+                    }
+                }
+            }
+
+            #[test]
+            fn geometric_ranges_follow_the_factor(lo in 1u32..=1000, len in 0u32..=MAX_THREADS, k in 2u32..=16) {
+                let hi = lo.saturating_add(len).min(MAX_THREADS);
+                let grid = parse_grid(&format!("{lo}..={hi}:x{k}")).unwrap();
+                prop_assert_eq!(grid[0], lo);
+                prop_assert!(grid.windows(2).all(|w| w[1] == w[0] * k));
+                // The next step would leave the range.
+                prop_assert!(u64::from(*grid.last().unwrap()) * u64::from(k) > u64::from(hi));
+            }
+
+            #[test]
+            fn plain_ranges_are_contiguous(lo in 1u32..=MAX_THREADS, len in 0u32..=998) {
+                let hi = lo.saturating_add(len).min(MAX_THREADS);
+                let grid = parse_grid(&format!("{lo}..={hi}")).unwrap();
+                prop_assert_eq!(grid, (lo..=hi).collect::<Vec<_>>());
+            }
+
+            #[test]
+            fn out_of_bounds_values_are_refused(v in (MAX_THREADS + 1)..=u32::MAX) {
+                let err = parse_grid(&v.to_string()).unwrap_err();
+                prop_assert!(err.0.contains("above the maximum"), "{}", err);
+                let range = format!("1..={v}");
+                prop_assert!(parse_grid(&range).is_err());
+            }
+
+            #[test]
+            fn arbitrary_text_never_panics(text in "[0-9a-z.,:= x-]{0,24}") {
+                if let Ok(grid) = parse_grid(&text) {
+                    prop_assert!(!grid.is_empty());
+                    prop_assert!(grid.iter().all(|&v| (1..=MAX_THREADS).contains(&v)));
+                }
+            }
+        }
     }
 }

@@ -1,13 +1,42 @@
 //! Allocator profiles: which malloc a child uses and how it is tuned.
 //!
-//! A profile has a name, a description, `glibc.malloc.*` tunables, an allocator, and
-//! extra environment variables. [`render`] is the only place a `GLIBC_TUNABLES` value
-//! is produced, and only from validated entries: CVE-2023-4911 came from ld.so parsing
-//! this variable, so nothing unvalidated is ever passed to a child.
+//! A [`Profile`] has a name, a description, `glibc.malloc.*` tunables, an allocator,
+//! and extra environment variables. Profiles come from `tunables/*.toml`
+//! ([`load_profile`], [`find_profile`]), from repeated `--tunable` flags
+//! ([`adhoc_profile`]), or from [`Profile::glibc_default`].
+//!
+//! [`render`] is the only place a `GLIBC_TUNABLES` value is produced, and it only
+//! sees [`Tunable`]s, which can only be made by validating against a [`Catalog`] (the
+//! host's `ld.so --list-tunables`): a known `glibc.malloc.*` name and an integer
+//! within that tunable's bounds. CVE-2023-4911 was a buffer overflow in ld.so's
+//! parsing of this variable, so nothing unvalidated is ever passed to a child.
+//!
+//! Submodules: `catalog` (what the host's glibc accepts), `file` (profile files),
+//! `located` ([`PlanError`], errors with `file:line`).
+
+// Until plan.rs loads profiles, only the tests call into these.
+#[cfg_attr(not(test), allow(dead_code))]
+mod catalog;
+#[cfg_attr(not(test), allow(dead_code))]
+mod file;
+#[cfg_attr(not(test), allow(dead_code))]
+mod located;
+
+use std::num::NonZeroU32;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ext::Variant;
+
+#[allow(unused_imports)] // the API for plan.rs; used once the plan integrates profiles
+pub use catalog::{
+    parse_list_tunables, parse_value, Catalog, CatalogSource, TunableSpec, MALLOC_PREFIX,
+};
+pub(crate) use file::{check_name, find_named_file};
+#[allow(unused_imports)] // the API for plan.rs; used once the plan integrates profiles
+pub use file::{default_dirs, find_profile, load_profile, JEMALLOC_CONF_VAR};
+#[allow(unused_imports)] // the API for plan.rs; used once the plan integrates profiles
+pub use located::{PlanError, Source};
 
 /// Which malloc serves the extension's Rust allocations.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,14 +66,95 @@ impl Allocator {
             Allocator::Preload(lib) => format!("preload:{lib}"),
         }
     }
+
+    /// Parse `glibc`, `jemalloc` or `preload:/absolute/path/lib.so` (the inverse of
+    /// [`Allocator::label`]). A preload library must exist, and its path may hold
+    /// nothing that LD_PRELOAD would split on (space, `:`) or that is not plain ASCII.
+    #[cfg_attr(not(test), allow(dead_code))] // used once the plan integrates profiles
+    pub fn parse(text: &str) -> Result<Allocator, String> {
+        match text {
+            "glibc" => Ok(Allocator::Glibc),
+            "jemalloc" => Ok(Allocator::Jemalloc),
+            _ => {
+                let Some(lib) = text.strip_prefix("preload:") else {
+                    return Err(format!(
+                        "unknown allocator `{}`: use \"glibc\", \"jemalloc\" or \"preload:/absolute/path/lib.so\"",
+                        text.escape_default()
+                    ));
+                };
+                if let Some(bad) = lib.chars().find(|c| !c.is_ascii_graphic() || *c == ':') {
+                    return Err(format!(
+                        "preload library `{}`: LD_PRELOAD cannot carry `{}` (paths are split on spaces and `:`; only printable ASCII is accepted)",
+                        lib.escape_default(),
+                        bad.escape_default()
+                    ));
+                }
+                if !lib.starts_with('/') {
+                    return Err(format!("preload library `{lib}`: give an absolute path"));
+                }
+                if !std::path::Path::new(lib).is_file() {
+                    return Err(format!(
+                        "preload library `{lib}` does not exist on this host"
+                    ));
+                }
+                Ok(Allocator::Preload(lib.to_string()))
+            }
+        }
+    }
 }
 
-/// One validated `glibc.<namespace>.<name>=<value>` entry.
+/// One validated `glibc.malloc.<name>=<value>` entry.
+///
+/// The fields are private: a `Tunable` comes from [`Catalog::tunable`] or
+/// [`Catalog::entry`], or is read back from a plan, where its name is checked again.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "TunableRepr")]
 pub struct Tunable {
     /// Full name, e.g. `glibc.malloc.arena_max`.
-    pub name: String,
-    pub value: u64,
+    name: String,
+    value: u64,
+}
+
+#[cfg_attr(not(test), allow(dead_code))] // used once the plan integrates profiles
+impl Tunable {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn value(&self) -> u64 {
+        self.value
+    }
+}
+
+/// A `Tunable` as written in a saved plan.
+#[derive(Deserialize)]
+struct TunableRepr {
+    name: String,
+    value: u64,
+}
+
+impl TryFrom<TunableRepr> for Tunable {
+    type Error = String;
+
+    /// A saved plan was validated when it was made; this re-checks only the syntax that
+    /// keeps the rendered string safe, since the catalog may belong to another host.
+    fn try_from(t: TunableRepr) -> Result<Self, String> {
+        let short = t.name.strip_prefix(MALLOC_PREFIX).unwrap_or_default();
+        if short.is_empty()
+            || !short
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(format!(
+                "`{}` is not a glibc.malloc tunable name",
+                t.name.escape_default()
+            ));
+        }
+        Ok(Tunable {
+            name: t.name,
+            value: t.value,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -62,7 +172,9 @@ impl Profile {
     pub fn glibc_default() -> Self {
         Profile {
             name: "glibc-default".into(),
-            description: "glibc malloc with no tunables: the baseline every other profile is compared with".into(),
+            description:
+                "glibc malloc with no tunables: the baseline every other profile is compared with"
+                    .into(),
             tunables: Vec::new(),
             allocator: Allocator::Glibc,
             env: Vec::new(),
@@ -91,22 +203,291 @@ impl Profile {
 
 /// Render validated tunables as `name=value:name=value`, in the order given.
 pub fn render(tunables: &[Tunable]) -> String {
-    tunables.iter().map(|t| format!("{}={}", t.name, t.value)).collect::<Vec<_>>().join(":")
+    tunables
+        .iter()
+        .map(|t| format!("{}={}", t.name, t.value))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The profile for repeated `--tunable glibc.malloc.NAME=VALUE` flags, named "adhoc".
+///
+/// Errors name the flag and the entry:
+/// ``--tunable `glibc.malloc.arena_max=0`: glibc.malloc.arena_max=0 is out of range: ...``.
+#[cfg_attr(not(test), allow(dead_code))] // used once the plan integrates profiles
+pub fn adhoc_profile(entries: &[String], catalog: &Catalog) -> Result<Profile, PlanError> {
+    if entries.is_empty() {
+        return Err(PlanError::new("--tunable: no entries given"));
+    }
+    let mut tunables: Vec<(Tunable, &str)> = Vec::new();
+    for entry in entries {
+        let flag_error =
+            |msg: String| PlanError::new(format!("--tunable `{}`: {msg}", entry.escape_default()));
+        let tunable = catalog.entry(entry).map_err(flag_error)?;
+        if let Some((_, first)) = tunables.iter().find(|(t, _)| t.name == tunable.name) {
+            return Err(flag_error(format!(
+                "{} is already set by --tunable `{first}`",
+                tunable.name
+            )));
+        }
+        tunables.push((tunable, entry));
+    }
+    let flags: Vec<String> = entries.iter().map(|e| format!("--tunable {e}")).collect();
+    Ok(Profile {
+        name: "adhoc".into(),
+        description: format!(
+            "glibc malloc with tunables from the command line: {}",
+            flags.join(" ")
+        ),
+        tunables: tunables.into_iter().map(|(t, _)| t).collect(),
+        allocator: Allocator::Glibc,
+        env: Vec::new(),
+    })
+}
+
+/// `NARENAS_FROM_NCORES(n)` from glibc's malloc/malloc.c: `n * (sizeof (long) == 4 ? 2 : 8)`.
+fn default_arena_cap(n_cores: NonZeroU32) -> u64 {
+    let per_core = if std::mem::size_of::<std::ffi::c_long>() == 4 {
+        2
+    } else {
+        8
+    };
+    u64::from(n_cores.get()) * per_core
+}
+
+/// Approximate a host with `n_cores` online CPUs: set `glibc.malloc.arena_max` to the
+/// cap glibc would pick there (8 x N on 64-bit), unless the profile already sets
+/// `arena_max`, in which case it is returned unchanged. The new profile is named
+/// `NAME@Ncpus`, so its cells stay apart from the unmodified profile's.
+///
+/// What this reproduces is the arena *cap*, not the parallelism. glibc gives a thread
+/// that has no arena yet a new one (while under the cap and with none free), so the
+/// arena count follows how many allocating threads are alive at once. On this 2-core
+/// machine at most 2 of them run at a time: short-lived Rust threads may finish and
+/// hand their arena back before the next one starts, so fewer arenas may be touched
+/// than on a real N-core host, and contention among arenas over the cap differs. Read
+/// the result as "what the cap allows", not as a measurement of that host.
+///
+/// The formula was checked against glibc 2.39's malloc/arena.c (`arena_get2`: the cap
+/// is `NARENAS_FROM_NCORES (__get_nprocs ())` unless `arena_max` is set) and matches
+/// what glibc 2.36 does on this host (16 arenas on 2 online CPUs). It stops holding
+/// when glibc changes its default: a lower default cap has been discussed upstream,
+/// and which CPU count is used (online CPUs or the affinity mask) has varied between
+/// releases. One known gap: without `arena_max`, glibc checks the cap only after
+/// `arena_test` (8) extra arenas exist, so a real 1-CPU host can reach 9 arenas
+/// where `arena_max=8` stops at 8.
+#[cfg_attr(not(test), allow(dead_code))] // used once the plan integrates profiles
+pub fn with_emulated_cores(profile: Profile, n_cores: NonZeroU32) -> Profile {
+    const ARENA_MAX: &str = "glibc.malloc.arena_max";
+    if profile.tunables.iter().any(|t| t.name == ARENA_MAX) {
+        return profile;
+    }
+    let cap = default_arena_cap(n_cores);
+    let mut out = profile;
+    out.name = format!("{}@{}cpus", out.name, n_cores);
+    out.description = format!(
+        "{} Emulating a {n_cores}-CPU host: arena_max={cap}, glibc's default cap there (the cap, not the parallelism).",
+        out.description
+    );
+    // Valid by construction: a known malloc tunable, and 2 <= cap <= 2^35 is within its
+    // bounds on every glibc (min 1, max SIZE_MAX).
+    out.tunables.push(Tunable {
+        name: ARENA_MAX.to_string(),
+        value: cap,
+    });
+    out
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::path::{Path, PathBuf};
+
+    /// The fixtures in `dir` whose names start with `prefix`, with the error each one
+    /// expects, from its first line: `# error: LINE: MESSAGE` (`-` for no line).
+    pub(crate) fn fixtures(dir: &Path, prefix: &str) -> Vec<(PathBuf, Option<usize>, String)> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+            .collect();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let first = text.lines().next().unwrap_or_default();
+                let expect = first
+                    .strip_prefix("# error: ")
+                    .unwrap_or_else(|| panic!("{}: no `# error:` line", path.display()));
+                let (line, message) = expect.split_once(": ").unwrap();
+                let line = if line == "-" {
+                    None
+                } else {
+                    Some(line.parse().unwrap())
+                };
+                (path, line, message.to_string())
+            })
+            .collect()
+    }
+
+    fn tunable(entry: &str) -> Tunable {
+        catalog::tests::catalog().entry(entry).unwrap()
+    }
 
     #[test]
     fn rendering_matches_the_documented_syntax() {
         let t = vec![
-            Tunable { name: "glibc.malloc.arena_max".into(), value: 2 },
-            Tunable { name: "glibc.malloc.trim_threshold".into(), value: 131072 },
+            tunable("glibc.malloc.arena_max=2"),
+            tunable("glibc.malloc.trim_threshold=131072"),
         ];
         // The example from glibc's manual / BACKGROUND.md.
-        assert_eq!(render(&t), "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072");
+        assert_eq!(
+            render(&t),
+            "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072"
+        );
+        assert_eq!(
+            render(&[tunable("glibc.malloc.mmap_threshold=128K")]),
+            "glibc.malloc.mmap_threshold=131072"
+        );
+        assert_eq!(render(&[]), "");
         assert_eq!(Profile::glibc_default().glibc_tunables(), "");
         assert!(Profile::glibc_default().child_env().is_empty());
+    }
+
+    #[test]
+    fn child_env_puts_tunables_then_preload_then_extras() {
+        let lib = crate::provenance::loader_path()
+            .unwrap()
+            .display()
+            .to_string();
+        let p = Profile {
+            name: "x".into(),
+            description: "x".into(),
+            tunables: vec![tunable("glibc.malloc.arena_max=2")],
+            allocator: Allocator::parse(&format!("preload:{lib}")).unwrap(),
+            env: vec![("MALLOC_CONF".into(), "narenas:2".into())],
+        };
+        assert_eq!(
+            p.child_env(),
+            vec![
+                (
+                    "GLIBC_TUNABLES".to_string(),
+                    "glibc.malloc.arena_max=2".to_string()
+                ),
+                ("LD_PRELOAD".to_string(), lib),
+                ("MALLOC_CONF".to_string(), "narenas:2".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn allocators() {
+        assert_eq!(Allocator::parse("glibc"), Ok(Allocator::Glibc));
+        assert_eq!(Allocator::parse("jemalloc"), Ok(Allocator::Jemalloc));
+        let lib = crate::provenance::loader_path()
+            .unwrap()
+            .display()
+            .to_string();
+        let preload = Allocator::parse(&format!("preload:{lib}")).unwrap();
+        assert_eq!(preload.label(), format!("preload:{lib}"));
+        assert_eq!(preload.variant(), Variant::Glibc);
+        assert_eq!(Allocator::Jemalloc.variant(), Variant::Jemalloc);
+        let err = |s: &str| Allocator::parse(s).unwrap_err();
+        assert!(err("tcmalloc").starts_with("unknown allocator `tcmalloc`"));
+        assert!(err("Jemalloc").starts_with("unknown allocator"));
+        assert!(err("preload:libjemalloc.so.2").contains("absolute path"));
+        assert!(err("preload:/a.so:/b.so").contains("cannot carry `:`"));
+        assert!(err("preload:/a b.so").contains("cannot carry ` `"));
+        assert!(err("preload:/no/such/libjemalloc.so.2").contains("does not exist"));
+    }
+
+    #[test]
+    fn saved_tunables_are_rechecked_when_read_back() {
+        let t = tunable("glibc.malloc.arena_max=2");
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, r#"{"name":"glibc.malloc.arena_max","value":2}"#);
+        assert_eq!(serde_json::from_str::<Tunable>(&json).unwrap(), t);
+        for bad in [
+            r#"{"name":"glibc.malloc.arena_max=1:glibc.rtld.nns","value":2}"#,
+            r#"{"name":"glibc.rtld.nns","value":2}"#,
+            r#"{"name":"glibc.malloc.","value":2}"#,
+        ] {
+            assert!(serde_json::from_str::<Tunable>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn adhoc_profiles_name_the_flag() {
+        let c = catalog::tests::catalog();
+        let entries = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let p = adhoc_profile(
+            &entries(&[
+                "glibc.malloc.arena_max=2",
+                "glibc.malloc.trim_threshold=128K",
+            ]),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(p.name, "adhoc");
+        assert_eq!(
+            p.glibc_tunables(),
+            "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072"
+        );
+        assert_eq!(p.allocator, Allocator::Glibc);
+        assert!(p.description.contains(
+            "--tunable glibc.malloc.arena_max=2 --tunable glibc.malloc.trim_threshold=128K"
+        ));
+
+        let err = |v: &[&str]| adhoc_profile(&entries(v), &c).unwrap_err().to_string();
+        assert_eq!(
+            err(&["glibc.malloc.arena_max=2", "glibc.malloc.arena_max=4"]),
+            "--tunable `glibc.malloc.arena_max=4`: glibc.malloc.arena_max is already set by --tunable `glibc.malloc.arena_max=2`"
+        );
+        assert_eq!(
+            err(&["glibc.malloc.arena_max=2:glibc.malloc.check=1"]),
+            "--tunable `glibc.malloc.arena_max=2:glibc.malloc.check=1`: `glibc.malloc.arena_max=2:glibc.malloc.check=1`: `:` separates tunables in GLIBC_TUNABLES; give one tunable per entry"
+        );
+        assert_eq!(
+            err(&["glibc.malloc.arena_max=-1"]),
+            "--tunable `glibc.malloc.arena_max=-1`: `-1`: values must not be negative"
+        );
+        assert_eq!(err(&["glibc.malloc.x\0=1"]), "--tunable `glibc.malloc.x\\u{0}=1`: `glibc.malloc.x\\u{0}=1`: a NUL byte is not allowed");
+        assert_eq!(err(&[]), "--tunable: no entries given");
+        let e = adhoc_profile(&entries(&["glibc.malloc.arena_max=0"]), &c).unwrap_err();
+        assert_eq!((e.file, e.line), (None, None));
+    }
+
+    #[test]
+    fn emulated_cores_set_the_default_cap_unless_arena_max_is_set() {
+        let n = |v: u32| NonZeroU32::new(v).unwrap();
+        let p = with_emulated_cores(Profile::glibc_default(), n(64));
+        assert_eq!(p.name, "glibc-default@64cpus");
+        assert_eq!(p.glibc_tunables(), "glibc.malloc.arena_max=512");
+        assert!(p.description.contains("64-CPU host"));
+        // This host: 2 CPUs -> 16, the cap BACKGROUND.md measured.
+        assert_eq!(
+            with_emulated_cores(Profile::glibc_default(), n(2)).glibc_tunables(),
+            "glibc.malloc.arena_max=16"
+        );
+
+        let mut trimmed = Profile::glibc_default();
+        trimmed
+            .tunables
+            .push(tunable("glibc.malloc.trim_threshold=128K"));
+        assert_eq!(
+            with_emulated_cores(trimmed, n(4)).glibc_tunables(),
+            "glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=32"
+        );
+
+        let mut capped = Profile::glibc_default();
+        capped.name = "arena-max-2".into();
+        capped.tunables.push(tunable("glibc.malloc.arena_max=2"));
+        assert_eq!(with_emulated_cores(capped.clone(), n(64)), capped);
+
+        // The value is inside the host's bounds, like every validated tunable.
+        let c = catalog::tests::catalog();
+        let t = &with_emulated_cores(Profile::glibc_default(), n(u32::MAX)).tunables[0];
+        assert_eq!(c.tunable(t.name(), t.value()).as_ref(), Ok(t));
     }
 }

@@ -1,0 +1,584 @@
+//! Matrix files, `matrices/<name>.toml`: one sweep, every field but `name` optional
+//! (the plan takes what is missing from the flags and their defaults).
+//!
+//! ```toml
+//! name = "default"
+//! description = "What this sweep is for and how long it takes"
+//! python_threads = "1..=16:x2"          # a grid string, or an array: [1, 2, 4]
+//! rust_threads = [1, 8, 50]
+//! iterations = 10                        # calls per Python thread
+//! sleep_ms = 5                           # pause between calls
+//! reps = 5                               # repetitions per cell
+//! builds = ["gil", "nogil"]
+//! bindings = ["pyo3"]
+//! patterns = ["seed", { name = "churn", params = "size=256,count=1000" }]
+//! tunables = ["glibc-default", "arena-max-2"]   # profile names (tunables/*.toml) or paths
+//! ```
+//!
+//! Every error names the file and the line. Pattern parameters are checked with the
+//! extension's own parser, so a bad one is refused here and not in a child.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::parse_grid;
+use crate::plan::PatternSpec;
+use crate::python::inspect::Build;
+use crate::tunables::{
+    check_name, find_named_file, find_profile, Catalog, PlanError, Profile, Source,
+};
+
+/// The extension's pattern parser, so that a bad pattern is refused at its line. plan.rs
+/// compiles the same file privately; once it exposes it, this copy can go.
+#[path = "../../poc-ext/src/patterns.rs"]
+#[allow(dead_code, clippy::duplicate_mod)]
+mod patterns;
+
+/// How Python may call into the Rust code (DESIGN.md): `pyo3` holds the GIL during the
+/// call, `pyo3-detach` releases it, `ctypes-cdll` releases it, `ctypes-pydll` holds it.
+pub const BINDINGS: &[&str] = &["pyo3", "pyo3-detach", "ctypes-cdll", "ctypes-pydll"];
+
+/// A sweep as a matrix file defines it. `None` means "not set here".
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub description: Option<String>,
+    pub python_threads: Option<Vec<u32>>,
+    pub rust_threads: Option<Vec<u32>>,
+    pub iterations: Option<u32>,
+    pub sleep_ms: Option<u32>,
+    pub reps: Option<u32>,
+    pub builds: Option<Vec<Build>>,
+    pub bindings: Option<Vec<String>>,
+    pub patterns: Option<Vec<PatternSpec>>,
+    /// Profile names or paths, each with its line, resolved by [`MatrixFile::profiles`].
+    pub tunables: Option<Vec<ProfileRef>>,
+}
+
+/// A `tunables` entry of a matrix file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRef {
+    pub name: String,
+    /// Where it is written, for errors found when it is resolved.
+    pub line: usize,
+}
+
+impl MatrixFile {
+    /// Load the profiles `tunables` names (`None` if the file sets none). A name that
+    /// is not found is reported at its line in this file; an error inside a profile
+    /// file is reported at that file's line.
+    pub fn profiles(
+        &self,
+        dirs: &[PathBuf],
+        catalog: &Catalog,
+    ) -> Result<Option<Vec<Profile>>, PlanError> {
+        let Some(refs) = &self.tunables else {
+            return Ok(None);
+        };
+        let here = |line: usize, message: String| PlanError {
+            file: Some(self.path.clone()),
+            line: Some(line),
+            message,
+        };
+        let mut out: Vec<(Profile, usize)> = Vec::new();
+        for r in refs {
+            let profile = find_profile(&r.name, dirs, catalog).map_err(|e| match e.file {
+                None => here(r.line, e.message),
+                Some(_) => e,
+            })?;
+            if let Some((_, first)) = out.iter().find(|(p, _)| p.name == profile.name) {
+                return Err(here(
+                    r.line,
+                    format!(
+                        "profile `{}` is already listed on line {first}",
+                        profile.name
+                    ),
+                ));
+            }
+            out.push((profile, r.line));
+        }
+        Ok(Some(out.into_iter().map(|(p, _)| p).collect()))
+    }
+}
+
+/// A matrix by name (`default`, looked up as `<dir>/default.toml` in `dirs`) or by path.
+pub fn find_matrix(name: &str, dirs: &[PathBuf]) -> Result<MatrixFile, PlanError> {
+    load_matrix(&find_named_file("matrix", name, dirs)?)
+}
+
+/// Load and check one matrix file. Profiles are resolved separately
+/// ([`MatrixFile::profiles`]), since that needs the host's tunables catalog.
+pub fn load_matrix(path: &Path) -> Result<MatrixFile, PlanError> {
+    let text = Source::read(path)?;
+    let src = Source { path, text: &text };
+    let raw: MatrixToml = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+    let err = |span: std::ops::Range<usize>, m: String| src.error(span, m);
+
+    check_name(raw.name.get_ref()).map_err(|m| {
+        err(
+            raw.name.span(),
+            format!("name `{}`: {m}", raw.name.get_ref()),
+        )
+    })?;
+    if let Some(d) = &raw.description {
+        if d.get_ref().trim().is_empty() {
+            return Err(err(
+                d.span(),
+                "the description is empty; leave it out or say what the sweep is for".into(),
+            ));
+        }
+    }
+
+    let grid =
+        |field: &str, g: &Option<Spanned<GridValue>>| -> Result<Option<Vec<u32>>, PlanError> {
+            let Some(g) = g else { return Ok(None) };
+            let text = match g.get_ref() {
+                GridValue::Text(t) => t.clone(),
+                GridValue::List(v) => v.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+            };
+            parse_grid(&text)
+                .map(Some)
+                .map_err(|e| err(g.span(), format!("{field}: {e}")))
+        };
+    let python_threads = grid("python_threads", &raw.python_threads)?;
+    let rust_threads = grid("rust_threads", &raw.rust_threads)?;
+
+    // The same bounds as the flags (cli.rs).
+    let bounded = |field: &str,
+                   v: &Option<Spanned<i64>>,
+                   lo: i64,
+                   hi: i64|
+     -> Result<Option<u32>, PlanError> {
+        let Some(v) = v else { return Ok(None) };
+        let x = *v.get_ref();
+        if !(lo..=hi).contains(&x) {
+            return Err(err(
+                v.span(),
+                format!(
+                    "{field} = {x}: must be between {lo} and {hi}, as for --{}",
+                    field.replace('_', "-")
+                ),
+            ));
+        }
+        Ok(Some(x as u32))
+    };
+    let iterations = bounded("iterations", &raw.iterations, 1, 1_000_000)?;
+    let sleep_ms = bounded("sleep_ms", &raw.sleep_ms, 0, 600_000)?;
+    let reps = bounded("reps", &raw.reps, 1, 1000)?;
+
+    let builds = match &raw.builds {
+        None => None,
+        Some(list) => Some(unique_list(
+            "builds",
+            list,
+            &src,
+            |b| Ok(*b),
+            |b| b.as_str().to_string(),
+        )?),
+    };
+    let bindings = match &raw.bindings {
+        None => None,
+        Some(list) => Some(unique_list(
+            "bindings",
+            list,
+            &src,
+            |b: &String| {
+                if BINDINGS.contains(&b.as_str()) {
+                    Ok(b.clone())
+                } else {
+                    Err(format!(
+                        "unknown binding `{}`; expected one of {}",
+                        b.escape_default(),
+                        BINDINGS.join(", ")
+                    ))
+                }
+            },
+            String::clone,
+        )?),
+    };
+    let patterns = match &raw.patterns {
+        None => None,
+        Some(list) => Some(unique_list(
+            "patterns",
+            list,
+            &src,
+            |p: &PatternSpecInFile| {
+                patterns::parse(&p.0.name, &p.0.params)
+                    .map(|_| p.0.clone())
+                    .map_err(|e| e.0)
+            },
+            |p| match p.params.as_str() {
+                "" => p.name.clone(),
+                params => format!("{} ({params})", p.name),
+            },
+        )?),
+    };
+    let tunables = match &raw.tunables {
+        None => None,
+        Some(list) => {
+            let names = unique_list(
+                "tunables",
+                list,
+                &src,
+                |n: &String| {
+                    // A path is checked when it is resolved; a name here.
+                    if n.ends_with(".toml") || n.contains('/') {
+                        return Ok(n.clone());
+                    }
+                    check_name(n)
+                        .map(|_| n.clone())
+                        .map_err(|m| format!("profile `{}`: {m}", n.escape_default()))
+                },
+                String::clone,
+            )?;
+            Some(
+                names
+                    .into_iter()
+                    .zip(list.get_ref())
+                    .map(|(name, s)| ProfileRef {
+                        name,
+                        line: src.line_of(s.span().start),
+                    })
+                    .collect(),
+            )
+        }
+    };
+
+    Ok(MatrixFile {
+        path: path.to_path_buf(),
+        name: raw.name.into_inner(),
+        description: raw.description.map(|d| d.into_inner().trim().to_string()),
+        python_threads,
+        rust_threads,
+        iterations,
+        sleep_ms,
+        reps,
+        builds,
+        bindings,
+        patterns,
+        tunables,
+    })
+}
+
+/// Check each element of a list field and refuse an empty list or a repeated element.
+/// `label` names an element in the error.
+fn unique_list<T, U: PartialEq>(
+    field: &str,
+    list: &Spanned<Vec<Spanned<T>>>,
+    src: &Source,
+    check: impl Fn(&T) -> Result<U, String>,
+    label: impl Fn(&U) -> String,
+) -> Result<Vec<U>, PlanError> {
+    if list.get_ref().is_empty() {
+        return Err(src.error(
+            list.span(),
+            format!("{field} is empty; leave it out to use the flags' value"),
+        ));
+    }
+    let mut out: Vec<(U, usize)> = Vec::new();
+    for item in list.get_ref() {
+        let v = check(item.get_ref()).map_err(|m| src.error(item.span(), m))?;
+        if let Some((_, first)) = out.iter().find(|(seen, _)| *seen == v) {
+            return Err(src.error(
+                item.span(),
+                format!(
+                    "{field}: `{}` is listed twice (first on line {first})",
+                    label(&v)
+                ),
+            ));
+        }
+        out.push((v, src.line_of(item.span().start)));
+    }
+    Ok(out.into_iter().map(|(v, _)| v).collect())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatrixToml {
+    name: Spanned<String>,
+    description: Option<Spanned<String>>,
+    python_threads: Option<Spanned<GridValue>>,
+    rust_threads: Option<Spanned<GridValue>>,
+    iterations: Option<Spanned<i64>>,
+    sleep_ms: Option<Spanned<i64>>,
+    reps: Option<Spanned<i64>>,
+    builds: Option<Spanned<Vec<Spanned<Build>>>>,
+    bindings: Option<Spanned<Vec<Spanned<String>>>>,
+    patterns: Option<Spanned<Vec<Spanned<PatternSpecInFile>>>>,
+    tunables: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// A thread-count axis: `"1..=64:x2"`, `[1, 2, 4]` or `8`.
+enum GridValue {
+    Text(String),
+    List(Vec<i64>),
+}
+
+impl<'de> Deserialize<'de> for GridValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct GridVisitor;
+        impl<'de> Visitor<'de> for GridVisitor {
+            type Value = GridValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a grid string such as \"1..=64:x2\" or an array of thread counts")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<GridValue, E> {
+                Ok(GridValue::Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<GridValue, E> {
+                Ok(GridValue::List(vec![v]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<GridValue, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<i64>()? {
+                    out.push(v);
+                }
+                Ok(GridValue::List(out))
+            }
+        }
+        d.deserialize_any(GridVisitor)
+    }
+}
+
+/// `patterns` entries: `"seed"` or `{ name = "churn", params = "size=256" }`.
+impl<'de> Deserialize<'de> for PatternSpecInFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            name: String,
+            #[serde(default)]
+            params: String,
+        }
+        struct PatternVisitor;
+        impl<'de> Visitor<'de> for PatternVisitor {
+            type Value = PatternSpecInFile;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a pattern name or a table { name = \"...\", params = \"k=v,...\" }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PatternSpecInFile, E> {
+                Ok(PatternSpecInFile(PatternSpec {
+                    name: v.to_string(),
+                    params: String::new(),
+                }))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PatternSpecInFile, A::Error> {
+                let t = Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(PatternSpecInFile(PatternSpec {
+                    name: t.name,
+                    params: t.params,
+                }))
+            }
+        }
+        d.deserialize_any(PatternVisitor)
+    }
+}
+
+/// [`PatternSpec`] as a matrix file spells it.
+struct PatternSpecInFile(PatternSpec);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tunables::Catalog;
+
+    fn repo(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    }
+
+    fn catalog() -> Catalog {
+        Catalog::from_text(include_str!(
+            "../../tests/fixtures/ld-so-list-tunables-glibc2.36.txt"
+        ))
+    }
+
+    fn load_str(text: &str) -> Result<MatrixFile, PlanError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.toml");
+        std::fs::write(&path, text).unwrap();
+        load_matrix(&path)
+    }
+
+    #[test]
+    fn a_full_matrix() {
+        let m = load_str(
+            r#"
+name = "m"
+description = "d"
+python_threads = "1..=8:x2"
+rust_threads = [50, 1, 8, 8]
+iterations = 3
+sleep_ms = 0
+reps = 2
+builds = ["nogil", "gil"]
+bindings = ["pyo3", "ctypes-cdll"]
+patterns = ["seed", { name = "churn", params = "size=256,count=10" }, { name = "seed", params = "size=1024" }]
+tunables = ["glibc-default", "arena-max-2"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(m.name, "m");
+        assert_eq!(m.python_threads, Some(vec![1, 2, 4, 8]));
+        assert_eq!(m.rust_threads, Some(vec![1, 8, 50]));
+        assert_eq!(
+            (m.iterations, m.sleep_ms, m.reps),
+            (Some(3), Some(0), Some(2))
+        );
+        assert_eq!(m.builds, Some(vec![Build::Nogil, Build::Gil]));
+        assert_eq!(
+            m.bindings,
+            Some(vec!["pyo3".to_string(), "ctypes-cdll".to_string()])
+        );
+        let pattern = |n: &str, p: &str| PatternSpec {
+            name: n.into(),
+            params: p.into(),
+        };
+        assert_eq!(
+            m.patterns,
+            Some(vec![
+                pattern("seed", ""),
+                pattern("churn", "size=256,count=10"),
+                pattern("seed", "size=1024")
+            ])
+        );
+        let refs = m.tunables.clone().unwrap();
+        assert_eq!(
+            refs,
+            vec![
+                ProfileRef {
+                    name: "glibc-default".into(),
+                    line: 12
+                },
+                ProfileRef {
+                    name: "arena-max-2".into(),
+                    line: 12
+                }
+            ]
+        );
+        let profiles = m
+            .profiles(&[repo("tunables")], &catalog())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["glibc-default", "arena-max-2"]
+        );
+    }
+
+    #[test]
+    fn everything_but_the_name_is_optional() {
+        let m = load_str("name = \"bare\"\n").unwrap();
+        assert_eq!(m.name, "bare");
+        assert_eq!(m.profiles(&[], &catalog()), Ok(None));
+        assert_eq!(
+            (m.python_threads, m.rust_threads, m.builds, m.patterns),
+            (None, None, None, None)
+        );
+        // A single number is a one-value grid.
+        assert_eq!(
+            load_str("name = \"one\"\npython_threads = 8\n")
+                .unwrap()
+                .python_threads,
+            Some(vec![8])
+        );
+    }
+
+    #[test]
+    fn matrices_are_found_by_name() {
+        let m = find_matrix("quick", &[repo("matrices")]).unwrap();
+        assert_eq!(m.name, "quick");
+        let e = find_matrix("quik", &[repo("matrices")]).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("unknown matrix `quik`; did you mean `quick`?"),
+            "{e}"
+        );
+    }
+
+    /// Every shipped matrix loads and its profiles resolve on this machine.
+    #[test]
+    fn shipped_matrices_load() {
+        let host = Catalog::for_host();
+        let dirs = [repo("tunables")];
+        for name in ["quick", "default", "talk-8x50", "tunables"] {
+            let m = load_matrix(&repo(&format!("matrices/{name}.toml")))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(m.name, name);
+            assert!(
+                m.description.as_deref().is_some_and(|d| d.len() > 40),
+                "{name}: say what it is for"
+            );
+            m.profiles(&dirs, &host)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .expect("every shipped matrix names its profiles");
+        }
+        let talk = load_matrix(&repo("matrices/talk-8x50.toml")).unwrap();
+        assert_eq!(
+            (talk.python_threads, talk.rust_threads),
+            (Some(vec![8]), Some(vec![50]))
+        );
+        assert_eq!((talk.iterations, talk.sleep_ms), (Some(10), Some(5)));
+        let all = load_matrix(&repo("matrices/tunables.toml"))
+            .unwrap()
+            .profiles(&dirs, &host)
+            .unwrap()
+            .unwrap();
+        assert_eq!(all.len(), 9);
+        // Every shipped profile is compared by tunables.toml.
+        let shipped = std::fs::read_dir(repo("tunables"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "toml")
+            })
+            .count();
+        assert_eq!(all.len(), shipped);
+        // default.toml: cells x builds x reps stays near the 10-20 minute budget of a
+        // 2-CPU machine at about 1-1.5 s a run.
+        let d = load_matrix(&repo("matrices/default.toml")).unwrap();
+        let runs = d.python_threads.unwrap().len()
+            * d.rust_threads.unwrap().len()
+            * 2
+            * d.reps.unwrap() as usize;
+        assert_eq!(runs, 640);
+    }
+
+    /// One fixture per kind of error, each naming its expected error on its first
+    /// line: `# error: LINE: MESSAGE` (`-` when there is no line). Resolving profiles
+    /// is part of loading here, as it is for the plan.
+    #[test]
+    fn matrix_error_fixtures() {
+        let dir = repo("tests/fixtures/plan-errors");
+        let mut seen = 0;
+        for (path, line, message) in crate::tunables::tests::fixtures(&dir, "matrix-") {
+            // A relative folder, as the plan would pass, keeps the messages host-independent.
+            let err = load_matrix(&path)
+                .and_then(|m| m.profiles(&[PathBuf::from("tunables")], &catalog()))
+                .expect_err(&path.display().to_string());
+            assert_eq!(
+                (err.line, err.message.as_str()),
+                (line, message.as_str()),
+                "{}",
+                path.display()
+            );
+            assert_eq!(err.file.as_deref(), Some(path.as_path()));
+            assert_eq!(
+                err.to_string(),
+                match line {
+                    Some(l) => format!("{}:{l}: {message}", path.display()),
+                    None => format!("{}: {message}", path.display()),
+                }
+            );
+            seen += 1;
+        }
+        assert!(seen >= 25, "only {seen} matrix fixtures");
+    }
+}
