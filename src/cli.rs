@@ -116,6 +116,25 @@ pub struct RunArgs {
     #[command(flatten)]
     pub pythons: PythonArgs,
 
+    /// A sweep definition: a name in matrices/ (quick, default, talk-8x50, tunables) or
+    /// a path to a .toml file. Flags given on the command line override its values.
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<String>,
+    /// Allocator profiles to compare (comma-separated): names in tunables/
+    /// (glibc-default, arena-max-1, arena-max-2, arena-max-4, trim-threshold-128k,
+    /// mmap-threshold-128k, server, jemalloc, jemalloc-tuned, ...) or paths to .toml files.
+    #[arg(long = "tunables", value_name = "PROFILES", value_delimiter = ',')]
+    pub tunables: Vec<String>,
+    /// An ad-hoc profile from glibc.malloc.NAME=VALUE entries (repeat the flag). Each
+    /// entry is checked against this glibc's `ld.so --list-tunables`.
+    #[arg(long = "tunable", value_name = "NAME=VALUE", action = clap::ArgAction::Append)]
+    pub tunable: Vec<String>,
+    /// Set glibc.malloc.arena_max to glibc's default for an N-CPU host (8 x N), unless
+    /// a profile sets it: an approximation of a bigger host's arena cap (not of its
+    /// parallelism; see the README).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub emulate_cores: Option<u32>,
+
     /// Python threads (a ThreadPoolExecutor): 8, 1,2,4,8, 1..=8 or 1..=64:x2.
     #[arg(long, value_name = "GRID", default_value = "8", value_parser = parse_grid_arg)]
     pub python_threads: Grid,
@@ -184,6 +203,10 @@ pub struct RunArgs {
 
 /// Flags whose value is part of the plan (checked by --resume when given).
 pub const PLAN_FLAGS: &[&str] = &[
+    "matrix",
+    "tunables",
+    "tunable",
+    "emulate_cores",
     "python_threads",
     "rust_threads",
     "iterations",

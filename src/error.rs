@@ -25,7 +25,10 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 
 /// 2 for usage errors anywhere in the chain, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.chain().any(|e| e.is::<UsageError>()) {
+    if err
+        .chain()
+        .any(|e| e.is::<UsageError>() || e.is::<crate::tunables::PlanError>())
+    {
         2
     } else {
         1

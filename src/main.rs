@@ -7,6 +7,11 @@ mod error;
 mod ext;
 mod matrix;
 mod paths;
+/// The extension's pattern parser, compiled into the CLI too, so that a bad pattern
+/// is refused while the plan is built instead of in a child.
+#[path = "../poc-ext/src/patterns.rs"]
+#[allow(dead_code)]
+mod patterns;
 mod plan;
 mod progress;
 mod provenance;

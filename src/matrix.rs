@@ -3,13 +3,11 @@
 //! (geometric), and any mix of those separated by commas. Grid values are sorted and
 //! de-duplicated.
 
-#[cfg_attr(not(test), allow(dead_code))] // until plan.rs loads matrix files
 mod file;
 
 use std::fmt;
 
-#[allow(unused_imports)] // the API for plan.rs; used once the plan integrates matrix files
-pub use file::{find_matrix, load_matrix, MatrixFile, ProfileRef, BINDINGS};
+pub use file::find_matrix;
 
 /// Largest thread count one axis accepts; the thread-limit check catches smaller
 /// values that still do not fit the machine.
@@ -113,7 +111,7 @@ pub fn parse_grid(text: &str) -> Result<Vec<u32>, GridError> {
 }
 
 /// Format a grid back compactly (for labels and the plan).
-#[cfg_attr(not(test), allow(dead_code))] // used once the plan integrates matrix files
+#[cfg(test)]
 pub fn format_grid(v: &[u32]) -> String {
     v.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }

@@ -1,6 +1,8 @@
 //! Flags (and later matrix files) -> a validated [`Plan`]: every cell and every run
 //! listed, before anything is spawned. All input validation lives here or below.
 
+use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -8,10 +10,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::RunArgs;
 use crate::error::usage;
+use crate::matrix::find_matrix;
 use crate::python::inspect::Build;
 use crate::results::{Cell, Point};
 use crate::risk::Thresholds;
-use crate::tunables::Profile;
+use crate::tunables::{
+    adhoc_profile, default_dirs, find_profile, with_emulated_cores, Catalog, PlanError, Profile,
+};
+
+/// A plan error is the user's input: exit code 2.
+fn plan_usage(e: PlanError) -> anyhow::Error {
+    usage(e.to_string())
+}
 
 /// A pattern with its parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +34,11 @@ pub struct PatternSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub name: String,
+    /// The matrix file the plan came from, if any.
+    pub matrix: Option<PathBuf>,
+    pub description: String,
+    /// --emulate-cores, when given.
+    pub emulate_cores: Option<u32>,
     pub python_threads: Vec<u32>,
     pub rust_threads: Vec<u32>,
     pub iterations: u32,
@@ -77,7 +92,10 @@ pub struct RunSlot {
 }
 
 impl Plan {
-    pub fn from_args(args: &RunArgs) -> Result<Plan> {
+    /// Build the plan from flags and, with `--matrix`, a matrix file. `explicit` lists
+    /// the flags typed on the command line: they override the file; the file's values
+    /// override the flags' defaults.
+    pub fn from_args(args: &RunArgs, explicit: &[&str]) -> Result<Plan> {
         if !(args.floor_mib.is_finite() && args.floor_mib > 0.0) {
             return Err(usage(format!(
                 "--floor-mib {}: the floor must be a positive number of MiB",
@@ -87,9 +105,90 @@ impl Plan {
         if args.sample_interval < Duration::from_micros(100) {
             return Err(usage("--sample-interval: sampling faster than every 100us measures the sampler, not the workload"));
         }
-        let patterns = parse_patterns(&args.patterns, &args.pattern_params)?;
-        let mut bindings = args.bindings.clone();
+        let matrix = match &args.matrix {
+            Some(m) => Some(find_matrix(m, &default_dirs("matrices")).map_err(plan_usage)?),
+            None => None,
+        };
+        let given = |id: &str| explicit.contains(&id);
+        // A flag typed on the command line wins; else the matrix; else the flag's default.
+        fn pick<T: Clone>(typed: bool, flag: &T, file: Option<&T>) -> T {
+            match (typed, file) {
+                (false, Some(v)) => v.clone(),
+                _ => flag.clone(),
+            }
+        }
+        let m = matrix.as_ref();
+        let python_threads = pick(
+            given("python_threads"),
+            &args.python_threads.0,
+            m.and_then(|m| m.python_threads.as_ref()),
+        );
+        let rust_threads = pick(
+            given("rust_threads"),
+            &args.rust_threads.0,
+            m.and_then(|m| m.rust_threads.as_ref()),
+        );
+        let iterations = pick(
+            given("iterations"),
+            &args.iterations,
+            m.and_then(|m| m.iterations.as_ref()),
+        );
+        let sleep_ms = pick(
+            given("sleep_ms"),
+            &args.sleep_ms,
+            m.and_then(|m| m.sleep_ms.as_ref()),
+        );
+        let reps = pick(given("reps"), &args.reps, m.and_then(|m| m.reps.as_ref()));
+        let patterns = match m.and_then(|m| m.patterns.clone()) {
+            Some(p) if !given("patterns") && !given("pattern_params") => p,
+            _ => parse_patterns(&args.patterns, &args.pattern_params)?,
+        };
+        let mut bindings = pick(
+            given("bindings"),
+            &args.bindings,
+            m.and_then(|m| m.bindings.as_ref()),
+        );
         bindings.dedup();
+        let builds = m
+            .and_then(|m| m.builds.clone())
+            .unwrap_or_else(|| Build::BOTH.to_vec());
+
+        let catalog = Catalog::for_host();
+        let dirs = default_dirs("tunables");
+        let mut profiles: Vec<Profile> = if !args.tunables.is_empty() {
+            args.tunables
+                .iter()
+                .map(|name| {
+                    find_profile(name, &dirs, &catalog)
+                        .map_err(|e| usage(format!("--tunables {name}: {e}")))
+                })
+                .collect::<Result<_>>()?
+        } else if let Some(p) = m
+            .map(|m| m.profiles(&dirs, &catalog))
+            .transpose()
+            .map_err(plan_usage)?
+            .flatten()
+        {
+            p
+        } else if args.tunable.is_empty() {
+            vec![Profile::glibc_default()]
+        } else {
+            Vec::new()
+        };
+        if !args.tunable.is_empty() {
+            profiles.push(adhoc_profile(&args.tunable, &catalog).map_err(plan_usage)?);
+        }
+        if let Some(n) = args.emulate_cores.and_then(NonZeroU32::new) {
+            profiles = profiles
+                .into_iter()
+                .map(|p| with_emulated_cores(p, n))
+                .collect();
+        }
+        for (i, p) in profiles.iter().enumerate() {
+            if profiles[..i].iter().any(|q| q.name == p.name) {
+                return Err(usage(format!("profile `{}` is listed twice", p.name)));
+            }
+        }
         let seed = args.seed.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -97,16 +196,19 @@ impl Plan {
                 .unwrap_or(1)
         });
         Ok(Plan {
-            name: "adhoc".into(),
-            python_threads: args.python_threads.0.clone(),
-            rust_threads: args.rust_threads.0.clone(),
-            iterations: args.iterations,
-            sleep_ms: args.sleep_ms,
-            reps: args.reps,
-            builds: Build::BOTH.to_vec(),
+            name: m.map_or_else(|| "adhoc".to_string(), |m| m.name.clone()),
+            matrix: m.map(|m| m.path.clone()),
+            description: m.and_then(|m| m.description.clone()).unwrap_or_default(),
+            emulate_cores: args.emulate_cores,
+            python_threads,
+            rust_threads,
+            iterations,
+            sleep_ms,
+            reps,
+            builds,
             bindings,
             patterns,
-            profiles: vec![Profile::glibc_default()],
+            profiles,
             sample_interval_ms: args.sample_interval.as_secs_f64() * 1e3,
             settle_ms: args.settle.as_secs_f64() * 1e3,
             timeout_s: args.timeout.as_secs_f64(),
@@ -239,16 +341,18 @@ fn parse_patterns(flags: &[String], default_params: &str) -> Result<Vec<PatternS
 
 /// Check pattern parameters with the same parser the extension uses.
 fn check_pattern_params(pattern: &str, params: &str) -> std::result::Result<(), String> {
-    arena_poc_patterns::parse(pattern, params)
+    crate::patterns::parse(pattern, params)
         .map(|_| ())
         .map_err(|e| e.0)
 }
 
-/// The extension's pattern parser, compiled into the CLI too, so that a bad
-/// `--pattern-params` is refused before anything runs.
-#[path = "../poc-ext/src/patterns.rs"]
-#[allow(dead_code)]
-mod arena_poc_patterns;
+#[cfg(test)]
+impl Plan {
+    /// Tests build plans from flags alone, all of them treated as typed.
+    pub fn from_args_test(args: &RunArgs) -> Result<Plan> {
+        Plan::from_args(args, crate::cli::PLAN_FLAGS)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -264,7 +368,7 @@ mod tests {
     #[test]
     fn every_run_once_with_builds_adjacent_and_a_seeded_order() {
         let a = |seed: &str| {
-            Plan::from_args(&args(&[
+            Plan::from_args_test(&args(&[
                 "--python-threads",
                 "1,2,4",
                 "--rust-threads",
@@ -312,7 +416,7 @@ mod tests {
 
     #[test]
     fn shards_partition_the_runs_by_point() {
-        let plan = Plan::from_args(&args(&[
+        let plan = Plan::from_args_test(&args(&[
             "--python-threads",
             "1..=3",
             "--rust-threads",
@@ -336,8 +440,8 @@ mod tests {
 
     #[test]
     fn bad_pattern_params_are_refused_with_the_flag() {
-        let err =
-            Plan::from_args(&args(&["--pattern", "seed", "--pattern-params", "sz=1"])).unwrap_err();
+        let err = Plan::from_args_test(&args(&["--pattern", "seed", "--pattern-params", "sz=1"]))
+            .unwrap_err();
         assert!(
             err.to_string().contains("--pattern-params") && err.to_string().contains("sz"),
             "{err}"

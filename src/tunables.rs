@@ -14,12 +14,8 @@
 //! Submodules: `catalog` (what the host's glibc accepts), `file` (profile files),
 //! `located` ([`PlanError`], errors with `file:line`).
 
-// Until plan.rs loads profiles, only the tests call into these.
-#[cfg_attr(not(test), allow(dead_code))]
 mod catalog;
-#[cfg_attr(not(test), allow(dead_code))]
 mod file;
-#[cfg_attr(not(test), allow(dead_code))]
 mod located;
 
 use std::num::NonZeroU32;
@@ -28,14 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ext::Variant;
 
-#[allow(unused_imports)] // the API for plan.rs; used once the plan integrates profiles
-pub use catalog::{
-    parse_list_tunables, parse_value, Catalog, CatalogSource, TunableSpec, MALLOC_PREFIX,
-};
+pub use catalog::{parse_value, Catalog, MALLOC_PREFIX};
 pub(crate) use file::{check_name, find_named_file};
-#[allow(unused_imports)] // the API for plan.rs; used once the plan integrates profiles
-pub use file::{default_dirs, find_profile, load_profile, JEMALLOC_CONF_VAR};
-#[allow(unused_imports)] // the API for plan.rs; used once the plan integrates profiles
+pub use file::{default_dirs, find_profile};
 pub use located::{PlanError, Source};
 
 /// Which malloc serves the extension's Rust allocations.
@@ -70,7 +61,6 @@ impl Allocator {
     /// Parse `glibc`, `jemalloc` or `preload:/absolute/path/lib.so` (the inverse of
     /// [`Allocator::label`]). A preload library must exist, and its path may hold
     /// nothing that LD_PRELOAD would split on (space, `:`) or that is not plain ASCII.
-    #[cfg_attr(not(test), allow(dead_code))] // used once the plan integrates profiles
     pub fn parse(text: &str) -> Result<Allocator, String> {
         match text {
             "glibc" => Ok(Allocator::Glibc),
@@ -115,12 +105,13 @@ pub struct Tunable {
     value: u64,
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // used once the plan integrates profiles
 impl Tunable {
+    #[cfg(test)]
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    #[cfg(test)]
     pub fn value(&self) -> u64 {
         self.value
     }
@@ -214,7 +205,6 @@ pub fn render(tunables: &[Tunable]) -> String {
 ///
 /// Errors name the flag and the entry:
 /// ``--tunable `glibc.malloc.arena_max=0`: glibc.malloc.arena_max=0 is out of range: ...``.
-#[cfg_attr(not(test), allow(dead_code))] // used once the plan integrates profiles
 pub fn adhoc_profile(entries: &[String], catalog: &Catalog) -> Result<Profile, PlanError> {
     if entries.is_empty() {
         return Err(PlanError::new("--tunable: no entries given"));
@@ -276,7 +266,6 @@ fn default_arena_cap(n_cores: NonZeroU32) -> u64 {
 /// releases. One known gap: without `arena_max`, glibc checks the cap only after
 /// `arena_test` (8) extra arenas exist, so a real 1-CPU host can reach 9 arenas
 /// where `arena_max=8` stops at 8.
-#[cfg_attr(not(test), allow(dead_code))] // used once the plan integrates profiles
 pub fn with_emulated_cores(profile: Profile, n_cores: NonZeroU32) -> Profile {
     const ARENA_MAX: &str = "glibc.malloc.arena_max";
     if profile.tunables.iter().any(|t| t.name == ARENA_MAX) {

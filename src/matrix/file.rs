@@ -32,11 +32,7 @@ use crate::tunables::{
     check_name, find_named_file, find_profile, Catalog, PlanError, Profile, Source,
 };
 
-/// The extension's pattern parser, so that a bad pattern is refused at its line. plan.rs
-/// compiles the same file privately; once it exposes it, this copy can go.
-#[path = "../../poc-ext/src/patterns.rs"]
-#[allow(dead_code, clippy::duplicate_mod)]
-mod patterns;
+use crate::patterns;
 
 /// How Python may call into the Rust code (DESIGN.md): `pyo3` holds the GIL during the
 /// call, `pyo3-detach` releases it, `ctypes-cdll` releases it, `ctypes-pydll` holds it.

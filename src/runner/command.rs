@@ -29,13 +29,13 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
         // Resuming with no plan flags: the saved plan as it is.
         Some(saved) if explicit.is_empty() => saved.plan.clone(),
         Some(saved) => {
-            let mut plan = Plan::from_args(args)?;
+            let mut plan = Plan::from_args(args, explicit)?;
             if !explicit.contains(&"seed") {
                 plan.seed = saved.plan.seed;
             }
             plan
         }
-        None => Plan::from_args(args)?,
+        None => Plan::from_args(args, explicit)?,
     };
     let shard = match (&saved, shard) {
         (Some(saved), None) => saved.shard,

@@ -111,7 +111,7 @@ mod tests {
     fn plan(extra: &[&str]) -> Plan {
         let mut v = vec!["arena-sweep", "--seed", "1"];
         v.extend_from_slice(extra);
-        Plan::from_args(&crate::cli::Cli::try_parse_from(v).unwrap().run).unwrap()
+        Plan::from_args_test(&crate::cli::Cli::try_parse_from(v).unwrap().run).unwrap()
     }
 
     #[test]

@@ -179,6 +179,7 @@ impl Catalog {
     }
 
     /// From `--list-tunables` text, as is (tests, saved provenance).
+    #[cfg(test)]
     pub fn from_text(text: &str) -> Catalog {
         Catalog::new(parse_list_tunables(text), CatalogSource::Text)
     }
@@ -208,10 +209,12 @@ impl Catalog {
         Catalog { specs, source }
     }
 
+    #[cfg(test)]
     pub fn source(&self) -> &CatalogSource {
         &self.source
     }
 
+    #[cfg(test)]
     pub fn specs(&self) -> &[TunableSpec] {
         &self.specs
     }
