@@ -165,6 +165,15 @@ pub struct RunArgs {
     /// ctypes.PyDLL (holds it).
     #[arg(long = "binding", default_value = "pyo3", value_delimiter = ',', value_parser = ["pyo3", "pyo3-detach", "ctypes-cdll", "ctypes-pydll"])]
     pub bindings: Vec<String>,
+    /// Your own workload instead of the PoC patterns: a Python file defining
+    /// call(rust_threads, worker_id, iteration) and optionally setup(params). Lines
+    /// `# requires: pkg==version` name PyPI packages to install (into arena-sweep's own
+    /// virtual environment per interpreter). See examples/workloads/.
+    #[arg(long, value_name = "FILE.py")]
+    pub workload: Option<PathBuf>,
+    /// Parameters for the workload's setup(params), key=value,key=value.
+    #[arg(long, default_value = "", value_name = "PARAMS")]
+    pub workload_params: String,
     /// Time between RSS samples while the workload runs (e.g. 10ms, 1ms, 0.5s).
     #[arg(long, default_value = "10ms", value_parser = parse_duration)]
     pub sample_interval: Duration,
@@ -207,6 +216,8 @@ pub const PLAN_FLAGS: &[&str] = &[
     "tunables",
     "tunable",
     "emulate_cores",
+    "workload",
+    "workload_params",
     "python_threads",
     "rust_threads",
     "iterations",

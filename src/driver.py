@@ -107,16 +107,42 @@ def check_build(when):
         fail("gil_disabled", "the GIL is disabled in the interpreter given as the GIL build (%s)" % when)
 
 
+def load_workload(spec):
+    """Import the user's workload file and run its setup(params)."""
+    import importlib.util
+
+    path = spec["path"]
+    module_spec = importlib.util.spec_from_file_location("arena_sweep_workload", path)
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception:  # noqa: BLE001 - reported to the parent with the traceback
+        fail("workload", "importing %s failed:\n%s" % (path, traceback.format_exc()))
+    # Importing may have loaded an extension that turned the GIL back on.
+    check_build("after importing the workload %s" % path)
+    setup = getattr(module, "setup", None)
+    if setup is not None:
+        try:
+            setup(dict(spec["params"]))
+        except Exception:  # noqa: BLE001
+            fail("workload", "setup() of %s failed:\n%s" % (path, traceback.format_exc()))
+        check_build("after the workload's setup()")
+    return module.call
+
+
 def make_call():
+    """A function (rust_threads, worker_id, iteration) for the configured binding."""
+    if CFG.get("workload"):
+        return load_workload(CFG["workload"])
     binding = CFG["binding"]
     pattern = CFG["pattern"]
     params = CFG["pattern_params"]
     if binding == "pyo3":
         fn = arena_poc.run_arena_test
-        return lambda rust_threads, call_id: fn(rust_threads, pattern, params, call_id)
+        return lambda rust_threads, worker_id, it: fn(rust_threads, pattern, params, worker_id * 1000003 + it)
     if binding == "pyo3-detach":
         fn = arena_poc.run_arena_test_detached
-        return lambda rust_threads, call_id: fn(rust_threads, pattern, params, call_id)
+        return lambda rust_threads, worker_id, it: fn(rust_threads, pattern, params, worker_id * 1000003 + it)
     if binding in ("ctypes-cdll", "ctypes-pydll"):
         import ctypes
 
@@ -129,8 +155,8 @@ def make_call():
         last_error.restype = ctypes.c_char_p
         pattern_b, params_b = pattern.encode(), params.encode()
 
-        def call(rust_threads, call_id):
-            got = run(rust_threads, pattern_b, params_b, call_id)
+        def call(rust_threads, worker_id, it):
+            got = run(rust_threads, pattern_b, params_b, worker_id * 1000003 + it)
             if got < 0:
                 raise RuntimeError(last_error().decode(errors="replace"))
             return got
@@ -148,10 +174,11 @@ def classify(exc):
 
 def main():
     check_build("after importing arena_poc")
-    try:
-        arena_poc.check_pattern(CFG["pattern"], CFG["pattern_params"])
-    except ValueError as exc:
-        fail("config", str(exc))
+    if not CFG.get("workload"):
+        try:
+            arena_poc.check_pattern(CFG["pattern"], CFG["pattern_params"])
+        except ValueError as exc:
+            fail("config", str(exc))
     call = make_call()
     send(dict(phase="ready", pid=os.getpid(), python=sys.version.split()[0], **self_view()))
     wait_go()
@@ -173,7 +200,7 @@ def main():
             return
         for it in range(iterations):
             try:
-                got = call(rust_threads, worker_id * 1000003 + it)
+                got = call(rust_threads, worker_id, it)
             except Exception as exc:  # noqa: BLE001 - reported to the parent
                 with lock:
                     errors.append(exc)
@@ -181,7 +208,7 @@ def main():
                 return
             with lock:
                 calls[0] += 1
-                requested[0] += got
+                requested[0] += got if isinstance(got, int) else 0
             if pause:
                 time.sleep(pause)
 

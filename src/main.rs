@@ -23,6 +23,7 @@ mod runner;
 mod sampler;
 mod stats;
 mod tunables;
+mod workload;
 
 use std::io::Write;
 

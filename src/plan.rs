@@ -17,6 +17,7 @@ use crate::risk::Thresholds;
 use crate::tunables::{
     adhoc_profile, default_dirs, find_profile, with_emulated_cores, Catalog, PlanError, Profile,
 };
+use crate::workload::WorkloadSpec;
 
 /// A plan error is the user's input: exit code 2.
 fn plan_usage(e: PlanError) -> anyhow::Error {
@@ -39,6 +40,8 @@ pub struct Plan {
     pub description: String,
     /// --emulate-cores, when given.
     pub emulate_cores: Option<u32>,
+    /// --workload, when given: the user's code replaces the PoC patterns.
+    pub workload: Option<WorkloadSpec>,
     pub python_threads: Vec<u32>,
     pub rust_threads: Vec<u32>,
     pub iterations: u32,
@@ -139,15 +142,46 @@ impl Plan {
             m.and_then(|m| m.sleep_ms.as_ref()),
         );
         let reps = pick(given("reps"), &args.reps, m.and_then(|m| m.reps.as_ref()));
-        let patterns = match m.and_then(|m| m.patterns.clone()) {
-            Some(p) if !given("patterns") && !given("pattern_params") => p,
+        let workload = args
+            .workload
+            .as_deref()
+            .map(|w| crate::workload::load(w, &args.workload_params))
+            .transpose()?;
+        if workload.is_none() && given("workload_params") {
+            return Err(usage("--workload-params needs --workload"));
+        }
+        if workload.is_some() {
+            if let Some(flag) = ["patterns", "pattern_params", "bindings"]
+                .iter()
+                .find(|f| given(f))
+            {
+                let flag = match *flag {
+                    "patterns" => "--pattern",
+                    "bindings" => "--binding",
+                    _ => "--pattern-params",
+                };
+                return Err(usage(format!(
+                    "--workload replaces the PoC's patterns and bindings; drop {flag}"
+                )));
+            }
+        }
+        let patterns = match (&workload, m.and_then(|m| m.patterns.clone())) {
+            (Some(w), _) => vec![PatternSpec {
+                name: w.pattern_name(),
+                params: w.params.clone(),
+            }],
+            (None, Some(p)) if !given("patterns") && !given("pattern_params") => p,
             _ => parse_patterns(&args.patterns, &args.pattern_params)?,
         };
-        let mut bindings = pick(
-            given("bindings"),
-            &args.bindings,
-            m.and_then(|m| m.bindings.as_ref()),
-        );
+        let mut bindings = match &workload {
+            // The user's code decides how it calls native code.
+            Some(_) => vec!["workload".to_string()],
+            None => pick(
+                given("bindings"),
+                &args.bindings,
+                m.and_then(|m| m.bindings.as_ref()),
+            ),
+        };
         bindings.dedup();
         let builds = m
             .and_then(|m| m.builds.clone())
@@ -200,6 +234,7 @@ impl Plan {
             matrix: m.map(|m| m.path.clone()),
             description: m.and_then(|m| m.description.clone()).unwrap_or_default(),
             emulate_cores: args.emulate_cores,
+            workload,
             python_threads,
             rust_threads,
             iterations,

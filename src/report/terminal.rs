@@ -69,7 +69,7 @@ const REGION_ROWS: &[RegionRow] = &[
     ("  arena heaps", |r| r.arena_heaps),
     ("  main [heap]", |r| r.main_heap),
     ("  thread stacks", |r| r.stacks),
-    ("  Python allocator (mimalloc)", |r| r.python_alloc),
+    ("  mimalloc (Python objects)", |r| r.python_alloc),
     ("  file-backed", |r| r.file),
     ("  other anonymous", |r| r.anon_other),
 ];

@@ -59,6 +59,16 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
 
     let install = (!args.no_install).then_some(args.install_version.as_str());
     let pair = python::ensure_pair(&args.pythons, install, out)?;
+    let mut pythons = std::collections::BTreeMap::new();
+    if let Some(w) = &plan.workload {
+        crate::workload::check_with(&pair.gil, w)?;
+        for build in &plan.builds {
+            pythons.insert(
+                *build,
+                crate::workload::python_for(pair.get(*build), w, out)?,
+            );
+        }
+    }
     let exts = scheduler::ensure_extensions(&plan, &pair, out)?;
     let driver = super::executor::materialize_driver()?;
     let provenance = Sweep::provenance(&pair, &exts);
@@ -95,6 +105,7 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
         dir,
         provenance,
         shard,
+        pythons,
         done,
     };
     // On resume, the first attempt's provenance stays: it describes the recorded runs.

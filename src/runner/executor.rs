@@ -37,7 +37,10 @@ pub struct RunSpec<'a> {
     pub rep: u32,
     pub pattern_params: String,
     pub interpreter: &'a Interpreter,
+    /// The program to start: the interpreter, or a virtual environment of it.
+    pub python: &'a Path,
     pub ext: &'a ExtBuild,
+    pub workload: Option<&'a crate::workload::WorkloadSpec>,
     pub driver: &'a Path,
     /// Extra environment from the allocator profile (GLIBC_TUNABLES, LD_PRELOAD, ...).
     pub env: Vec<(String, String)>,
@@ -65,6 +68,13 @@ struct DriverConfig<'a> {
     pattern: &'a str,
     pattern_params: &'a str,
     binding: &'a str,
+    workload: Option<WorkloadConfig<'a>>,
+}
+
+#[derive(Serialize)]
+struct WorkloadConfig<'a> {
+    path: &'a Path,
+    params: std::collections::BTreeMap<&'a str, &'a str>,
 }
 
 enum Msg {
@@ -332,11 +342,20 @@ pub fn run(spec: &RunSpec) -> RunRecord {
             pattern: &spec.cell.point.pattern,
             pattern_params: &spec.pattern_params,
             binding: &spec.cell.point.binding,
+            workload: spec.workload.map(|w| WorkloadConfig {
+                path: &w.path,
+                params: w
+                    .params
+                    .split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.trim(), v.trim()))
+                    .collect(),
+            }),
         };
         let config = serde_json::to_string(&config).map_err(|e| fail("spawn", e.to_string()))?;
         let (msg_r, msg_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| fail("spawn", format!("cannot create the message pipe: {e}")))?;
-        let mut cmd = Command::new(&spec.interpreter.path);
+        let mut cmd = Command::new(spec.python);
         cmd.args(["-I", "-X", "faulthandler"])
             .arg(spec.driver)
             .arg(&config)
@@ -364,7 +383,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
         let mut child = cmd.spawn().map_err(|e| {
             fail(
                 "spawn",
-                format!("cannot start {}: {e}", spec.interpreter.path.display()),
+                format!("cannot start {}: {e}", spec.python.display()),
             )
         })?;
         drop(msg_w);

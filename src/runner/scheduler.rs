@@ -77,6 +77,9 @@ pub struct Sweep {
     pub dir: PathBuf,
     pub provenance: Provenance,
     pub shard: Option<Shard>,
+    /// The program each build's children start (a workload's virtual environment, or
+    /// the interpreter itself).
+    pub pythons: BTreeMap<Build, PathBuf>,
     /// Run ids already recorded (when resuming); they are not run again.
     pub done: std::collections::HashSet<String>,
 }
@@ -206,7 +209,12 @@ impl Sweep {
             rep: slot.rep,
             pattern_params: slot.pattern_params.clone(),
             interpreter,
+            python: self
+                .pythons
+                .get(&slot.cell.build)
+                .unwrap_or(&interpreter.path),
             ext: &self.exts[&(slot.cell.build, profile.allocator.variant())],
+            workload: self.plan.workload.as_ref(),
             driver: &self.driver,
             env: profile.child_env(),
             glibc_tunables: profile.glibc_tunables(),
