@@ -210,6 +210,27 @@ pub struct RunArgs {
     pub shard: Option<String>,
 }
 
+/// The plan flags typed on the command line (not defaults) in `m`, the matches of a
+/// bare invocation or of `run`.
+pub fn explicit_plan_flags(m: &clap::ArgMatches) -> Vec<&'static str> {
+    PLAN_FLAGS
+        .iter()
+        .copied()
+        .filter(|id| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .collect()
+}
+
+/// Parse a bare command line into run flags and the plan flags typed (for tests).
+#[cfg(test)]
+pub fn parse_run(argv: &[&str]) -> (RunArgs, Vec<&'static str>) {
+    use clap::{CommandFactory, FromArgMatches};
+    let m = Cli::command()
+        .try_get_matches_from(argv)
+        .expect("valid flags");
+    let cli = Cli::from_arg_matches(&m).expect("valid flags");
+    (cli.run, explicit_plan_flags(&m))
+}
+
 /// Flags whose value is part of the plan (checked by --resume when given).
 pub const PLAN_FLAGS: &[&str] = &[
     "matrix",

@@ -28,7 +28,7 @@ mod workload;
 use std::io::Write;
 
 use anyhow::Result;
-use clap::{parser::ValueSource, ArgMatches, CommandFactory, FromArgMatches};
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command, PythonsCommand};
 
@@ -53,22 +53,13 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// The plan flags typed on the command line (not defaults).
-fn explicit_plan_flags(m: &ArgMatches) -> Vec<&'static str> {
-    cli::PLAN_FLAGS
-        .iter()
-        .copied()
-        .filter(|id| m.value_source(id) == Some(ValueSource::CommandLine))
-        .collect()
-}
-
 fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
     let mut out = std::io::stdout().lock();
     match cli.command {
-        None => runner::command::run(&cli.run, &explicit_plan_flags(matches), &mut out),
+        None => runner::command::run(&cli.run, &cli::explicit_plan_flags(matches), &mut out),
         Some(Command::Run(args)) => {
             let sub = matches.subcommand_matches("run").expect("run subcommand");
-            runner::command::run(&args, &explicit_plan_flags(sub), &mut out)
+            runner::command::run(&args, &cli::explicit_plan_flags(sub), &mut out)
         }
         Some(Command::Pythons(PythonsCommand::List(args))) => {
             python::list(&args, &mut out).map(|_| 0)

@@ -524,7 +524,7 @@ tunables = ["glibc-default", "arena-max-2"]
             .profiles(&dirs, &host)
             .unwrap()
             .unwrap();
-        assert_eq!(all.len(), 9);
+        assert_eq!(all.len(), 11);
         // Every shipped profile is compared by tunables.toml.
         let shipped = std::fs::read_dir(repo("tunables"))
             .unwrap()

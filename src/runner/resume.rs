@@ -106,12 +106,11 @@ pub fn recorded(dir: &Path) -> Result<(HashSet<String>, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn plan(extra: &[&str]) -> Plan {
         let mut v = vec!["arena-sweep", "--seed", "1"];
         v.extend_from_slice(extra);
-        Plan::from_args_test(&crate::cli::Cli::try_parse_from(v).unwrap().run).unwrap()
+        Plan::from_argv(&v).unwrap()
     }
 
     #[test]
