@@ -183,6 +183,10 @@ pub struct RunArgs {
     /// Kill a run (its whole process group) after this long and record it as failed.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Kill a run whose RSS exceeds this (e.g. 2G, 512M; K/M/G are KiB/MiB/GiB) and
+    /// record it as failed; the sweep goes on.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_kib)]
+    pub max_rss: Option<u64>,
     /// GIL delta floor for the amplification ratio, in MiB.
     #[arg(long, default_value_t = crate::risk::DEFAULT_FLOOR_MIB)]
     pub floor_mib: f64,
@@ -250,6 +254,7 @@ pub const PLAN_FLAGS: &[&str] = &[
     "sample_interval",
     "settle",
     "timeout",
+    "max_rss",
     "floor_mib",
     "seed",
 ];
@@ -260,6 +265,31 @@ pub struct Grid(pub Vec<u32>);
 
 fn parse_grid_arg(s: &str) -> Result<Grid, String> {
     crate::matrix::parse_grid(s).map(Grid).map_err(|e| e.0)
+}
+
+/// "512M", "2G", "100000K" (KiB, MiB, GiB) -> KiB; a bare number is bytes.
+pub fn parse_size_kib(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 1u64),
+        Some((i, 'M' | 'm')) => (&t[..i], 1024),
+        Some((i, 'G' | 'g')) => (&t[..i], 1024 * 1024),
+        _ => (t, 0),
+    };
+    let v: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 512M or 2G"))?;
+    let kib = if mult == 0 {
+        v / 1024
+    } else {
+        v.checked_mul(mult)
+            .ok_or_else(|| format!("`{s}` is too large"))?
+    };
+    if kib == 0 {
+        return Err(format!("`{s}` is below 1 KiB"));
+    }
+    Ok(kib)
 }
 
 /// "10ms", "0.5s", "2m", "250us"; a bare number is milliseconds.
@@ -296,6 +326,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size_kib("512M"), Ok(512 * 1024));
+        assert_eq!(parse_size_kib("2G"), Ok(2 * 1024 * 1024));
+        assert_eq!(parse_size_kib("64k"), Ok(64));
+        assert_eq!(parse_size_kib("1048576"), Ok(1024));
+        assert!(parse_size_kib("lots").is_err());
+        assert!(parse_size_kib("0M").is_err());
+        assert!(parse_size_kib("99999999999999999G").is_err());
+    }
 
     #[test]
     fn durations() {

@@ -54,6 +54,9 @@ pub struct Plan {
     pub sample_interval_ms: f64,
     pub settle_ms: f64,
     pub timeout_s: f64,
+    /// --max-rss in KiB: runs above it are killed and recorded as failed.
+    #[serde(default)]
+    pub max_rss_kib: Option<u64>,
     pub floor_mib: f64,
     pub thresholds: Thresholds,
     pub seed: u64,
@@ -247,6 +250,7 @@ impl Plan {
             sample_interval_ms: args.sample_interval.as_secs_f64() * 1e3,
             settle_ms: args.settle.as_secs_f64() * 1e3,
             timeout_s: args.timeout.as_secs_f64(),
+            max_rss_kib: args.max_rss,
             floor_mib: args.floor_mib,
             thresholds: Thresholds::default(),
             seed,

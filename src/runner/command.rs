@@ -55,7 +55,6 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
     if saved.is_none() {
         scheduler::check_out_dir(&args.out)?;
     }
-    super::install_interrupt_flag()?;
 
     let install = (!args.no_install).then_some(args.install_version.as_str());
     let pair = python::ensure_pair(&args.pythons, install, out)?;
@@ -131,6 +130,10 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
     )?;
     out.flush()?;
 
+    // From here on, Ctrl-C (or SIGTERM) stops after killing the run in flight, keeps
+    // results.jsonl whole and marks the plan incomplete; before, the default applies
+    // (nothing is half-written: builds are only used once complete).
+    super::install_interrupt_flag()?;
     let new_records = sweep.execute()?;
     let all = crate::results::load(&sweep.dir.join("results.jsonl"))?.records;
     let recorded: std::collections::HashSet<&str> = all.iter().map(|r| r.run_id.as_str()).collect();

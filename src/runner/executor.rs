@@ -7,13 +7,11 @@
 //! reports. Whatever goes wrong in the child becomes a failed `RunRecord` with a
 //! reason; this function does not return errors for child failures.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -95,60 +93,155 @@ fn fail(kind: &'static str, message: impl Into<String>) -> Fail {
     }
 }
 
-/// Keeps the last `TAIL_BYTES` of a stream.
-fn tail_reader<R: Read + Send + 'static>(r: Option<R>) -> Arc<Mutex<Vec<u8>>> {
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let b2 = Arc::clone(&buf);
-    if let Some(mut r) = r {
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = r.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                let mut b = b2.lock().unwrap_or_else(|e| e.into_inner());
-                b.extend_from_slice(&chunk[..n]);
-                if b.len() > 2 * TAIL_BYTES {
-                    let cut = b.len() - TAIL_BYTES;
-                    b.drain(..cut);
-                }
-            }
-        });
+/// The child's three output pipes, read by the executor itself with poll(2): the
+/// message pipe (JSON lines), and stdout/stderr, of which the last `TAIL_BYTES` are
+/// kept for failure reports. No reader threads: a run costs the parent one thread
+/// (the sampler), and a thread limit cannot break the parent's own reading.
+struct Pipes {
+    msg: Option<std::fs::File>,
+    out: Option<std::fs::File>,
+    err: Option<std::fs::File>,
+    line: Vec<u8>,
+    queue: std::collections::VecDeque<Msg>,
+    stderr_tail: Vec<u8>,
+}
+
+/// What the message pipe has to say.
+enum Next {
+    Msg(Msg),
+    Nothing,
+    Closed,
+}
+
+impl Pipes {
+    fn new(
+        msg: OwnedFd,
+        out: Option<std::process::ChildStdout>,
+        err: Option<std::process::ChildStderr>,
+    ) -> Self {
+        Pipes {
+            msg: Some(std::fs::File::from(msg)),
+            out: out.map(|o| std::fs::File::from(OwnedFd::from(o))),
+            err: err.map(|e| std::fs::File::from(OwnedFd::from(e))),
+            line: Vec::new(),
+            queue: std::collections::VecDeque::new(),
+            stderr_tail: Vec::new(),
+        }
     }
-    buf
-}
 
-fn tail_text(buf: &Arc<Mutex<Vec<u8>>>) -> String {
-    let b = buf.lock().unwrap_or_else(|e| e.into_inner());
-    let start = b.len().saturating_sub(TAIL_BYTES);
-    String::from_utf8_lossy(&b[start..]).into_owned()
-}
+    fn parse(line: &[u8]) -> Msg {
+        match serde_json::from_slice::<Value>(line) {
+            Ok(v) if v.get("phase").and_then(Value::as_str).is_some() => Msg::Json(v),
+            _ => Msg::Garbage(String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned()),
+        }
+    }
 
-fn message_reader(fd: OwnedFd) -> Receiver<Msg> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let reader = BufReader::new(std::fs::File::from(fd));
-        for line in reader.split(b'\n') {
-            let Ok(line) = line else { break };
-            let msg = match serde_json::from_slice::<Value>(&line) {
-                Ok(v) if v.get("phase").and_then(Value::as_str).is_some() => Msg::Json(v),
-                _ => {
-                    Msg::Garbage(String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned())
-                }
-            };
-            if tx.send(msg).is_err() {
-                break;
+    /// The next complete message, waiting up to `timeout` for data.
+    fn next(&mut self, timeout: Duration) -> Next {
+        if self.queue.is_empty() && self.msg.is_some() {
+            self.pump(timeout);
+        }
+        match self.queue.pop_front() {
+            Some(m) => Next::Msg(m),
+            None if self.msg.is_none() => Next::Closed,
+            None => Next::Nothing,
+        }
+    }
+
+    /// Keep reading stderr until it closes or `within` passes (the child is ending).
+    fn drain_stderr(&mut self, within: Duration) {
+        let until = Instant::now() + within;
+        while self.err.is_some() && Instant::now() < until {
+            self.pump(until.saturating_duration_since(Instant::now()));
+        }
+    }
+
+    /// Wait up to `timeout` for data on the open pipes and take what is there.
+    fn pump(&mut self, timeout: Duration) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let mut fds: Vec<PollFd> = Vec::with_capacity(3);
+        let mut which: Vec<usize> = Vec::with_capacity(3);
+        for (i, f) in [&self.msg, &self.out, &self.err].into_iter().enumerate() {
+            if let Some(f) = f {
+                fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                which.push(i);
             }
         }
-    });
-    rx
+        if fds.is_empty() {
+            return;
+        }
+        let ms = PollTimeout::try_from(timeout.as_millis().min(60_000) as i32)
+            .unwrap_or(PollTimeout::ZERO);
+        if poll(&mut fds, ms).unwrap_or(0) <= 0 {
+            return;
+        }
+        let ready: Vec<usize> = fds
+            .iter()
+            .zip(&which)
+            .filter(|(fd, _)| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(_, i)| *i)
+            .collect();
+        let mut chunk = [0u8; 8192];
+        for i in ready {
+            let slot = match i {
+                0 => &mut self.msg,
+                1 => &mut self.out,
+                _ => &mut self.err,
+            };
+            let n = match slot.as_mut().map(|f| f.read(&mut chunk)) {
+                Some(Ok(n)) => n,
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                _ => 0,
+            };
+            if n == 0 {
+                *slot = None;
+                if i == 0 && !self.line.is_empty() {
+                    // A last line without its newline.
+                    let line = std::mem::take(&mut self.line);
+                    self.queue.push_back(Self::parse(&line));
+                }
+                continue;
+            }
+            match i {
+                0 => {
+                    self.line.extend_from_slice(&chunk[..n]);
+                    while let Some(pos) = self.line.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = self.line.drain(..=pos).collect();
+                        self.queue.push_back(Self::parse(&line[..line.len() - 1]));
+                    }
+                    if self.line.len() > 1 << 20 {
+                        // A "line" of a megabyte is not our protocol.
+                        let junk = std::mem::take(&mut self.line);
+                        self.queue.push_back(Msg::Garbage(
+                            String::from_utf8_lossy(&junk[..200]).into_owned(),
+                        ));
+                    }
+                }
+                2 => {
+                    self.stderr_tail.extend_from_slice(&chunk[..n]);
+                    if self.stderr_tail.len() > 2 * TAIL_BYTES {
+                        let cut = self.stderr_tail.len() - TAIL_BYTES;
+                        self.stderr_tail.drain(..cut);
+                    }
+                }
+                // stdout is drained so the child never blocks on it; its content is not kept.
+                _ => {}
+            }
+        }
+    }
+
+    fn stderr_text(&self) -> String {
+        let start = self.stderr_tail.len().saturating_sub(TAIL_BYTES);
+        String::from_utf8_lossy(&self.stderr_tail[start..]).into_owned()
+    }
 }
 
 /// A child being walked through the protocol.
 struct Session {
     pid: i32,
     stdin: std::process::ChildStdin,
-    rx: Receiver<Msg>,
+    pipes: Pipes,
     deadline: Instant,
     timeout: Duration,
     max_rss_kib: Option<u64>,
@@ -179,8 +272,8 @@ impl Session {
                     }
                 }
             }
-            match self.rx.recv_timeout(Duration::from_millis(20)) {
-                Ok(Msg::Json(v)) => {
+            match self.pipes.next(Duration::from_millis(20)) {
+                Next::Msg(Msg::Json(v)) => {
                     let phase = v
                         .get("phase")
                         .and_then(Value::as_str)
@@ -210,7 +303,7 @@ impl Session {
                     self.reports.insert(phase, v.clone());
                     return Ok(v);
                 }
-                Ok(Msg::Garbage(line)) => {
+                Next::Msg(Msg::Garbage(line)) => {
                     return Err(fail(
                         "protocol",
                         format!(
@@ -218,8 +311,8 @@ impl Session {
                         ),
                     ))
                 }
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => {
+                Next::Nothing => continue,
+                Next::Closed => {
                     return Err(fail(
                         "exit",
                         format!(
@@ -326,7 +419,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
     let mut phases = Phases::default();
     let mut series_samples = Vec::new();
     let mut reports = serde_json::Map::new();
-    let mut stderr_tail = Arc::new(Mutex::new(Vec::new()));
+    let mut pipes_slot: Option<Pipes> = None;
     let mut pid_for_cleanup: Option<i32> = None;
 
     let outcome = (|| -> Result<(Metrics, i32, libc::rusage), Fail> {
@@ -389,12 +482,10 @@ pub fn run(spec: &RunSpec) -> RunRecord {
         drop(msg_w);
         let pid = child.id() as i32;
         pid_for_cleanup = Some(pid);
-        let _stdout = tail_reader(child.stdout.take());
-        stderr_tail = tail_reader(child.stderr.take());
         let mut s = Session {
             pid,
             stdin: child.stdin.take().expect("piped stdin"),
-            rx: message_reader(msg_r),
+            pipes: Pipes::new(msg_r, child.stdout.take(), child.stderr.take()),
             deadline: t0 + spec.timeout,
             timeout: spec.timeout,
             max_rss_kib: spec.max_rss_kib,
@@ -406,7 +497,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
             let baseline = s.snap("ready")?;
             phases.ready = Some(baseline);
             let series = Series::start(pid, spec.sample_interval)
-                .map_err(|e| fail("exit", format!("{e:#}")))?;
+                .map_err(|e| fail("harness", format!("{e:#}")))?;
             s.go()?;
             let done_msg = match s.expect(&["done"]) {
                 Ok(m) => m,
@@ -469,8 +560,11 @@ pub fn run(spec: &RunSpec) -> RunRecord {
                     .map(|b| b / 1024),
             })
         })();
-        reports = std::mem::take(&mut s.reports);
-        drop(s);
+        let Session {
+            pipes, reports: r, ..
+        } = s;
+        reports = r;
+        pipes_slot = Some(pipes);
         match result {
             Ok(mut metrics) => match reap(pid, Duration::from_secs(30)) {
                 Some((status, usage))
@@ -520,6 +614,10 @@ pub fn run(spec: &RunSpec) -> RunRecord {
                         let _ = reap(pid, Duration::from_secs(10));
                     }
                 }
+                // What the child said last (a faulthandler traceback, an exception).
+                if let Some(p) = pipes_slot.as_mut() {
+                    p.drain_stderr(Duration::from_millis(500));
+                }
                 // Anything the child started in its group goes too.
                 kill_group(pid);
             }
@@ -528,7 +626,10 @@ pub fn run(spec: &RunSpec) -> RunRecord {
                 message: f.message,
                 signal,
                 exit_code,
-                stderr_tail: tail_text(&stderr_tail),
+                stderr_tail: pipes_slot
+                    .as_ref()
+                    .map(Pipes::stderr_text)
+                    .unwrap_or_default(),
             };
             (Status::Failed, Some(failure), None)
         }

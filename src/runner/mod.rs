@@ -19,10 +19,13 @@ use anyhow::{bail, Result};
 static INTERRUPTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
 /// Install SIGINT/SIGTERM handlers that only set a flag; loops that wait on children
-/// poll it, kill their child and stop cleanly.
+/// poll it, kill their child and stop cleanly. A second signal while the flag is set
+/// exits at once (exit code 130), for a user who does not want to wait.
 pub fn install_interrupt_flag() -> Result<()> {
     let flag = INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false)));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered first, so it sees the flag as it was before this signal.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(flag))?;
         signal_hook::flag::register(sig, Arc::clone(flag))?;
     }
     Ok(())

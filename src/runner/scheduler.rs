@@ -224,7 +224,7 @@ impl Sweep {
             sample_interval: Duration::from_secs_f64(self.plan.sample_interval_ms / 1e3),
             settle: Duration::from_secs_f64(self.plan.settle_ms / 1e3),
             timeout: Duration::from_secs_f64(self.plan.timeout_s),
-            max_rss_kib: None,
+            max_rss_kib: self.plan.max_rss_kib,
             env_pad_len: pad,
         }
     }
