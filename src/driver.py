@@ -7,8 +7,8 @@ paused at a known point:
 
     ready    extension imported, build checked; nothing run yet   -> baseline snapshot
     done     every Python thread finished the workload            -> final snapshot
-    released blocks the pattern kept alive were freed (only when there were any)
     trimmed  malloc_trim(0) was called                             -> after-trim snapshot
+    released blocks the pattern kept alive were freed (only when there were any)
 
 On failure it writes {"phase": "error", "kind": ..., "message": ...} and exits non-zero.
 Numbers the driver reports about itself are cross-checks; the parent measures.
@@ -228,14 +228,16 @@ def main():
     send(dict(phase="done", wall_s=wall, calls=calls[0], requested_bytes=requested[0], **self_view()))
     wait_go()
 
+    # Trim while the workload's kept data is still alive: after-trim RSS then splits
+    # memory glibc retained but does not use (holes, free tops) from live memory.
+    trimmed = arena_poc.malloc_trim(0)
+    send(dict(phase="trimmed", trim_returned=trimmed, **self_view()))
+    wait_go()
+
     if arena_poc.store_bytes():
         released = arena_poc.clear_store()
         send(dict(phase="released", released_bytes=released, **self_view()))
         wait_go()
-
-    trimmed = arena_poc.malloc_trim(0)
-    send(dict(phase="trimmed", trim_returned=trimmed, **self_view()))
-    wait_go()
 
 
 main()

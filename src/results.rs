@@ -111,9 +111,10 @@ impl From<&[Sample]> for SeriesArrays {
 pub struct Phases {
     pub ready: Option<Snapshot>,
     pub done: Option<Snapshot>,
+    /// After malloc_trim(0), with the pattern's kept blocks still alive.
+    pub trimmed: Option<Snapshot>,
     /// After the pattern's kept blocks were freed (only when there were any).
     pub released: Option<Snapshot>,
-    pub trimmed: Option<Snapshot>,
 }
 
 /// The measured numbers of a successful run (DESIGN.md's definitions).

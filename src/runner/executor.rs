@@ -512,16 +512,20 @@ pub fn run(spec: &RunSpec) -> RunRecord {
             let done = done?;
             phases.done = Some(done);
             s.go()?;
-            let mut next = s.expect(&["released", "trimmed"])?;
-            if next.get("phase").and_then(Value::as_str) == Some("released") {
-                phases.released = Some(s.snap("released")?);
-                s.go()?;
-                next = s.expect(&["trimmed"])?;
-            }
-            let _ = next;
+            s.expect(&["trimmed"])?;
             let trimmed = s.snap("trimmed")?;
             phases.trimmed = Some(trimmed);
             s.go()?;
+            if done_msg
+                .get("store_bytes")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                > 0
+            {
+                s.expect(&["released"])?;
+                phases.released = Some(s.snap("released")?);
+                s.go()?;
+            }
 
             let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
             let peak_sampled = series_samples.iter().map(|x| x.rss_kib).max().unwrap_or(0);
