@@ -194,5 +194,7 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
         )?;
         return Ok(if super::interrupted() { 130 } else { 1 });
     }
-    Ok(0)
+    // Failed runs are results too (recorded, with reasons), but a sweep with any
+    // of them is not a clean success.
+    Ok(if failed > 0 { 1 } else { 0 })
 }
