@@ -61,7 +61,6 @@ fn processes_with(marker: &str) -> Vec<i32> {
 
 #[test]
 fn crashes_are_recorded_with_the_signal_and_the_sweep_goes_on() {
-    let out = tempfile::tempdir().unwrap();
     for mode in ["segv", "abort"] {
         let out = tempfile::tempdir().unwrap();
         let o = bin()
@@ -238,7 +237,7 @@ fn thread_creation_failing_with_eagain_is_a_recorded_failure() {
         "greedy.py",
         "import arena_poc\n\
          def call(rust_threads, worker_id, iteration):\n\
-         \x20   arena_poc.run_arena_test(60)\n",
+         \x20   arena_poc.run_arena_test(60, \"churn\", \"size=64,count=200000\")\n",
     );
     let out = dir.path().join("reports");
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("arena-sweep"));
