@@ -52,8 +52,10 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
         plan.max_rust_threads(),
         &limits::current_limits(),
     )?;
-    if saved.is_none() {
-        scheduler::check_out_dir(&args.out)?;
+    let runs = plan.runs_of_shard(shard).len();
+    match &args.resume {
+        Some(dir) => scheduler::check_out_dir(dir, runs, "--resume")?,
+        None => scheduler::check_out_dir(&args.out, runs, "--out")?,
     }
 
     let install = (!args.no_install).then_some(args.install_version.as_str());

@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::executor::{self, RunSpec};
+use crate::error::usage;
 use crate::ext::{self, ExtBuild, Variant};
 use crate::plan::{Plan, RunSlot, Shard};
 use crate::progress::Progress;
@@ -84,14 +85,44 @@ pub struct Sweep {
     pub done: std::collections::HashSet<String>,
 }
 
-/// Check that `out` can hold a report folder, creating it if needed.
-pub fn check_out_dir(out: &Path) -> Result<()> {
+/// What one run's record takes in results.jsonl, at most, for the free-space check
+/// (a record with a few thousand samples is about 40 KiB).
+pub const RECORD_BYTES_ESTIMATE: u64 = 64 * 1024;
+
+/// Check, before the sweep starts, that `out` (or a resumed folder) can hold `runs`
+/// more records: it exists or can be created, is writable, and has room.
+pub fn check_out_dir(out: &Path, runs: usize, flag: &str) -> Result<()> {
+    let name = || format!("{flag} {}", out.display());
+    // Space first, on the nearest folder that exists, so a full disk leaves nothing.
+    let existing = out
+        .ancestors()
+        .find(|a| a.is_dir())
+        .unwrap_or(Path::new("."));
+    let needed = runs as u64 * RECORD_BYTES_ESTIMATE + (1 << 20);
+    let free = crate::paths::available_bytes(existing)?;
+    if free < needed {
+        return Err(usage(format!(
+            "{}: only {} KiB free there, and {runs} run(s) need about {} KiB; free some space or choose another folder",
+            name(),
+            free / 1024,
+            needed / 1024
+        )));
+    }
+    let created = !out.exists();
     std::fs::create_dir_all(out)
-        .with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
+        .map_err(|e| usage(format!("{}: cannot create the folder: {e}", name())))?;
     let probe = out.join(format!(".arena-sweep-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"x")
-        .with_context(|| format!("--out {}: the folder is not writable", out.display()))?;
+    let written = std::fs::write(&probe, b"x");
     let _ = std::fs::remove_file(&probe);
+    if let Err(e) = written {
+        if created {
+            let _ = std::fs::remove_dir(out);
+        }
+        return Err(usage(format!(
+            "{}: the folder is not writable: {e}",
+            name()
+        )));
+    }
     Ok(())
 }
 
@@ -108,7 +139,7 @@ pub fn new_report_dir(out: &Path, shard: Option<Shard>) -> Result<PathBuf> {
         } else {
             format!("{stamp}-{n}")
         };
-        let dir = out.join(name);
+        let dir = crate::paths::join_under(out, &crate::paths::file_component(&name))?;
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
