@@ -15,4 +15,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test"
+# One test at a time: several tests measure concurrency and timing on a 2-CPU machine.
 cargo test --workspace --release -- --test-threads=1
+
+echo "== fuzz pass (proptest, 20000 cases per property)"
+PROPTEST_CASES=20000 cargo test --workspace --release fuzz -- --test-threads=2

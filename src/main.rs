@@ -5,6 +5,8 @@ mod aggregate;
 mod cli;
 mod error;
 mod ext;
+#[cfg(test)]
+mod fuzz;
 mod matrix;
 mod paths;
 /// The extension's pattern parser, compiled into the CLI too, so that a bad pattern

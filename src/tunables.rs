@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::ext::Variant;
 
 pub use catalog::{parse_value, Catalog, MALLOC_PREFIX};
+#[cfg(test)]
+pub use file::parse_profile;
 pub(crate) use file::{check_name, find_named_file};
 pub use file::{default_dirs, find_profile};
 pub use located::{PlanError, Source};

@@ -182,3 +182,31 @@ mod tests {
         assert!(rss_kib().unwrap() > 0);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! No text may make the malloc_info parser panic: mutations of the captured XML
+    //! and arbitrary bytes (run longer in CI with PROPTEST_CASES).
+    use super::*;
+    use proptest::prelude::*;
+
+    const SEED: &str = include_str!("../tests/fixtures/malloc_info-glibc2.36-two-arenas.xml");
+
+    proptest! {
+        #[test]
+        fn mutated_xml_never_panics(edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<bool>()), 0..16)) {
+            let mut b = SEED.as_bytes().to_vec();
+            for (pos, byte, insert) in edits {
+                let i = pos % (b.len() + 1);
+                if insert { b.insert(i, byte) } else if i < b.len() { b[i] = byte }
+            }
+            let info = parse_malloc_info(&String::from_utf8_lossy(&b));
+            let _ = info.heaps();
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(t in ".{0,300}") {
+            let _ = parse_malloc_info(&t);
+        }
+    }
+}

@@ -111,8 +111,13 @@ pub fn find_matrix(name: &str, dirs: &[PathBuf]) -> Result<MatrixFile, PlanError
 /// ([`MatrixFile::profiles`]), since that needs the host's tunables catalog.
 pub fn load_matrix(path: &Path) -> Result<MatrixFile, PlanError> {
     let text = Source::read(path)?;
-    let src = Source { path, text: &text };
-    let raw: MatrixToml = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+    parse_matrix(path, &text)
+}
+
+/// Parse matrix file text; `path` names it in errors.
+pub fn parse_matrix(path: &Path, text: &str) -> Result<MatrixFile, PlanError> {
+    let src = Source { path, text };
+    let raw: MatrixToml = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
     let err = |span: std::ops::Range<usize>, m: String| src.error(span, m);
 
     check_name(raw.name.get_ref()).map_err(|m| {

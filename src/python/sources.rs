@@ -340,6 +340,12 @@ impl PrivateApt {
 /// `(version, [(sha256, size, name)])` for each version `apt-cache showsrc` lists.
 type ShowSrc = Vec<(String, Vec<(String, u64, String)>)>;
 
+/// The showsrc parser, for the fuzz tests.
+#[cfg(test)]
+pub fn fuzz_showsrc(text: &str) -> usize {
+    parse_showsrc(text).len()
+}
+
 fn parse_showsrc(text: &str) -> ShowSrc {
     let mut out: ShowSrc = Vec::new();
     let mut in_sha = false;

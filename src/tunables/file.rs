@@ -146,8 +146,13 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
 /// Load and validate one profile file against the host's tunables.
 pub fn load_profile(path: &Path, catalog: &Catalog) -> Result<Profile, PlanError> {
     let text = Source::read(path)?;
-    let src = Source { path, text: &text };
-    let raw: ProfileToml = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+    parse_profile(path, &text, catalog)
+}
+
+/// Parse profile file text; `path` names it in errors (and its stem must match `name`).
+pub fn parse_profile(path: &Path, text: &str, catalog: &Catalog) -> Result<Profile, PlanError> {
+    let src = Source { path, text };
+    let raw: ProfileToml = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
 
     let stem = path
         .file_stem()
