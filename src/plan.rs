@@ -196,8 +196,11 @@ impl Plan {
             args.tunables
                 .iter()
                 .map(|name| {
-                    find_profile(name, &dirs, &catalog)
-                        .map_err(|e| usage(format!("--tunables {name}: {e}")))
+                    find_profile(name, &dirs, &catalog).map_err(|e| match e.file {
+                        // The error already names the file (and line).
+                        Some(_) => usage(e.to_string()),
+                        None => usage(format!("--tunables {name}: {e}")),
+                    })
                 })
                 .collect::<Result<_>>()?
         } else if let Some(p) = m

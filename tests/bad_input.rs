@@ -138,3 +138,64 @@ fn a_failing_extension_build_is_a_run_failure_with_the_log() {
         "no report folder for a run that never started"
     );
 }
+
+/// Every kind of malformed input, with the exact error it gets. Run from the repo root
+/// with a fresh cache: nothing may be written to the cache or the output folder, and no
+/// run may start (the output folder stays absent).
+#[test]
+fn the_catalogue_of_bad_input_and_its_exact_errors() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let f = "tests/fixtures/bad-input";
+    let abs = |p: &str| root.join(p).display().to_string();
+    let cases: Vec<(Vec<String>, String)> = vec![
+        // Matrix files.
+        (vec!["--matrix".into(), format!("{f}/matrix-bad-grid.toml")], format!("Error: {f}/matrix-bad-grid.toml:2: python_threads: `1..8`: ranges are written with `..=`, as in 1..=8")),
+        (vec!["--matrix".into(), format!("{f}/matrix-bad-type.toml")], format!("Error: {f}/matrix-bad-type.toml:2: invalid type: string \"three\", expected i64")),
+        (vec!["--matrix".into(), "nosuchmatrix".into()], "Error: unknown matrix `nosuchmatrix` (looked in matrices; found: default, quick, talk-8x50, tunables)".into()),
+        // Tunables profiles.
+        (vec!["--tunables".into(), format!("{f}/arena-max-9.toml")], format!("Error: {f}/arena-max-9.toml:5: glibc.malloc.arena_max = -1: values must not be negative")),
+        (vec!["--tunable".into(), "glibc.malloc.arena_maxx=2".into()], "Error: --tunable `glibc.malloc.arena_maxx=2`: unknown tunable `glibc.malloc.arena_maxx` (not in `/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --list-tunables`); did you mean glibc.malloc.arena_max?".into()),
+        // Flags.
+        (vec!["--shard".into(), "3/3".into()], "Error: --shard 3/3: K=3 is not below N=3; shards are numbered 0..N-1 (with Slurm, use --array=0-2)".into()),
+        (vec!["--floor-mib".into(), "0".into()], "Error: --floor-mib 0: the floor must be a positive number of MiB".into()),
+        (vec!["--max-rss".into(), "0M".into()], "error: invalid value '0M' for '--max-rss <SIZE>': `0M` is below 1 KiB".into()),
+        (vec!["--pattern".into(), "fragment:keep_every=0".into()], "Error: --pattern fragment:keep_every=0: pattern parameter `keep_every` must be at least 1".into()),
+        (vec!["--workload-params".into(), "a=1".into()], "Error: --workload-params needs --workload".into()),
+        // Workload files (checked with the real interpreter before anything runs).
+        (vec!["--workload".into(), format!("{f}/syntax-error.py")], format!("Error: {}:1: expected ':'", abs(&format!("{f}/syntax-error.py")))),
+        (vec!["--workload".into(), format!("{f}/no-call.py")], format!("Error: {}: defines no top-level function call(rust_threads, worker_id, iteration)", abs(&format!("{f}/no-call.py")))),
+        (vec!["--workload".into(), format!("{f}/call-one-arg.py")], format!("Error: {}:1: call() must take 3 arguments (rust_threads, worker_id, iteration), it takes 1", abs(&format!("{f}/call-one-arg.py")))),
+        (vec!["--workload".into(), format!("{f}/bad-requires.py")], format!("Error: {}:1: `--extra-index-url=http://example.invalid/simple` looks like a pip option; give a package name such as blake3==1.0.8", abs(&format!("{f}/bad-requires.py")))),
+        (vec!["--workload".into(), "README.md".into()], "Error: --workload README.md: a workload is a Python file ending in .py".into()),
+        // Report folders.
+        (vec!["run".into(), "--resume".into(), "tests/fixtures".into()], "Error: --resume: tests/fixtures is not a report folder: cannot read tests/fixtures/plan.json: No such file or directory (os error 2)".into()),
+    ];
+    let (gil, nogil) = pair();
+    for (args, expected) in cases {
+        let cache = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let reports = out.path().join("reports");
+        let o = bin()
+            .current_dir(root)
+            .env("ARENA_SWEEP_CACHE", cache.path())
+            .args(&args)
+            .arg("--python-gil")
+            .arg(&gil)
+            .arg("--python-nogil")
+            .arg(&nogil)
+            .arg("--out")
+            .arg(&reports)
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}:\n{stderr}");
+        let first = stderr.lines().next().unwrap_or("");
+        assert_eq!(first, expected, "{args:?}");
+        assert!(!reports.exists(), "{args:?}: the output folder was created");
+        assert_eq!(
+            count_entries(cache.path()),
+            0,
+            "{args:?}: something was written to the cache"
+        );
+    }
+}

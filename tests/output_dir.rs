@@ -76,7 +76,7 @@ fn an_unwritable_folder_is_refused_before_anything_runs() {
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("--out")
-            && stderr.contains("cannot create the folder")
+            && stderr.contains("is not writable")
             && stderr.contains("Read-only"),
         "{stderr}"
     );

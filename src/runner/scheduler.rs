@@ -89,15 +89,30 @@ pub struct Sweep {
 /// (a record with a few thousand samples is about 40 KiB).
 pub const RECORD_BYTES_ESTIMATE: u64 = 64 * 1024;
 
-/// Check, before the sweep starts, that `out` (or a resumed folder) can hold `runs`
-/// more records: it exists or can be created, is writable, and has room.
+/// Check, before anything else happens, that `out` (or a resumed folder) can hold
+/// `runs` more records: the nearest folder that exists is writable and its filesystem
+/// has room. Nothing is created here; the folder is made with the report folder.
 pub fn check_out_dir(out: &Path, runs: usize, flag: &str) -> Result<()> {
     let name = || format!("{flag} {}", out.display());
-    // Space first, on the nearest folder that exists, so a full disk leaves nothing.
+    if out.exists() && !out.is_dir() {
+        return Err(usage(format!("{}: this is a file, not a folder", name())));
+    }
     let existing = out
         .ancestors()
         .find(|a| a.is_dir())
         .unwrap_or(Path::new("."));
+    nix::unistd::access(
+        existing,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    )
+    .map_err(|e| {
+        usage(format!(
+            "{}: {} is not writable: {}",
+            name(),
+            existing.display(),
+            std::io::Error::from(e)
+        ))
+    })?;
     let needed = runs as u64 * RECORD_BYTES_ESTIMATE + (1 << 20);
     let free = crate::paths::available_bytes(existing)?;
     if free < needed {
@@ -108,27 +123,14 @@ pub fn check_out_dir(out: &Path, runs: usize, flag: &str) -> Result<()> {
             needed / 1024
         )));
     }
-    let created = !out.exists();
-    std::fs::create_dir_all(out)
-        .map_err(|e| usage(format!("{}: cannot create the folder: {e}", name())))?;
-    let probe = out.join(format!(".arena-sweep-write-test-{}", std::process::id()));
-    let written = std::fs::write(&probe, b"x");
-    let _ = std::fs::remove_file(&probe);
-    if let Err(e) = written {
-        if created {
-            let _ = std::fs::remove_dir(out);
-        }
-        return Err(usage(format!(
-            "{}: the folder is not writable: {e}",
-            name()
-        )));
-    }
     Ok(())
 }
 
 /// A new `<out>/<UTC timestamp>` folder (with -2, -3 ... if taken; shards add
 /// `-shard-K-of-N`).
 pub fn new_report_dir(out: &Path, shard: Option<Shard>) -> Result<PathBuf> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
     let mut stamp = utc_stamp(std::time::SystemTime::now());
     if let Some(s) = shard {
         stamp.push_str(&format!("-shard-{}-of-{}", s.k, s.n));
