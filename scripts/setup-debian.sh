@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential pkg-config xz-utils curl
       libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev libsqlite3-dev
       libreadline-dev libncurses-dev uuid-dev
-      libjemalloc2 libmimalloc2.0)
+      libjemalloc2 libmimalloc2.0 musl-tools)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

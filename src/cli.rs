@@ -53,6 +53,48 @@ pub enum Command {
     ///
     /// The folders must hold the same plan; each run may appear in only one of them.
     Merge(MergeArgs),
+    /// Explain a live process's glibc arenas, read from /proc (no ptrace).
+    ///
+    /// Shows the arena heaps (64 MiB-aligned reservations) and their RSS, [heap], the
+    /// thread stacks, mimalloc regions, the anonymous/file split, the thread count, and
+    /// the process's libc and glibc version (read from the banner in its libc.so.6).
+    /// Ends with a verdict and suggested GLIBC_TUNABLES, validated against this host's
+    /// `ld.so --list-tunables`. A process whose malloc is not glibc's (musl, a static
+    /// program without glibc, a preloaded or linked jemalloc/mimalloc/tcmalloc) gets an
+    /// explanation instead of an arena analysis.
+    ///
+    /// Reading another user's memory map needs that user or root. Exit codes: 0 when
+    /// inspected (and when a --watch ends); 2 when the process cannot be inspected (no
+    /// such process, permission denied, a kernel thread or a zombie); 1 for other
+    /// failures to read /proc.
+    Inspect(InspectArgs),
+    /// Show this host's provenance and check that it can run sweeps.
+    ///
+    /// Prints what every report's plan.json records about the host (glibc, its
+    /// tunables, kernel, CPUs, affinity, THP, cgroup limit, CPU model), then checks,
+    /// each OK, WARN or FAIL with a reason and a fix: glibc tunables support, the THP
+    /// mode, the default arena cap, thread limits, the GIL + free-threaded interpreter
+    /// pair, and that the PoC extension builds for both (glibc and jemalloc variants;
+    /// the first run builds them, which takes a minute or two). Exits 1 if any check
+    /// fails.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The process to inspect.
+    #[arg(value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub pid: i32,
+    /// Refresh every SECS seconds (e.g. 2 or 0.5), showing what changed since the last
+    /// refresh, until the process exits or Ctrl-C.
+    #[arg(long, value_name = "SECS", value_parser = parse_watch_secs)]
+    pub watch: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub pythons: PythonArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -292,6 +334,18 @@ pub fn parse_size_kib(s: &str) -> Result<u64, String> {
     Ok(kib)
 }
 
+/// Seconds for `inspect --watch`: a positive number, at most a day.
+fn parse_watch_secs(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds, like 2 or 0.5"))?;
+    if !(0.05..=86400.0).contains(&v) {
+        return Err(format!("`{s}`: give between 0.05 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
 /// "10ms", "0.5s", "2m", "250us"; a bare number is milliseconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -348,6 +402,15 @@ mod tests {
         assert!(parse_duration("0ms").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn watch_intervals_are_seconds() {
+        assert_eq!(parse_watch_secs("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_watch_secs("0.5").unwrap(), Duration::from_millis(500));
+        for bad in ["0", "-1", "NaN", "inf", "2s", "100000"] {
+            assert!(parse_watch_secs(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -3,10 +3,12 @@
 
 mod aggregate;
 mod cli;
+mod doctor;
 mod error;
 mod ext;
 #[cfg(test)]
 mod fuzz;
+mod inspect;
 mod matrix;
 mod paths;
 /// The extension's pattern parser, compiled into the CLI too, so that a bad pattern
@@ -89,6 +91,8 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
             )?;
             Ok(0)
         }
+        Some(Command::Inspect(args)) => inspect::command(&args, &mut out),
+        Some(Command::Doctor(args)) => doctor::command(&args, &mut out),
         Some(Command::Merge(args)) => {
             let m = runner::merge::merge(&args.dirs, &args.out)?;
             writeln!(

@@ -91,7 +91,7 @@ pub fn list_tunables(ld_so: &std::path::Path) -> String {
         .unwrap_or_default()
 }
 
-fn own_cgroup_file(name: &str) -> Option<String> {
+pub(crate) fn own_cgroup_file(name: &str) -> Option<String> {
     let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
     read_trim(&format!(

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ext::Variant;
 
-pub use catalog::{parse_value, Catalog, MALLOC_PREFIX};
+pub use catalog::{parse_list_tunables, parse_value, Catalog, MALLOC_PREFIX};
 #[cfg(test)]
 pub use file::parse_profile;
 pub(crate) use file::{check_name, find_named_file};
@@ -203,6 +203,22 @@ pub fn render(tunables: &[Tunable]) -> String {
         .join(":")
 }
 
+/// The same settings as glibc's environment aliases, `MALLOC_ARENA_MAX=2
+/// MALLOC_TRIM_THRESHOLD_=131072`, for a glibc older than 2.26, which reads no
+/// GLIBC_TUNABLES. `None` when one of them has no alias (tcache, mxfast, ...).
+pub fn render_env_aliases(tunables: &[Tunable]) -> Option<String> {
+    tunables
+        .iter()
+        .map(|t| {
+            catalog::ENV_ALIASES
+                .iter()
+                .find(|(_, full)| *full == t.name)
+                .map(|(alias, _)| format!("{alias}={}", t.value))
+        })
+        .collect::<Option<Vec<_>>>()
+        .map(|v| v.join(" "))
+}
+
 /// The profile for repeated `--tunable glibc.malloc.NAME=VALUE` flags, named "adhoc".
 ///
 /// Errors name the flag and the entry:
@@ -344,6 +360,22 @@ pub(crate) mod tests {
         assert_eq!(render(&[]), "");
         assert_eq!(Profile::glibc_default().glibc_tunables(), "");
         assert!(Profile::glibc_default().child_env().is_empty());
+    }
+
+    #[test]
+    fn old_glibcs_get_the_environment_aliases() {
+        let t = vec![
+            tunable("glibc.malloc.arena_max=2"),
+            tunable("glibc.malloc.trim_threshold=128K"),
+        ];
+        assert_eq!(
+            render_env_aliases(&t).as_deref(),
+            Some("MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072")
+        );
+        assert_eq!(
+            render_env_aliases(&[tunable("glibc.malloc.tcache_count=0")]),
+            None
+        );
     }
 
     #[test]
