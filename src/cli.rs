@@ -219,8 +219,10 @@ pub struct RunArgs {
     /// Time between RSS samples while the workload runs (e.g. 10ms, 1ms, 0.5s).
     #[arg(long, default_value = "10ms", value_parser = parse_duration)]
     pub sample_interval: Duration,
-    /// Wait this long after the workload ends before the final snapshot.
-    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    /// Wait this long after the workload ends before the final snapshot. The driver
+    /// reports the end only after joining every thread it started, so the default is
+    /// none; give one for workloads that leave background threads running.
+    #[arg(long, default_value = "0ms", value_parser = parse_duration_or_zero)]
     pub settle: Duration,
     /// Kill a run (its whole process group) after this long and record it as failed.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
@@ -346,8 +348,17 @@ fn parse_watch_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v))
 }
 
+/// Like [`parse_duration`], and also accepts zero.
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    duration(s, true)
+}
+
 /// "10ms", "0.5s", "2m", "250us"; a bare number is milliseconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    duration(s, false)
+}
+
+fn duration(s: &str, allow_zero: bool) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -368,7 +379,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             ))
         }
     };
-    if !secs.is_finite() || secs <= 0.0 {
+    if !secs.is_finite() || secs < 0.0 || (secs == 0.0 && !allow_zero) {
         return Err(format!("`{s}` must be a positive duration"));
     }
     if secs > 7.0 * 86400.0 {

@@ -5,8 +5,8 @@
 //! `<cache>/ext-src/<source hash>/` as a standalone crate and built with cargo, with
 //! `PYO3_PYTHON` pointing at the interpreter. The result is copied to
 //! `<cache>/ext/<key>/arena_poc<EXT_SUFFIX>`, where the key hashes the sources, the
-//! interpreter (path, version, configure flags, suffix), the variant and rustc's
-//! version. A `build.json` written last marks the folder complete.
+//! interpreter (path, version, configure flags, suffix) and the variant (rustc's version
+//! is recorded but not keyed on). A `build.json` written last marks the folder complete.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -118,7 +118,6 @@ fn materialize(root: &Path) -> Result<PathBuf> {
 /// The cached build for `interp` and `variant`, building it first if needed.
 pub fn ensure(interp: &Interpreter, variant: Variant, out: &mut dyn Write) -> Result<ExtBuild> {
     let root = cache_dir()?;
-    let rustc = rustc_version()?;
     let src_hash = source_hash();
     let key = hash_parts([
         src_hash.as_str(),
@@ -127,7 +126,6 @@ pub fn ensure(interp: &Interpreter, variant: Variant, out: &mut dyn Write) -> Re
         &interp.config_args,
         &interp.ext_suffix,
         variant.as_str(),
-        &rustc,
     ]);
     let dir = root.join("ext").join(&key[..16]);
     let record = dir.join("build.json");
@@ -138,6 +136,9 @@ pub fn ensure(interp: &Interpreter, variant: Variant, out: &mut dyn Write) -> Re
             }
         }
     }
+    // rustc's version is recorded, not keyed on: a built extension stays valid when the
+    // toolchain changes, and asking rustc costs a process start on every run.
+    let rustc = rustc_version()?;
     writeln!(
         out,
         "Building the PoC extension ({}) for {} ...",

@@ -121,8 +121,73 @@ struct ProbeOut {
     config_args: String,
 }
 
-/// Run the probe. Fails with a message naming the path when it is not a working Python.
+/// (device, inode, size, mtime in ns) of a file, following symlinks.
+fn identity(path: &Path) -> Option<(u64, u64, u64, i128)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((
+        m.dev(),
+        m.ino(),
+        m.size(),
+        i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+    ))
+}
+
+/// A cached probe result: valid while neither the path given nor the interpreter it
+/// resolved to has changed on disk.
+#[derive(Serialize, Deserialize)]
+struct CachedProbe {
+    path_identity: (u64, u64, u64, i128),
+    executable_identity: (u64, u64, u64, i128),
+    interpreter: Interpreter,
+}
+
+fn probe_cache_file(path: &Path) -> Option<PathBuf> {
+    let dir = crate::paths::cache_dir().ok()?.join("interpreters");
+    Some(dir.join(format!(
+        "{}.json",
+        &crate::paths::hash_parts([path.as_os_str().as_encoded_bytes()])[..16]
+    )))
+}
+
+/// Inspect an interpreter, using the cached answer when the files are unchanged
+/// (a probe starts the interpreter, which costs tens of milliseconds).
 pub fn inspect(path: &Path) -> Result<Interpreter> {
+    let cache = probe_cache_file(path);
+    if let (Some(file), Some(id)) = (&cache, identity(path)) {
+        if let Ok(c) =
+            serde_json::from_slice::<CachedProbe>(&std::fs::read(file).unwrap_or_default())
+        {
+            if c.path_identity == id
+                && identity(&c.interpreter.executable) == Some(c.executable_identity)
+            {
+                return Ok(c.interpreter);
+            }
+        }
+    }
+    let interp = probe(path)?;
+    if let (Some(file), Some(pid), Some(eid)) =
+        (cache, identity(path), identity(&interp.executable))
+    {
+        let entry = CachedProbe {
+            path_identity: pid,
+            executable_identity: eid,
+            interpreter: interp.clone(),
+        };
+        if let (Some(dir), Ok(bytes)) = (file.parent(), serde_json::to_vec(&entry)) {
+            // Best effort: a read-only cache only costs the probe next time.
+            let _ = std::fs::create_dir_all(dir);
+            let tmp = file.with_extension(format!("tmp.{}", std::process::id()));
+            if std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, &file);
+            }
+        }
+    }
+    Ok(interp)
+}
+
+/// Run the probe. Fails with a message naming the path when it is not a working Python.
+fn probe(path: &Path) -> Result<Interpreter> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("{} does not exist", path.display()))?;
     if meta.is_dir() {

@@ -9,8 +9,6 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -81,9 +79,10 @@ impl Probe {
     }
 }
 
-/// A running series; `stop` returns what was collected.
+/// A running series; `stop` returns what was collected. The sampler sleeps on a
+/// channel, so `stop` wakes it at once instead of waiting out the interval.
 pub struct Series {
-    stop: Arc<AtomicBool>,
+    stop: std::sync::mpsc::Sender<()>,
     handle: JoinHandle<Vec<Sample>>,
 }
 
@@ -91,28 +90,27 @@ impl Series {
     /// Start sampling `pid` every `interval`.
     pub fn start(pid: i32, interval: Duration) -> Result<Self> {
         let mut probe = Probe::open(pid)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("arena-sweep-sampler".into())
             .spawn(move || {
                 let t0 = Instant::now();
                 let mut out = Vec::with_capacity(1024);
                 let mut tick = 0u32;
-                while !flag.load(Ordering::Relaxed) {
-                    match probe.read() {
-                        Some((rss_kib, threads)) => out.push(Sample {
-                            t_ms: t0.elapsed().as_millis() as u32,
-                            rss_kib,
-                            threads,
-                        }),
-                        None => break,
-                    }
+                // Until the process is gone or the series is stopped.
+                while let Some((rss_kib, threads)) = probe.read() {
+                    out.push(Sample {
+                        t_ms: t0.elapsed().as_millis() as u32,
+                        rss_kib,
+                        threads,
+                    });
                     tick += 1;
                     let next = interval * tick;
-                    let now = t0.elapsed();
-                    if next > now {
-                        std::thread::sleep(next - now);
+                    let wait = next.saturating_sub(t0.elapsed());
+                    match stopped.recv_timeout(wait) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        // Stopped, or the Series was dropped.
+                        _ => break,
                     }
                 }
                 out
@@ -122,7 +120,7 @@ impl Series {
     }
 
     pub fn stop(self) -> Vec<Sample> {
-        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.stop.send(());
         self.handle.join().unwrap_or_default()
     }
 }
