@@ -49,6 +49,9 @@ pub enum Command {
     /// Find or provision GIL and free-threaded CPython interpreters.
     #[command(subcommand)]
     Pythons(PythonsCommand),
+    /// Record a live process's RSS and thread count over time (the sweep's sampler, like
+    /// psrecord) and report what the sampling cost.
+    Sample(SampleArgs),
     /// Join shard folders (from `--shard K/N` runs) into one report folder.
     ///
     /// The folders must hold the same plan; each run may appear in only one of them.
@@ -95,6 +98,24 @@ pub struct InspectArgs {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub pythons: PythonArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SampleArgs {
+    /// The process to sample.
+    pub pid: i32,
+    /// Time between samples (e.g. 1ms, 10ms, 0.5s).
+    #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Stop after this long (or when the process exits).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// How each sample reads /proc: pread (open once, the sweep's way), reopen, status.
+    #[arg(long, value_enum, default_value = "pread")]
+    pub method: crate::sampler::record::Method,
+    /// Write every sample to this CSV file (t_ms,rss_kib,threads).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -93,6 +93,15 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
         }
         Some(Command::Inspect(args)) => inspect::command(&args, &mut out),
         Some(Command::Doctor(args)) => doctor::command(&args, &mut out),
+        Some(Command::Sample(a)) => sampler::record::run(
+            a.pid,
+            a.interval,
+            a.duration,
+            a.method,
+            a.csv.as_deref(),
+            &mut out,
+        )
+        .map(|_| 0),
         Some(Command::Merge(args)) => {
             let m = runner::merge::merge(&args.dirs, &args.out)?;
             writeln!(

@@ -14,6 +14,7 @@ use crate::{aggregate, python, report};
 /// Run a sweep. `explicit` lists the plan flags given on the command line (they
 /// matter only with --resume). Returns the exit code.
 pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32> {
+    let started = std::time::Instant::now();
     let shard = args
         .shard
         .as_deref()
@@ -118,7 +119,7 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
                 ..saved.clone()
             },
         )?,
-        None => sweep.write_plan(false)?,
+        None => sweep.write_plan(false, None)?,
     }
     writeln!(
         out,
@@ -143,15 +144,17 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
         .run_ids()
         .iter()
         .all(|id| recorded.contains(id.as_str()));
+    let harness = Some(scheduler::HarnessUsage::now(started));
     match &saved {
         Some(saved) => scheduler::write_plan_file(
             &sweep.dir,
             &scheduler::PlanFile {
                 complete,
+                harness,
                 ..saved.clone()
             },
         )?,
-        None => sweep.write_plan(complete)?,
+        None => sweep.write_plan(complete, harness)?,
     }
 
     let summaries = aggregate::summarize(&all, sweep.plan.floor_kib(), &sweep.plan.thresholds);

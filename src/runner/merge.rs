@@ -111,6 +111,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         runs: expected.clone(),
         complete,
         merged_from,
+        harness: None,
     };
     write_plan_file(out, &file)?;
     Ok(Merged {

@@ -34,6 +34,34 @@ pub struct PlanFile {
     /// For a merged folder: the folders it was made from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedFrom>,
+    /// What arena-sweep itself used (not its children), for the last invocation
+    /// that ran in this folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<HarnessUsage>,
+}
+
+/// The parent's own CPU and memory (getrusage RUSAGE_SELF).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HarnessUsage {
+    pub user_s: f64,
+    pub sys_s: f64,
+    pub max_rss_kib: u64,
+    pub wall_s: f64,
+}
+
+impl HarnessUsage {
+    pub fn now(started: std::time::Instant) -> Self {
+        // SAFETY: getrusage fills the struct we pass.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+        HarnessUsage {
+            user_s: t(u.ru_utime),
+            sys_s: t(u.ru_stime),
+            max_rss_kib: u.ru_maxrss as u64,
+            wall_s: started.elapsed().as_secs_f64(),
+        }
+    }
 }
 
 /// One input folder of `arena-sweep merge`.
@@ -207,7 +235,7 @@ impl Sweep {
             .collect()
     }
 
-    pub fn write_plan(&self, complete: bool) -> Result<()> {
+    pub fn write_plan(&self, complete: bool, harness: Option<HarnessUsage>) -> Result<()> {
         let file = PlanFile {
             plan: self.plan.clone(),
             shard: self.shard,
@@ -215,6 +243,7 @@ impl Sweep {
             runs: self.run_ids(),
             complete,
             merged_from: Vec::new(),
+            harness,
         };
         write_plan_file(&self.dir, &file)
     }

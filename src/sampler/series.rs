@@ -1,11 +1,12 @@
 //! The time series taken while the workload runs: RSS and thread count every
 //! `--sample-interval`, on a thread of the parent.
 //!
-//! Each tick re-reads `/proc/<pid>/statm` (RSS in pages) and `/proc/<pid>/stat` (the
-//! thread count) through file handles opened once, with `pread` at offset 0. That
-//! avoids the path lookup and the much longer `status` text on every tick; the
-//! benchmark (`scripts/bench.sh`) measures what it costs. Ticks follow an absolute
-//! schedule, so a slow read does not shift the following ones.
+//! Each tick re-reads `/proc/<pid>/stat`, which holds both the RSS (field 24, in pages)
+//! and the thread count (field 20), through a handle opened once, with `pread` at
+//! offset 0: one syscall per sample, no path lookup, and no parsing of the much longer
+//! `status` text. `arena-sweep sample --method` compares this with reopening files and
+//! with `status`; the benchmark (`cargo bench`) measures the cost. Ticks follow an
+//! absolute schedule, so a slow read does not shift the following ones.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -37,10 +38,18 @@ pub fn parse_statm(text: &[u8], page_kib: u64) -> Option<u64> {
 /// Thread count from stat text: field 20, counted after the `)` that ends the
 /// command name (which may itself contain spaces and parentheses).
 pub fn parse_stat_threads(text: &[u8]) -> Option<u32> {
+    parse_stat(text, 1).map(|(_, t)| t)
+}
+
+/// (RSS in KiB, thread count) from stat text: fields 24 (rss, in pages) and 20.
+pub fn parse_stat(text: &[u8], page_kib: u64) -> Option<(u64, u32)> {
     let close = text.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&text[close + 1..]).ok()?;
-    // After ")": state(3) ppid(4) ... num_threads(20) -> index 17.
-    rest.split_ascii_whitespace().nth(17)?.parse().ok()
+    // After ")": state is field 3 at index 0, so field N is at index N - 3.
+    let mut fields = rest.split_ascii_whitespace();
+    let threads: u32 = fields.nth(17)?.parse().ok()?;
+    let rss_pages: u64 = fields.nth(3)?.parse().ok()?;
+    Some((rss_pages * page_kib, threads))
 }
 
 pub fn page_kib() -> u64 {
@@ -138,6 +147,8 @@ mod tests {
         // A command name with spaces and a ')' inside, as the kernel prints it.
         let stat = b"4242 (py thon) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 57 0 99 1000 300 18446744073709551615";
         assert_eq!(parse_stat_threads(stat), Some(57));
+        // Field 24 (rss) is 300 pages.
+        assert_eq!(parse_stat(stat, 4), Some((1200, 57)));
         assert_eq!(parse_stat_threads(b"garbage"), None);
         assert_eq!(parse_statm(b"", 4), None);
     }
