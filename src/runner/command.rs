@@ -178,7 +178,12 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
             sweep.dir.join("plan.json").display(),
             sweep.dir.display()
         )?;
+    }
+    // The report is written for incomplete plans too: what ran is worth reading.
+    let plan_file = scheduler::load_plan_file(&sweep.dir)?;
+    let gate = report::command::after_run(&sweep.dir, &plan_file, &all, &args.report, out)?;
+    if !complete {
         return Ok(if super::interrupted() { 130 } else { 1 });
     }
-    Ok(0)
+    Ok(gate)
 }
