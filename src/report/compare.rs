@@ -335,7 +335,11 @@ pub fn write_heatmaps(dir: &Path, pairs: &[Paired], host: &str) -> Result<Vec<St
                     Scale::difference(values)
                 },
                 colorbar_label: bar.to_string(),
-                legend: legend.clone(),
+                legend: if log {
+                    legend[1..].to_vec()
+                } else {
+                    legend.clone()
+                },
             };
             let stem = format!("{prefix}--{part}");
             save(&grid, &dir.join(&stem))?;

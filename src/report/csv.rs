@@ -6,8 +6,11 @@
 
 use crate::aggregate::{BuildStats, CellSummary};
 
+/// A column's name and how to read it from a build's statistics.
+type Column = (&'static str, fn(&BuildStats) -> Option<f64>);
+
 /// The per-build columns, each prefixed with `gil_` or `nogil_`.
-const BUILD_COLUMNS: &[(&str, fn(&BuildStats) -> Option<f64>)] = &[
+const BUILD_COLUMNS: &[Column] = &[
     ("baseline_rss_kib", |b| Some(b.baseline_rss_kib.median)),
     ("peak_rss_kib", |b| Some(b.peak_rss_kib.median)),
     ("final_rss_kib", |b| Some(b.final_rss_kib.median)),

@@ -281,6 +281,12 @@ impl Figure for Grid {
                     }
                     Some(GridCell::Failed { sub }) => {
                         hatch(root, (l, t, r, b), RGBColor(200, 60, 60))?;
+                        // A plain band behind the words keeps them off the hatching.
+                        root.draw(&Rectangle::new(
+                            [(l + 6, top + ch / 2 - 24), (r - 6, top + ch / 2 + 26)],
+                            WHITE.mix(0.92).filled(),
+                        ))
+                        .map_err(e)?;
                         root.draw(&Text::new(
                             "FAILED",
                             (cx, top + ch / 2 - 9),

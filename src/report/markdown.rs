@@ -129,6 +129,14 @@ pub fn render(
             );
         }
         let _ = writeln!(s, "\n{}\n", esc(STARS_LEGEND));
+        let p = super::heatmap::smallest_p(h.reps);
+        if p >= 0.05 {
+            let _ = writeln!(
+                s,
+                "With {} rep(s) per build no point can reach q < 0.05 (the smallest possible p is {p:.3}); use `--reps 5` or more.\n",
+                h.reps
+            );
+        }
     }
 
     if !ranks.is_empty() {
@@ -157,12 +165,16 @@ pub fn render(
 
     if let Some(rec) = rec {
         let _ = writeln!(s, "## Recommendation\n");
-        let _ = writeln!(
-            s,
-            "**{}**: `{}`\n",
-            esc(&rec.profile),
-            rec.line().replace('`', "'")
-        );
+        if rec.env.is_empty() {
+            let _ = writeln!(
+                s,
+                "**{}**: no variables needed (it sets none)\n",
+                esc(&rec.profile)
+            );
+        } else {
+            let line = rec.line().replace('`', "'");
+            let _ = writeln!(s, "**{}**: `{line}`\n", esc(&rec.profile));
+        }
         let _ = writeln!(s, "{}.\n", esc(&rec.reason));
         if rec.needs_jemalloc_build {
             let _ = writeln!(s, "This profile builds the extension with tikv-jemallocator as its global allocator; the variables alone do not reproduce it.\n");
