@@ -509,3 +509,46 @@ fn timeseries_cells_can_be_chosen() {
         }
     }
 }
+
+#[test]
+fn run_writes_the_report_and_applies_the_gates() {
+    let out = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args([
+            "run",
+            "--python-threads",
+            "2",
+            "--rust-threads",
+            "8",
+            "--reps",
+            "1",
+            "--iterations",
+            "3",
+            "--seed",
+            "3",
+            "--no-install",
+            "--fail-on-amplification",
+            "0.01",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    let dir = report_dir(out.path());
+    for f in ["index.html", "summary.md", "cells.csv"] {
+        assert!(
+            dir.join(f).is_file(),
+            "the run wrote no {f}:\n{stdout}\n{stderr}"
+        );
+    }
+    assert!(stdout.contains("Report: "), "{stdout}");
+    let rows = csv_rows(&read(&dir.join("cells.csv")));
+    assert_eq!(rows.len(), 1);
+    let tripped = rows[0]["amplification"].parse::<f64>().unwrap() >= 0.01;
+    assert_eq!(
+        o.status.code(),
+        Some(if tripped { 3 } else { 0 }),
+        "{stdout}\n{stderr}"
+    );
+}

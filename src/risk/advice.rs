@@ -70,10 +70,33 @@ pub fn shell_quote(v: &str) -> String {
     }
 }
 
+/// A name a shell, systemd, Docker and Kubernetes all accept, and a value with no
+/// control character (a line break would start a new directive in a unit file or a
+/// Dockerfile). Profiles are checked when loaded; this guards a hand-edited plan.json.
+fn renderable(name: &str, value: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !value.chars().any(char::is_control)
+}
+
 /// The snippets for a list of variables.
 pub fn snippets(env: &[(String, String)]) -> Snippets {
     if env.is_empty() {
         return Snippets::default();
+    }
+    if let Some((k, _)) = env.iter().find(|(k, v)| !renderable(k, v)) {
+        let refused = format!(
+            "# not rendered: {} is not a plain variable name or its value holds a control character\n",
+            k.escape_default()
+        );
+        return Snippets {
+            systemd: refused.clone(),
+            dockerfile: refused.clone(),
+            kubernetes: refused,
+        };
     }
     let mut systemd = String::from("[Service]\n");
     let mut dockerfile = String::new();
@@ -309,6 +332,13 @@ mod tests {
             "env:\n  - name: LD_PRELOAD\n    value: \"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2\"\n  - name: MY_CONF\n    value: \"a b%c\\\"d$$(e)\\\\\"\n"
         );
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        // A line break would add a directive to a unit file: nothing is rendered.
+        let evil = vec![("X".to_string(), "a\nExecStartPre=/bin/sh".to_string())];
+        let s = snippets(&evil);
+        assert!(s.systemd.starts_with("# not rendered: X") && !s.systemd.contains("ExecStartPre"));
+        assert!(snippets(&[("A B".into(), "1".into())])
+            .dockerfile
+            .starts_with("# not rendered"));
         assert_eq!(
             shell_quote("glibc.malloc.arena_max=2"),
             "glibc.malloc.arena_max=2"
