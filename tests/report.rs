@@ -82,6 +82,7 @@ fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
 /// The heatmaps' number formats (see src/report/figure.rs), written out again.
 fn mib(kib: f64) -> String {
     let m = kib / 1024.0;
+    let m = if m.abs() < 0.005 { 0.0 } else { m };
     if m.abs() >= 100.0 {
         format!("{m:.0}")
     } else if m.abs() >= 10.0 {

@@ -104,6 +104,8 @@ pub fn slug(s: &str) -> String {
 /// MiB with precision that suits the magnitude: 0.35, 8.13, 42.6, 151.
 pub fn mib(kib: f64) -> String {
     let m = kib / 1024.0;
+    // -0.001 MiB prints as "0.00", not "-0.00".
+    let m = if m.abs() < 0.005 { 0.0 } else { m };
     if m.abs() >= 100.0 {
         format!("{m:.0}")
     } else if m.abs() >= 10.0 {
@@ -187,6 +189,7 @@ mod tests {
         assert_eq!(mib(43_673.6), "42.6");
         assert_eq!(mib(154_593.0), "151");
         assert_eq!(mib(-512.0), "-0.50");
+        assert_eq!(mib(-4.0), "0.00");
         assert_eq!(times(29.94), "29.9x");
         assert_eq!(times(0.8234), "0.82x");
         assert_eq!(times(151.2), "151x");

@@ -52,14 +52,19 @@ details{margin:.5em 0}summary{cursor:pointer;font-weight:bold}
 .maps{display:grid;grid-template-columns:repeat(auto-fill,minmax(620px,1fr));gap:8px 16px}.maps figure{margin:4px 0}
 ";
 
-fn row(cells: &[String]) -> String {
+/// A table row whose first `text` cells are left-aligned (the rest are numbers).
+fn row_l(cells: &[String], text: usize) -> String {
     let mut s = String::from("<tr>");
     for (i, c) in cells.iter().enumerate() {
-        let class = if i == 0 { " class=\"l\"" } else { "" };
+        let class = if i < text { " class=\"l\"" } else { "" };
         let _ = write!(s, "<td{class}>{c}</td>");
     }
     s.push_str("</tr>\n");
     s
+}
+
+fn row(cells: &[String]) -> String {
+    row_l(cells, 1)
 }
 
 fn head(cells: &[&str]) -> String {
@@ -121,9 +126,13 @@ pub fn render(
     if let Some(rec) = rec {
         let _ = writeln!(
             s,
-            "<div class=\"rec\"><h3>Recommended: {}</h3><p><code class=\"line\">{}</code></p><p>{}.</p>",
+            "<div class=\"rec\"><h3>Recommended: {}</h3><p>{}</p><p>{}.</p>",
             esc(&rec.profile),
-            esc(&rec.line()),
+            if rec.env.is_empty() {
+                "No variables needed: this profile is glibc's malloc as it comes.".to_string()
+            } else {
+                format!("<code class=\"line\">{}</code>", esc(&rec.line()))
+            },
             esc(&rec.reason)
         );
         if rec.needs_jemalloc_build {
@@ -180,27 +189,30 @@ pub fn render(
             });
             let ranked =
                 |v: Option<f64>, k: usize| v.map_or("-".into(), |v| format!("{} ({k})", mib(v)));
-            let line = row(&[
-                format!(
-                    "<span title=\"{}\">{}</span>",
-                    esc(p.map_or("", |p| &p.description)),
-                    esc(&r.profile)
-                ),
-                format!("<code>{}</code>", esc(&setting)),
-                ranked(r.final_nogil_kib, r.rank_final_nogil),
-                ranked(r.peak_nogil_kib, r.rank_peak_nogil),
-                ranked(r.final_gil_kib, r.rank_final_gil),
-                ranked(r.peak_gil_kib, r.rank_peak_gil),
-                r.delta_nogil_kib.map_or("-".into(), mib),
-                r.amplification.map_or("-".into(), times),
-                throughput(r.throughput_nogil),
-                throughput(r.throughput_gil),
-                if r.pareto {
-                    "yes".into()
-                } else {
-                    String::new()
-                },
-            ]);
+            let line = row_l(
+                &[
+                    format!(
+                        "<span title=\"{}\">{}</span>",
+                        esc(p.map_or("", |p| &p.description)),
+                        esc(&r.profile)
+                    ),
+                    format!("<code>{}</code>", esc(&setting)),
+                    ranked(r.final_nogil_kib, r.rank_final_nogil),
+                    ranked(r.peak_nogil_kib, r.rank_peak_nogil),
+                    ranked(r.final_gil_kib, r.rank_final_gil),
+                    ranked(r.peak_gil_kib, r.rank_peak_gil),
+                    r.delta_nogil_kib.map_or("-".into(), mib),
+                    r.amplification.map_or("-".into(), times),
+                    throughput(r.throughput_nogil),
+                    throughput(r.throughput_gil),
+                    if r.pareto {
+                        "yes".into()
+                    } else {
+                        String::new()
+                    },
+                ],
+                2,
+            );
             if rec.is_some_and(|x| x.profile == r.profile) {
                 s.push_str(&line.replacen("<tr>", "<tr class=\"best\">", 1));
             } else {
@@ -294,35 +306,38 @@ fn cells_table(s: &mut String, summaries: &[CellSummary]) {
         let risk = c
             .risk
             .map_or("-".into(), |r| format!("<span class=\"{r}\">{r}</span>"));
-        let line = row(&[
-            esc(&p.profile),
-            esc(&p.binding),
-            esc(&p.pattern),
-            format!("{}x{}", p.python_threads, p.rust_threads),
-            d(&c.gil),
-            d(&c.nogil),
-            c.nogil
-                .as_ref()
-                .map_or("-".into(), |b| mib(b.delta_mad_kib)),
-            c.nogil
-                .as_ref()
-                .and_then(|b| b.delta_cv)
-                .map_or("-".into(), |v| format!("{v:.2}")),
-            format!("{} / {}", heaps(&c.gil), heaps(&c.nogil)),
-            c.nogil
-                .as_ref()
-                .map_or("-".into(), |b| mib(b.reclaimable_kib.median)),
-            c.amplification.map_or("-".into(), |a| {
-                format!("{}{}", times(a), stars(c.p_adjusted))
-            }),
-            c.amplification_ci.map_or("-".into(), |ci| {
-                format!("{}–{}", times(ci.lo), times(ci.hi))
-            }),
-            c.mann_whitney_u.map_or("-".into(), |u| format!("{u}")),
-            c.p_adjusted.map_or("-".into(), |q| format!("{q:.3}")),
-            risk,
-            format!("{}", c.gil_failed + c.nogil_failed),
-        ]);
+        let line = row_l(
+            &[
+                esc(&p.profile),
+                esc(&p.binding),
+                esc(&p.pattern),
+                format!("{}x{}", p.python_threads, p.rust_threads),
+                d(&c.gil),
+                d(&c.nogil),
+                c.nogil
+                    .as_ref()
+                    .map_or("-".into(), |b| mib(b.delta_mad_kib)),
+                c.nogil
+                    .as_ref()
+                    .and_then(|b| b.delta_cv)
+                    .map_or("-".into(), |v| format!("{v:.2}")),
+                format!("{} / {}", heaps(&c.gil), heaps(&c.nogil)),
+                c.nogil
+                    .as_ref()
+                    .map_or("-".into(), |b| mib(b.reclaimable_kib.median)),
+                c.amplification.map_or("-".into(), |a| {
+                    format!("{}{}", times(a), stars(c.p_adjusted))
+                }),
+                c.amplification_ci.map_or("-".into(), |ci| {
+                    format!("{}–{}", times(ci.lo), times(ci.hi))
+                }),
+                c.mann_whitney_u.map_or("-".into(), |u| format!("{u}")),
+                c.p_adjusted.map_or("-".into(), |q| format!("{q:.3}")),
+                risk,
+                format!("{}", c.gil_failed + c.nogil_failed),
+            ],
+            3,
+        );
         s.push_str(&line);
     }
     s.push_str("</table></div>\n");
