@@ -2,7 +2,7 @@
 # Install the Debian packages arena-sweep needs to build CPython and run its tests.
 # Only packages that are missing are installed; nothing else on the system changes.
 set -euo pipefail
-pkgs=(build-essential pkg-config xz-utils curl
+pkgs=(build-essential pkg-config xz-utils curl chromium
       libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev libsqlite3-dev
       libreadline-dev libncurses-dev uuid-dev
       libjemalloc2 libmimalloc2.0 musl-tools)

@@ -81,6 +81,12 @@ pub enum Command {
     /// the first run builds them, which takes a minute or two). Exits 1 if any check
     /// fails.
     Doctor(DoctorArgs),
+    /// Re-render a report folder (heatmaps, time series, index.html, cells.csv,
+    /// summary.md) from its plan.json and results.jsonl.
+    Report(ReportArgs),
+    /// Show what changed at each point between two report folders (e.g. before and
+    /// after a tunable): a table, compare.csv and diff heatmaps.
+    Compare(CompareArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -116,6 +122,55 @@ pub struct SampleArgs {
     /// Write every sample to this CSV file (t_ms,rss_kib,threads).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+}
+
+/// Report choices shared by `run` and `report`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ReportOptions {
+    /// Plot RSS over time at this point (Python threads x Rust threads, e.g. 8x50);
+    /// repeat for several. Default: the point with the highest amplification.
+    #[arg(long = "timeseries-cell", value_name = "PxR", value_parser = crate::report::timeseries::parse_cell, action = clap::ArgAction::Append)]
+    pub timeseries_cells: Vec<(u32, u32)>,
+    #[command(flatten)]
+    pub gates: GateArgs,
+}
+
+/// CI gates: exit with code 3 when a point reaches them.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GateArgs {
+    /// Exit with code 3 if any point's risk is at least LEVEL.
+    #[arg(long, value_name = "LEVEL", value_parser = ["high", "medium"])]
+    pub fail_on_risk: Option<String>,
+    /// Exit with code 3 if any point's amplification is X or more.
+    #[arg(long, value_name = "X", value_parser = crate::report::gate::parse_amplification)]
+    pub fail_on_amplification: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The report folder (with plan.json and results.jsonl).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Write the files into this folder instead (plan.json and results.jsonl are copied).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The report folder before the change.
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The report folder after the change (the gates apply to it).
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// Folder for compare.csv and the diff heatmaps.
+    #[arg(long, value_name = "DIR", default_value = "reports/compare")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub gates: GateArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -277,6 +332,8 @@ pub struct RunArgs {
     /// JOB_COMPLETION_INDEX. Join the shard folders with `arena-sweep merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    #[command(flatten)]
+    pub report: ReportOptions,
 }
 
 /// The plan flags typed on the command line (not defaults) in `m`, the matches of a

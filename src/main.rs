@@ -1,5 +1,5 @@
 //! arena-sweep: wiring only. Parse flags, call the command, print `Error: {:#}`, and
-//! exit with 2 for usage errors, 1 for run failures.
+//! exit with 2 for usage errors, 1 for run failures, 3 for a tripped `--fail-on-*` gate.
 
 mod aggregate;
 mod cli;
@@ -102,6 +102,8 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
             &mut out,
         )
         .map(|_| 0),
+        Some(Command::Report(args)) => report::command::report(&args, &mut out),
+        Some(Command::Compare(args)) => report::command::compare(&args, &mut out),
         Some(Command::Merge(args)) => {
             let m = runner::merge::merge(&args.dirs, &args.out)?;
             writeln!(

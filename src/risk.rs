@@ -6,6 +6,19 @@
 //! GIL delta from blowing the ratio up; it is always printed next to the ratio.
 //! The risk level needs both a large ratio and a large absolute nogil delta, so a big
 //! ratio of tiny numbers is not called HIGH.
+//!
+//! Submodules turn a sweep into a decision: `ranking` (profiles by final and peak RSS
+//! with their throughput cost, and the Pareto front) and `advice` (the recommended
+//! profile, its `GLIBC_TUNABLES` or `LD_PRELOAD` line, and deployment snippets).
+
+mod advice;
+mod ranking;
+
+pub use advice::{recommend, Recommendation, MAX_THROUGHPUT_COST};
+/// A small three-profile sweep for other modules' tests.
+#[cfg(test)]
+pub(crate) use ranking::tests as tests_support;
+pub use ranking::{rank_profiles, ProfileRank};
 
 use serde::{Deserialize, Serialize};
 

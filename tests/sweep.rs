@@ -124,6 +124,11 @@ fn resume_completes_a_sweep_whose_process_was_killed() {
         stdout.contains("amplification, profile glibc-default"),
         "the sweep summary is printed:\n{stdout}"
     );
+    // The resumed run rewrites the report from every record, old and new.
+    assert!(stdout.contains("Report: "), "{stdout}");
+    let csv = std::fs::read_to_string(dir.join("cells.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4, "one row per point:\n{csv}");
+    assert!(dir.join("index.html").is_file() && dir.join("summary.md").is_file());
 }
 
 #[test]

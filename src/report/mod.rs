@@ -1,3 +1,19 @@
-//! What users read: the terminal comparison (`terminal.rs`).
+//! What users read: the terminal comparison (`terminal.rs`) and the report folder's
+//! files: heatmaps, time series and Pareto plots (PNG + SVG), `cells.csv`,
+//! `summary.md` and `index.html`.
 
+pub mod colormap;
+pub mod command;
+pub mod compare;
+pub mod csv;
+pub mod figure;
+pub mod folder;
+pub mod gate;
+pub mod grid;
+pub mod heatmap;
+pub mod html;
+pub mod markdown;
+pub mod pareto;
+mod raster;
 pub mod terminal;
+pub mod timeseries;

@@ -171,8 +171,6 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
 /// grid, sorted by median nogil delta (smallest first).
 pub struct ProfileScore {
     pub profile: String,
-    pub glibc_tunables: String,
-    pub allocator: String,
     pub nogil_delta_kib: f64,
     pub gil_delta_kib: f64,
     pub amplification: f64,
@@ -200,8 +198,6 @@ pub fn profile_scores(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Ve
         };
         out.push(ProfileScore {
             profile: profile.name.clone(),
-            glibc_tunables: profile.glibc_tunables(),
-            allocator: profile.allocator.label(),
             nogil_delta_kib: n,
             gil_delta_kib: g,
             amplification: a,
@@ -218,7 +214,8 @@ pub fn profile_scores(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Ve
 /// One screen for a whole sweep: for each profile (and binding and pattern), a text
 /// heatmap of amplification (Rust threads down, Python threads across; `!` HIGH,
 /// `+` MEDIUM), then the profiles ranked by the memory the free-threaded build
-/// kept.
+/// kept. The recommendation (by final RSS and throughput cost, `risk::recommend`)
+/// is printed after it by the report step.
 pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> String {
     let mut s = String::new();
     let mut groups: Vec<(String, String, String)> = summaries
@@ -290,16 +287,6 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
                 sc.amplification
             );
         }
-        let best = &scores[0];
-        let setting = if best.glibc_tunables.is_empty() {
-            format!("allocator {} with no GLIBC_TUNABLES", best.allocator)
-        } else {
-            format!(
-                "GLIBC_TUNABLES={} (allocator {})",
-                best.glibc_tunables, best.allocator
-            )
-        };
-        let _ = writeln!(s, "best profile: {} -> {setting}", best.profile);
     }
     s
 }

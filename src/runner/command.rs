@@ -197,9 +197,20 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
             sweep.dir.join("plan.json").display(),
             sweep.dir.display()
         )?;
+    }
+    // The report is written for incomplete plans too: what ran is worth reading.
+    let plan_file = scheduler::load_plan_file(&sweep.dir)?;
+    let gate = report::command::after_run(&sweep.dir, &plan_file, &all, &args.report, out)?;
+    if !complete {
         return Ok(if super::interrupted() { 130 } else { 1 });
     }
-    // Failed runs are results too (recorded, with reasons), but a sweep with any
-    // of them is not a clean success.
-    Ok(if failed > 0 { 1 } else { 0 })
+    // A tripped CI gate (3) comes first; failed runs are results too (recorded, with
+    // reasons), but a sweep with any of them is not a clean success (1).
+    Ok(if gate != 0 {
+        gate
+    } else if failed > 0 {
+        1
+    } else {
+        0
+    })
 }

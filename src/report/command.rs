@@ -1,0 +1,162 @@
+//! The `report` and `compare` commands, and the report step that ends every `run`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use super::folder::{self, Options, Written};
+use super::gate::{self, Gates, EXIT_GATE};
+use crate::cli::{CompareArgs, ReportArgs, ReportOptions};
+use crate::error::usage;
+use crate::results::RunRecord;
+use crate::runner::scheduler::PlanFile;
+
+impl ReportOptions {
+    pub fn options(&self) -> Options {
+        Options {
+            timeseries_cells: self.timeseries_cells.clone(),
+        }
+    }
+}
+
+/// Print the recommendation and the gates' verdict; returns EXIT_GATE if one tripped.
+fn finish(w: &Written, gates: &Gates, out: &mut dyn Write) -> Result<i32> {
+    if let Some(r) = &w.recommendation {
+        writeln!(
+            out,
+            "recommended profile: {}: {}\n  ({})",
+            r.profile,
+            r.line(),
+            r.reason
+        )?;
+    }
+    check_gates(&w.summaries, gates, out)
+}
+
+fn check_gates(
+    summaries: &[crate::aggregate::CellSummary],
+    gates: &Gates,
+    out: &mut dyn Write,
+) -> Result<i32> {
+    if !gates.any() {
+        return Ok(0);
+    }
+    let v = gate::violations(summaries, gates);
+    if v.is_empty() {
+        writeln!(out, "gates passed: no point reached them")?;
+        return Ok(0);
+    }
+    writeln!(
+        out,
+        "gate tripped at {} point(s) (exit code {EXIT_GATE}):",
+        v.len()
+    )?;
+    for line in v {
+        writeln!(out, "  {line}")?;
+    }
+    Ok(EXIT_GATE)
+}
+
+/// The report step of a run: write the files into the run's folder, then the gates.
+pub fn after_run(
+    dir: &Path,
+    pf: &PlanFile,
+    records: &[RunRecord],
+    opts: &ReportOptions,
+    out: &mut dyn Write,
+) -> Result<i32> {
+    let w = folder::write(dir, pf, records, &opts.options())?;
+    writeln!(out, "Report: {}", dir.join("index.html").display())?;
+    finish(&w, &Gates::from_args(&opts.gates), out)
+}
+
+/// `arena-sweep report DIR`.
+pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<i32> {
+    let loaded = folder::load(&args.dir)?;
+    for (line, why) in loaded.skipped.iter().take(3) {
+        writeln!(
+            out,
+            "note: {} line {line} is unreadable and left out: {why}",
+            args.dir.join("results.jsonl").display()
+        )?;
+    }
+    let dest = args.out.clone().unwrap_or_else(|| args.dir.clone());
+    if dest != args.dir {
+        // The page links plan.json and results.jsonl: keep the folder self-contained.
+        std::fs::create_dir_all(&dest).map_err(|e| {
+            usage(format!(
+                "--out {}: cannot create the folder: {e}",
+                dest.display()
+            ))
+        })?;
+        for f in ["plan.json", "results.jsonl"] {
+            std::fs::copy(args.dir.join(f), dest.join(f))
+                .with_context(|| format!("cannot copy {f} into {}", dest.display()))?;
+        }
+    }
+    let w = folder::write(&dest, &loaded.plan, &loaded.records, &args.report.options())?;
+    writeln!(
+        out,
+        "host: {}\n\n{}",
+        loaded.plan.provenance.host.short(),
+        super::terminal::sweep_summary(&w.summaries, &loaded.plan.plan)
+    )?;
+    writeln!(
+        out,
+        "Wrote {} file(s) into {}; open {}",
+        w.files.len(),
+        dest.display(),
+        dest.join("index.html").display()
+    )?;
+    finish(&w, &Gates::from_args(&args.report.gates), out)
+}
+
+/// `arena-sweep compare A B`.
+pub fn compare(args: &CompareArgs, out: &mut dyn Write) -> Result<i32> {
+    let a = folder::load(&args.a)?;
+    let b = folder::load(&args.b)?;
+    let sa =
+        crate::aggregate::summarize(&a.records, a.plan.plan.floor_kib(), &a.plan.plan.thresholds);
+    let sb =
+        crate::aggregate::summarize(&b.records, b.plan.plan.floor_kib(), &b.plan.plan.thresholds);
+    let pairs = super::compare::pair(&sa, &sb).map_err(|e| {
+        usage(format!(
+            "cannot compare {} with {}: {e}",
+            args.a.display(),
+            args.b.display()
+        ))
+    })?;
+    let (ha, hb) = (
+        a.plan.provenance.host.short(),
+        b.plan.provenance.host.short(),
+    );
+    writeln!(
+        out,
+        "A: {} ({ha})\nB: {} ({hb})",
+        args.a.display(),
+        args.b.display()
+    )?;
+    if ha != hb {
+        writeln!(out, "note: the sweeps ran on different hosts; differences may come from the host, not the change")?;
+    }
+    writeln!(out, "\n{}", super::compare::table(&pairs))?;
+    std::fs::create_dir_all(&args.out).map_err(|e| {
+        usage(format!(
+            "--out {}: cannot create the folder: {e}",
+            args.out.display()
+        ))
+    })?;
+    let mut files = super::compare::write_heatmaps(&args.out, &pairs, &hb)?;
+    let csv = args.out.join("compare.csv");
+    std::fs::write(&csv, super::compare::csv(&pairs))
+        .with_context(|| format!("cannot write {}", csv.display()))?;
+    files.push("compare.csv".into());
+    writeln!(
+        out,
+        "Wrote {} file(s) into {}",
+        files.len(),
+        args.out.display()
+    )?;
+    check_gates(&sb, &Gates::from_args(&args.gates), out)
+}

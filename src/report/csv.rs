@@ -1,0 +1,159 @@
+//! `cells.csv`: one row per point (profile, binding, pattern, Python threads, Rust
+//! threads) with both builds' statistics and the comparison. The columns are listed
+//! in [`header`] and documented in the README; numbers are Rust's shortest exact
+//! decimal form, an empty field means "not available" (no successful run, or too few
+//! runs for the statistic).
+
+use crate::aggregate::{BuildStats, CellSummary};
+
+/// A column's name and how to read it from a build's statistics.
+type Column = (&'static str, fn(&BuildStats) -> Option<f64>);
+
+/// The per-build columns, each prefixed with `gil_` or `nogil_`.
+const BUILD_COLUMNS: &[Column] = &[
+    ("baseline_rss_kib", |b| Some(b.baseline_rss_kib.median)),
+    ("peak_rss_kib", |b| Some(b.peak_rss_kib.median)),
+    ("final_rss_kib", |b| Some(b.final_rss_kib.median)),
+    ("delta_kib", |b| Some(b.delta_kib.median)),
+    ("delta_min_kib", |b| Some(b.delta_kib.min)),
+    ("delta_max_kib", |b| Some(b.delta_kib.max)),
+    ("delta_ci_lo_kib", |b| b.delta_median_ci_kib.map(|c| c.lo)),
+    ("delta_ci_hi_kib", |b| b.delta_median_ci_kib.map(|c| c.hi)),
+    ("delta_mad_kib", |b| Some(b.delta_mad_kib)),
+    ("delta_iqr_kib", |b| Some(b.delta_iqr_kib)),
+    ("delta_std_kib", |b| Some(b.delta_std_kib)),
+    ("delta_cv", |b| b.delta_cv),
+    ("delta_skewness", |b| b.delta_skewness),
+    ("delta_kurtosis", |b| b.delta_kurtosis),
+    ("after_trim_rss_kib", |b| Some(b.after_trim_rss_kib.median)),
+    ("reclaimable_kib", |b| Some(b.reclaimable_kib.median)),
+    ("arena_heaps", |b| Some(b.arena_heaps.median)),
+    ("heap_rss_kib", |b| Some(b.heap_rss_kib.median)),
+    ("arenas_reported", |b| Some(b.arenas_reported.median)),
+    ("peak_threads", |b| Some(b.peak_threads.median)),
+    ("wall_s", |b| Some(b.wall_s.median)),
+    ("calls_per_s", |b| Some(b.calls_per_s.median)),
+];
+
+/// The header row's names, in order.
+pub fn header() -> Vec<String> {
+    let mut h: Vec<String> = [
+        "profile",
+        "binding",
+        "pattern",
+        "python_threads",
+        "rust_threads",
+        "gil_runs_ok",
+        "gil_runs_failed",
+        "nogil_runs_ok",
+        "nogil_runs_failed",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for build in ["gil", "nogil"] {
+        h.extend(BUILD_COLUMNS.iter().map(|(n, _)| format!("{build}_{n}")));
+    }
+    h.extend(
+        [
+            "floor_kib",
+            "amplification",
+            "amplification_ci_lo",
+            "amplification_ci_hi",
+            "mann_whitney_u",
+            "p_value",
+            "p_adjusted",
+            "significance",
+            "risk",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    h
+}
+
+/// RFC 4180: quote a field holding a comma, quote or line break.
+pub fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.filter(|v| v.is_finite())
+        .map_or(String::new(), |v| format!("{v}"))
+}
+
+/// The whole file.
+pub fn render(summaries: &[CellSummary]) -> String {
+    let mut out = header().join(",");
+    out.push('\n');
+    for c in summaries {
+        let p = &c.point;
+        let ok = |b: &Option<BuildStats>| b.as_ref().map_or(0, |b| b.runs_ok);
+        let mut row = vec![
+            field(&p.profile),
+            field(&p.binding),
+            field(&p.pattern),
+            p.python_threads.to_string(),
+            p.rust_threads.to_string(),
+            ok(&c.gil).to_string(),
+            c.gil_failed.to_string(),
+            ok(&c.nogil).to_string(),
+            c.nogil_failed.to_string(),
+        ];
+        for b in [&c.gil, &c.nogil] {
+            row.extend(
+                BUILD_COLUMNS
+                    .iter()
+                    .map(|(_, f)| num(b.as_ref().and_then(f))),
+            );
+        }
+        row.extend([
+            num(Some(c.floor_kib)),
+            num(c.amplification),
+            num(c.amplification_ci.map(|ci| ci.lo)),
+            num(c.amplification_ci.map(|ci| ci.hi)),
+            num(c.mann_whitney_u),
+            num(c.p_value),
+            num(c.p_adjusted),
+            super::figure::stars(c.p_adjusted).to_string(),
+            c.risk.map_or(String::new(), |r| r.to_string()),
+        ]);
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_quoted_only_when_needed() {
+        assert_eq!(field("glibc-default"), "glibc-default");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(num(Some(14332.0)), "14332");
+        assert_eq!(num(Some(0.25)), "0.25");
+        assert_eq!(
+            (num(None), num(Some(f64::NAN))),
+            (String::new(), String::new())
+        );
+    }
+
+    #[test]
+    fn every_row_has_every_column() {
+        let n = header().len();
+        assert_eq!(n, 9 + 2 * BUILD_COLUMNS.len() + 9);
+        let s = crate::risk::tests_support::sweep();
+        let text = render(&s);
+        for line in text.lines() {
+            assert_eq!(line.split(',').count(), n, "{line}");
+        }
+        assert_eq!(text.lines().count(), s.len() + 1);
+    }
+}
