@@ -1,37 +1,10 @@
 //! arena-sweep: wiring only. Parse flags, call the command, print `Error: {:#}`, and
 //! exit with 2 for usage errors, 1 for run failures, 3 for a tripped `--fail-on-*` gate.
 
-mod aggregate;
-mod cli;
-mod doctor;
-mod error;
-mod ext;
-#[cfg(test)]
-mod fuzz;
-mod inspect;
-mod matrix;
-mod paths;
-/// The extension's pattern parser, compiled into the CLI too, so that a bad pattern
-/// is refused while the plan is built instead of in a child.
-#[path = "../poc-ext/src/patterns.rs"]
-#[allow(dead_code)]
-mod patterns;
-mod plan;
-mod progress;
-mod provenance;
-mod python;
-mod report;
-mod results;
-mod risk;
-mod runner;
-mod sampler;
-mod stats;
-mod tunables;
-mod workload;
-
 use std::io::Write;
 
 use anyhow::Result;
+use arena_sweep::{cli, doctor, error, inspect, python, report, runner, sampler};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command, PythonsCommand};

@@ -1,0 +1,31 @@
+//! arena-sweep as a library: everything the `arena-sweep` binary does, so that the
+//! benchmark (`benches/harness.rs`) and tests can call the same code. The binary
+//! (`src/main.rs`) only parses flags and dispatches.
+
+pub mod aggregate;
+pub mod cli;
+pub mod doctor;
+pub mod error;
+pub mod ext;
+#[cfg(test)]
+mod fuzz;
+pub mod inspect;
+pub mod matrix;
+pub mod paths;
+/// The extension's pattern parser, compiled into the CLI too, so that a bad pattern
+/// is refused while the plan is built instead of in a child.
+#[path = "../poc-ext/src/patterns.rs"]
+#[allow(dead_code)]
+pub mod patterns;
+pub mod plan;
+pub mod progress;
+pub mod provenance;
+pub mod python;
+pub mod report;
+pub mod results;
+pub mod risk;
+pub mod runner;
+pub mod sampler;
+pub mod stats;
+pub mod tunables;
+pub mod workload;
