@@ -185,9 +185,14 @@ fn harness_overhead() -> String {
         t.elapsed().as_secs_f64()
     };
     let (mut a, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds() {
-        let (wa, _) = sweep(&args, &out);
-        let wb = floor();
+    for round in 0..rounds() {
+        let (wa, wb) = if round % 2 == 0 {
+            let (wa, _) = sweep(&args, &out);
+            (wa, floor())
+        } else {
+            let wb = floor();
+            (sweep(&args, &out).0, wb)
+        };
         a.push(wa);
         b.push(wb);
         ratios.push(wa / wb);
@@ -271,7 +276,7 @@ fn wakeup_floor(secs: f64) -> f64 {
     .unwrap()
 }
 
-const CPU_WORKLOAD: &str = "import time\nt=time.perf_counter()\nx=0\nfor i in range(6_000_000):\n    x += i*i % 7\nblocks=[bytearray(4096) for _ in range(20000)]\nprint(time.perf_counter()-t)\n";
+const CPU_WORKLOAD: &str = "import time\nt=time.perf_counter()\nx=0\nfor i in range(15_000_000):\n    x += i*i % 7\nblocks=[bytearray(4096) for _ in range(50000)]\nprint(time.perf_counter()-t)\n";
 
 fn sampler() -> Vec<String> {
     header("2. sampler cost at 1 kHz, and how much it disturbs the workload");
@@ -497,40 +502,49 @@ fn psrecord() -> Vec<String> {
 fn repeatability() -> Vec<String> {
     header("4. repeatability");
     let out = tmpdir("repeat");
-    let (_, dir) = sweep(
-        &[
-            "--python-threads",
-            "2",
-            "--rust-threads",
-            "4",
-            "--pattern",
-            "fragment",
-            "--reps",
-            "5",
-            "--seed",
-            "2",
-            "--no-install",
-        ],
-        &out,
-    );
     let mut summary = Vec::new();
-    for build in ["gil", "nogil"] {
-        let d: Vec<f64> = records(&dir)
-            .iter()
-            .filter(|r| r["build"] == build)
-            .map(|r| r["metrics"]["delta_kib"].as_f64().unwrap())
-            .collect();
-        println!(
-            "  fragment 2x4, {build}: delta over 5 reps {:?} KiB, CV {:.2}% (target <= 5%)",
-            d,
-            100.0 * cv(&d)
+    // A deterministic cell: one Python thread, 2 Rust threads, fixed sizes; and, for
+    // context, a cell whose threads interleave on shared arenas.
+    for (p, r, label) in [("1", "2", "deterministic"), ("2", "4", "interleaved")] {
+        let (_, dir) = sweep(
+            &[
+                "--python-threads",
+                p,
+                "--rust-threads",
+                r,
+                "--pattern",
+                "fragment",
+                "--reps",
+                "5",
+                "--seed",
+                "2",
+                "--no-install",
+            ],
+            &out,
         );
-        summary.push(format!(
-            "CV of delta, 5 reps, fragment 2x4 {build}: {:.2}% (target <= 5%)",
-            100.0 * cv(&d)
-        ));
+        for build in ["gil", "nogil"] {
+            let d: Vec<f64> = records(&dir)
+                .iter()
+                .filter(|x| x["build"] == build)
+                .map(|x| x["metrics"]["delta_kib"].as_f64().unwrap())
+                .collect();
+            println!(
+                "  fragment {p}x{r} ({label}), {build}: delta over 5 reps {d:?} KiB, CV {:.2}%",
+                100.0 * cv(&d)
+            );
+            if label == "deterministic" {
+                summary.push(format!(
+                    "CV of delta, 5 reps, fragment {p}x{r} {build}: {:.2}% (target <= 5%)",
+                    100.0 * cv(&d)
+                ));
+            }
+        }
     }
-    // Reps for an amplification CI within +-20%, at the headline cell.
+    println!("  (target <= 5% for a deterministic pattern)");
+    // Reps for an amplification CI within +-20%, at the headline cell: from 12 reps,
+    // draw 40 random subsets of n per build, bootstrap each, and take the 90th
+    // percentile of the relative half-widths. (A bootstrap of 2 values is degenerate,
+    // so n starts at 3.)
     let max_reps = 12;
     let (_, dir) = sweep(
         &[
@@ -555,30 +569,53 @@ fn repeatability() -> Vec<String> {
     };
     let (g, n) = (deltas("gil"), deltas("nogil"));
     let floor = arena_sweep::risk::DEFAULT_FLOOR_MIB * 1024.0;
+    let full = arena_sweep::risk::amplification(median(&n), median(&g), floor);
+    println!("  8x50 seed, {max_reps} reps: amplification {full:.2}x; GIL deltas {g:?}; nogil deltas {n:?}");
+    let mut state = 0x1234_5678_9abc_def0u64;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut subset = |v: &[f64], k: usize| -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        for i in (1..idx.len()).rev() {
+            idx.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        idx[..k].iter().map(|&i| v[i]).collect()
+    };
     let mut needed = None;
-    for reps in 2..=max_reps {
-        let amp = arena_sweep::risk::amplification(median(&n[..reps]), median(&g[..reps]), floor);
-        let ci = arena_sweep::stats::bootstrap_amplification_ci(
-            &n[..reps],
-            &g[..reps],
-            floor,
-            0.95,
-            2000,
-            7,
-        )
-        .unwrap();
-        let half = (ci.hi - ci.lo) / 2.0 / amp;
-        println!("  8x50 seed, {reps:>2} reps: amplification {amp:.2}x, 95% CI [{:.2}, {:.2}] = +-{:.0}%", ci.lo, ci.hi, 100.0 * half);
-        if needed.is_none() && half <= 0.20 {
+    for reps in 3..=max_reps {
+        let mut widths: Vec<f64> = (0..40)
+            .filter_map(|i| {
+                let (gs, ns) = (subset(&g, reps), subset(&n, reps));
+                let amp = arena_sweep::risk::amplification(median(&ns), median(&gs), floor);
+                let ci =
+                    arena_sweep::stats::bootstrap_amplification_ci(&ns, &gs, floor, 0.95, 2000, i)?;
+                Some((ci.hi - ci.lo) / 2.0 / amp.max(1e-9))
+            })
+            .collect();
+        widths.sort_by(f64::total_cmp);
+        let p90 = widths[(widths.len() * 9) / 10 - 1];
+        println!(
+            "  {reps:>2} reps: 95% CI half-width, median +-{:.0}%, 90th percentile +-{:.0}%",
+            100.0 * median(&widths),
+            100.0 * p90
+        );
+        if needed.is_none() && p90 <= 0.20 {
             needed = Some(reps);
         }
     }
     match needed {
-        Some(r) => println!("  => {r} reps give an amplification CI within +-20% at this cell"),
+        Some(r) => println!(
+            "  => {r} reps give an amplification CI within +-20% (9 times in 10) at this cell"
+        ),
         None => println!("  => {max_reps} reps are not enough for +-20% at this cell"),
     }
     summary.push(format!(
-        "reps for an amplification CI within +-20% (8x50): {}",
+        "reps for an amplification CI within +-20% (8x50, 9 in 10 subsets): {}",
         needed.map_or(format!("> {max_reps}"), |r| r.to_string())
     ));
     let _ = std::fs::remove_dir_all(&out);

@@ -222,7 +222,10 @@ impl ResultsWriter {
         })
     }
 
-    /// Append one record and flush it to the kernel before returning.
+    /// Append one record and flush it to the kernel before returning: once this
+    /// returns, the record survives the process being killed. It is not fsynced per
+    /// run (that guards only against the machine itself going down, at milliseconds
+    /// per run); [`ResultsWriter::sync`] does that once at the end of a sweep.
     pub fn append(&mut self, record: &RunRecord) -> Result<()> {
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
@@ -230,10 +233,14 @@ impl ResultsWriter {
             .write_all(&line)
             .with_context(|| format!("cannot write {}", self.path.display()))?;
         self.file.flush()?;
+        Ok(())
+    }
+
+    /// Ask the kernel to put the file on disk.
+    pub fn sync(&self) -> Result<()> {
         self.file
             .sync_data()
-            .with_context(|| format!("cannot sync {}", self.path.display()))?;
-        Ok(())
+            .with_context(|| format!("cannot sync {}", self.path.display()))
     }
 }
 

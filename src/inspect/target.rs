@@ -260,6 +260,7 @@ pub fn observe(pid: i32) -> Result<Observation, InspectError> {
         return Err(no_such_process(pid));
     }
     snapshot.regions = smaps::classify(&smaps::from_procfs(&maps));
+    snapshot.regions_measured = true;
     let files = mapped_files(&maps);
 
     let start_ticks = read_start_ticks(pid).ok_or_else(|| no_such_process(pid))?;

@@ -337,6 +337,16 @@ impl Session {
             })
     }
 
+    /// Status only: RSS, HWM, threads.
+    fn snap_status(&self, phase: &str) -> Result<Snapshot, Fail> {
+        crate::sampler::snapshot_status(self.pid).map_err(|e| {
+            fail(
+                "exit",
+                format!("could not read /proc at phase {phase}: {e:#}"),
+            )
+        })
+    }
+
     fn snap(&self, phase: &str) -> Result<Snapshot, Fail> {
         snapshot(self.pid).map_err(|e| {
             fail(
@@ -532,7 +542,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
             phases.done = Some(done);
             s.go()?;
             s.expect(&["trimmed"])?;
-            let trimmed = s.snap("trimmed")?;
+            let trimmed = s.snap_status("trimmed")?;
             phases.trimmed = Some(trimmed);
             s.go()?;
             if done_msg
@@ -542,7 +552,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
                 > 0
             {
                 s.expect(&["released"])?;
-                phases.released = Some(s.snap("released")?);
+                phases.released = Some(s.snap_status("released")?);
                 s.go()?;
             }
 

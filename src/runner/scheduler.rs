@@ -352,6 +352,7 @@ impl Sweep {
             records.push(record);
         }
         progress.finish();
+        writer.sync()?;
         Ok(records)
     }
 }

@@ -25,8 +25,17 @@ pub struct Snapshot {
     pub rss_shmem_kib: u64,
     pub vm_size_kib: u64,
     pub threads: u64,
-    /// The smaps breakdown.
+    /// The smaps breakdown (all zero when `regions_measured` is false).
     pub regions: Regions,
+    /// Whether smaps was read for this snapshot. The after-trim and released phases
+    /// read status only: their region split feeds nothing, and smaps costs a
+    /// millisecond or so per read on a live child.
+    #[serde(default = "measured")]
+    pub regions_measured: bool,
+}
+
+fn measured() -> bool {
+    true
 }
 
 /// Parse `/proc/<pid>/status` text.
@@ -42,7 +51,14 @@ pub fn parse_status<R: std::io::Read>(r: R) -> Result<Snapshot> {
         vm_size_kib: s.vmsize.unwrap_or(0),
         threads: s.threads,
         regions: Regions::default(),
+        regions_measured: false,
     })
+}
+
+/// A snapshot from `/proc/<pid>/status` alone (no region split).
+pub fn snapshot_status(pid: i32) -> Result<Snapshot> {
+    let path = format!("/proc/{pid}/status");
+    parse_status(std::fs::File::open(&path).with_context(|| format!("cannot read {path}"))?)
 }
 
 /// Take a snapshot of a live process.
@@ -56,6 +72,7 @@ pub fn snapshot(pid: i32) -> Result<Snapshot> {
     let maps = smaps::parse(BufReader::with_capacity(1 << 16, smaps))
         .with_context(|| format!("unreadable {dir}/smaps"))?;
     snap.regions = smaps::classify(&maps);
+    snap.regions_measured = true;
     Ok(snap)
 }
 
