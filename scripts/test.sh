@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command (the README's second command; .ci/run calls it).
-# It provisions what the tests need (a GIL + free-threaded CPython pair, built once
-# into arena-sweep's cache), then runs formatting, lints and every test.
+# It installs the Debian packages the tests need, provisions a GIL + free-threaded
+# CPython pair (built once into arena-sweep's cache), then runs formatting, lints,
+# every test and a fuzz pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== Debian packages (only the missing ones are installed)"
+scripts/setup-debian.sh
 
 echo "== provisioning a GIL + free-threaded CPython 3.13 pair (cached after the first time)"
 cargo run --release --quiet -- pythons install 3.13

@@ -253,6 +253,7 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
             )
         })?
     };
+    check_build_tools()?;
     let version = source.version.clone();
     let sha = sources::sha256_file(&source.path)?;
     writeln!(out, "Source: {} ({})", source.path.display(), source.origin)?;
@@ -313,6 +314,29 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
         );
     }
     pair_from(&built[0], &built[1])
+}
+
+/// What building CPython needs, checked before minutes are spent: make, a C compiler,
+/// and zlib's headers (without them `make install` cannot install pip).
+fn check_build_tools() -> Result<()> {
+    let mut missing = Vec::new();
+    if find_in_path("make").is_none() {
+        missing.push("make");
+    }
+    if ["cc", "gcc", "clang"].iter().all(|c| find_in_path(c).is_none()) {
+        missing.push("a C compiler (gcc)");
+    }
+    let zlib = ["/usr/include/zlib.h", "/usr/local/include/zlib.h"].iter().any(|p| Path::new(p).is_file());
+    if !zlib {
+        missing.push("zlib headers (zlib1g-dev)");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "building CPython needs {}; on Debian, scripts/setup-debian.sh installs them with CPython's other build libraries",
+        missing.join(", ")
+    )
 }
 
 fn configure_flags(prefix: &Path, build: Build) -> Vec<String> {
