@@ -253,7 +253,7 @@ pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{Cell, Phases, SeriesArrays, Status};
+    use crate::results::Cell;
 
     const FLOOR_KIB: f64 = 256.0;
 
@@ -268,28 +268,14 @@ mod tests {
                 rust_threads: 4,
             },
         };
-        RunRecord {
-            run_id: cell.run_id(rep),
-            rep,
+        RunRecord::for_test(
             cell,
-            pattern_params: String::new(),
-            python_version: "3.13.5".into(),
-            interpreter: "/x".into(),
-            glibc_tunables: String::new(),
-            allocator: "glibc".into(),
-            status: Status::Ok,
-            failure: None,
-            metrics: Some(Metrics {
+            rep,
+            Metrics {
                 delta_kib,
                 ..Metrics::default()
-            }),
-            phases: Phases::default(),
-            child_reports: serde_json::Value::Null,
-            series: SeriesArrays::default(),
-            process_wall_s: 0.1,
-            started_unix_s: 0.0,
-            env_pad_len: 0,
-        }
+            },
+        )
     }
 
     /// GIL and nogil runs of one point, interleaved like the scheduler runs them.

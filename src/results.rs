@@ -199,6 +199,32 @@ impl RunRecord {
     }
 }
 
+impl RunRecord {
+    /// A successful run with the given metrics and nothing else, for tests.
+    #[cfg(test)]
+    pub fn for_test(cell: Cell, rep: u32, metrics: Metrics) -> RunRecord {
+        RunRecord {
+            run_id: cell.run_id(rep),
+            rep,
+            cell,
+            pattern_params: String::new(),
+            python_version: "3.13.5".into(),
+            interpreter: "/x".into(),
+            glibc_tunables: String::new(),
+            allocator: "glibc".into(),
+            status: Status::Ok,
+            failure: None,
+            metrics: Some(metrics),
+            phases: Phases::default(),
+            child_reports: serde_json::Value::Null,
+            series: SeriesArrays::default(),
+            process_wall_s: 0.1,
+            started_unix_s: 0.0,
+            env_pad_len: 0,
+        }
+    }
+}
+
 /// Appends records to a results.jsonl file.
 pub struct ResultsWriter {
     file: File,
@@ -294,33 +320,19 @@ mod tests {
     use super::*;
 
     fn record(id: &str) -> RunRecord {
+        let cell = Cell {
+            build: Build::Nogil,
+            point: Point {
+                binding: "pyo3".into(),
+                profile: "glibc-default".into(),
+                pattern: "seed".into(),
+                python_threads: 2,
+                rust_threads: 4,
+            },
+        };
         RunRecord {
             run_id: id.into(),
-            rep: 0,
-            cell: Cell {
-                build: Build::Nogil,
-                point: Point {
-                    binding: "pyo3".into(),
-                    profile: "glibc-default".into(),
-                    pattern: "seed".into(),
-                    python_threads: 2,
-                    rust_threads: 4,
-                },
-            },
-            pattern_params: String::new(),
-            python_version: "3.13.5".into(),
-            interpreter: "/x".into(),
-            glibc_tunables: String::new(),
-            allocator: "glibc".into(),
-            status: Status::Ok,
-            failure: None,
-            metrics: Some(Metrics::default()),
-            phases: Phases::default(),
-            child_reports: serde_json::Value::Null,
-            series: SeriesArrays::default(),
-            process_wall_s: 0.1,
-            started_unix_s: 0.0,
-            env_pad_len: 3,
+            ..RunRecord::for_test(cell, 0, Metrics::default())
         }
     }
 

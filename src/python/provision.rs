@@ -323,10 +323,15 @@ fn check_build_tools() -> Result<()> {
     if find_in_path("make").is_none() {
         missing.push("make");
     }
-    if ["cc", "gcc", "clang"].iter().all(|c| find_in_path(c).is_none()) {
+    if ["cc", "gcc", "clang"]
+        .iter()
+        .all(|c| find_in_path(c).is_none())
+    {
         missing.push("a C compiler (gcc)");
     }
-    let zlib = ["/usr/include/zlib.h", "/usr/local/include/zlib.h"].iter().any(|p| Path::new(p).is_file());
+    let zlib = ["/usr/include/zlib.h", "/usr/local/include/zlib.h"]
+        .iter()
+        .any(|p| Path::new(p).is_file());
     if !zlib {
         missing.push("zlib headers (zlib1g-dev)");
     }

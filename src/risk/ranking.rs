@@ -179,7 +179,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::aggregate::summarize;
     use crate::python::inspect::Build;
-    use crate::results::{Cell, Metrics, Phases, RunRecord, SeriesArrays, Status};
+    use crate::results::{Cell, Metrics, RunRecord};
     use crate::risk::Thresholds;
 
     /// Two reps of each build of one point of `profile`: (final KiB, calls/s) per build.
@@ -204,32 +204,18 @@ pub(crate) mod tests {
                 };
                 // The reps differ by 10 KiB and 1 call/s, so medians sit between them.
                 let jitter = u64::from(rep) * 10;
-                v.push(RunRecord {
-                    run_id: cell.run_id(rep),
-                    rep,
+                v.push(RunRecord::for_test(
                     cell,
-                    pattern_params: String::new(),
-                    python_version: "3.13.5".into(),
-                    interpreter: "/x".into(),
-                    glibc_tunables: String::new(),
-                    allocator: "glibc".into(),
-                    status: Status::Ok,
-                    failure: None,
-                    metrics: Some(Metrics {
+                    rep,
+                    Metrics {
                         baseline_rss_kib: 10_000,
                         final_rss_kib: final_kib + jitter,
                         peak_rss_kib: final_kib + 5_000 + jitter,
                         delta_kib: (final_kib + jitter) as i64 - 10_000,
                         calls_per_s: calls + f64::from(rep),
                         ..Metrics::default()
-                    }),
-                    phases: Phases::default(),
-                    child_reports: serde_json::Value::Null,
-                    series: SeriesArrays::default(),
-                    process_wall_s: 0.1,
-                    started_unix_s: 0.0,
-                    env_pad_len: 0,
-                });
+                    },
+                ));
             }
         }
         v
