@@ -15,8 +15,9 @@
 //!    and the parent's own CPU and memory at 10, 100 and 1000 Rust threads per call.
 //!
 //! Environment: ARENA_SWEEP_BENCH_ROUNDS (default 5) for the A/B rounds;
-//! ARENA_SWEEP_BENCH_SKIP_DEFAULT=1 skips the full default matrix (about 10 minutes).
-//! The interpreters and extension builds must exist (any sweep provisions them).
+//! ARENA_SWEEP_BENCH_SKIP_DEFAULT=1 skips the full default matrix (about 2 minutes).
+//! It provisions the interpreter pair and the extension builds first (cached), and
+//! psrecord into a virtual environment of its own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -748,6 +749,10 @@ fn main() {
             .unwrap_or_default()
             .trim()
     );
+    // Provision first, so no measured sweep builds anything.
+    let ok = Command::new(BIN).args(["pythons", "install", "3.13"]).status().map(|s| s.success()).unwrap_or(false);
+    assert!(ok, "provisioning the interpreter pair failed");
+    let (_, _) = sweep(&["--python-threads", "1", "--rust-threads", "1", "--reps", "1", "--tunables", "glibc-default,jemalloc", "--no-install"], &tmpdir("warmup"));
     let mut summary = vec![harness_overhead()];
     summary.extend(sampler());
     summary.extend(psrecord());
