@@ -750,9 +750,26 @@ fn main() {
             .trim()
     );
     // Provision first, so no measured sweep builds anything.
-    let ok = Command::new(BIN).args(["pythons", "install", "3.13"]).status().map(|s| s.success()).unwrap_or(false);
+    let ok = Command::new(BIN)
+        .args(["pythons", "install", "3.13"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     assert!(ok, "provisioning the interpreter pair failed");
-    let (_, _) = sweep(&["--python-threads", "1", "--rust-threads", "1", "--reps", "1", "--tunables", "glibc-default,jemalloc", "--no-install"], &tmpdir("warmup"));
+    let (_, _) = sweep(
+        &[
+            "--python-threads",
+            "1",
+            "--rust-threads",
+            "1",
+            "--reps",
+            "1",
+            "--tunables",
+            "glibc-default,jemalloc",
+            "--no-install",
+        ],
+        &tmpdir("warmup"),
+    );
     let mut summary = vec![harness_overhead()];
     summary.extend(sampler());
     summary.extend(psrecord());
