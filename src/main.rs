@@ -13,7 +13,12 @@ fn main() {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let code = match dispatch(cli, &matches) {
-        Ok(code) => code,
+        Ok(code) => {
+            // A command that succeeded may leave what it learnt about interpreters
+            // in the cache (a run does so earlier, once its input is valid).
+            python::inspect::persist_probes();
+            code
+        }
         Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             eprintln!("Error: {e:#}");

@@ -174,8 +174,24 @@ pub fn inspect(path: &Path) -> Result<Interpreter> {
             executable_identity: eid,
             interpreter: interp.clone(),
         };
+        PENDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((file, entry));
+    }
+    Ok(interp)
+}
+
+/// Probe results not yet written to the cache: nothing is written while a command
+/// may still refuse its input, so they wait for [`persist_probes`].
+static PENDING: std::sync::Mutex<Vec<(PathBuf, CachedProbe)>> = std::sync::Mutex::new(Vec::new());
+
+/// Write the pending probe results to the cache (once a command's input is valid).
+/// Best effort: a read-only cache only costs the probes next time.
+pub fn persist_probes() {
+    let pending = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|e| e.into_inner()));
+    for (file, entry) in pending {
         if let (Some(dir), Ok(bytes)) = (file.parent(), serde_json::to_vec(&entry)) {
-            // Best effort: a read-only cache only costs the probe next time.
             let _ = std::fs::create_dir_all(dir);
             let tmp = file.with_extension(format!("tmp.{}", std::process::id()));
             if std::fs::write(&tmp, bytes).is_ok() {
@@ -183,7 +199,6 @@ pub fn inspect(path: &Path) -> Result<Interpreter> {
             }
         }
     }
-    Ok(interp)
 }
 
 /// Run the probe. Fails with a message naming the path when it is not a working Python.

@@ -71,6 +71,8 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
             );
         }
     }
+    // The input is valid: what was learnt about the interpreters may be cached now.
+    crate::python::inspect::persist_probes();
     let exts = scheduler::ensure_extensions(&plan, &pair, out)?;
     let driver = super::executor::materialize_driver()?;
     let provenance = Sweep::provenance(&pair, &exts);
