@@ -129,9 +129,14 @@ pub fn check_out_dir(out: &Path, runs: usize, flag: &str) -> Result<()> {
         .ancestors()
         .find(|a| a.is_dir())
         .unwrap_or(Path::new("."));
-    nix::unistd::access(
-        existing,
+    // AT_EACCESS: check with the credentials writes will use (effective ids and
+    // capabilities), not the real uid plain access(2) checks with.
+    nix::unistd::faccessat(
+        std::fs::File::open(existing)
+            .map_err(|e| usage(format!("{}: {}: {e}", name(), existing.display())))?,
+        ".",
         nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+        nix::fcntl::AtFlags::AT_EACCESS,
     )
     .map_err(|e| {
         usage(format!(
