@@ -167,50 +167,6 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
     s
 }
 
-/// A per-profile overview: median nogil and GIL delta and amplification over the
-/// grid, sorted by median nogil delta (smallest first).
-pub struct ProfileScore {
-    pub profile: String,
-    pub nogil_delta_kib: f64,
-    pub gil_delta_kib: f64,
-    pub amplification: f64,
-}
-
-pub fn profile_scores(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Vec<ProfileScore> {
-    let mut out = Vec::new();
-    for profile in &plan.profiles {
-        let mine: Vec<&CellSummary> = summaries
-            .iter()
-            .filter(|c| c.point.profile == profile.name)
-            .collect();
-        let col = |f: &dyn Fn(&CellSummary) -> Option<f64>| -> Vec<f64> {
-            mine.iter().filter_map(|c| f(c)).collect()
-        };
-        let nogil = col(&|c| c.nogil.as_ref().map(|b| b.delta_kib.median));
-        let gil = col(&|c| c.gil.as_ref().map(|b| b.delta_kib.median));
-        let amp = col(&|c| c.amplification);
-        let (Some(n), Some(g), Some(a)) = (
-            crate::stats::median(&nogil),
-            crate::stats::median(&gil),
-            crate::stats::median(&amp),
-        ) else {
-            continue;
-        };
-        out.push(ProfileScore {
-            profile: profile.name.clone(),
-            nogil_delta_kib: n,
-            gil_delta_kib: g,
-            amplification: a,
-        });
-    }
-    out.sort_by(|a, b| {
-        a.nogil_delta_kib
-            .total_cmp(&b.nogil_delta_kib)
-            .then(a.gil_delta_kib.total_cmp(&b.gil_delta_kib))
-    });
-    out
-}
-
 /// One screen for a whole sweep: for each profile (and binding and pattern), a text
 /// heatmap of amplification (Rust threads down, Python threads across; `!` HIGH,
 /// `+` MEDIUM), then the profiles ranked by the memory the free-threaded build
@@ -266,25 +222,25 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
         }
         let _ = writeln!(s);
     }
-    let scores = profile_scores(summaries, plan);
-    if !scores.is_empty() {
+    // The report's ranking, so the terminal and the report never disagree.
+    let ranks = crate::risk::rank_profiles(summaries);
+    if ranks.len() > 1 {
+        let _ = writeln!(s, "profiles by free-threaded final RSS over the grid (medians; as the report ranks them):");
         let _ = writeln!(
             s,
-            "profiles by median nogil delta over the grid (smallest first):"
+            "  {:<22}{:>14}{:>14}{:>10}{:>14}",
+            "profile", "final nogil", "delta nogil", "amplif.", "calls/s nogil"
         );
-        let _ = writeln!(
-            s,
-            "  {:<22}{:>14}{:>14}{:>10}",
-            "profile", "nogil delta", "GIL delta", "amplif."
-        );
-        for sc in &scores {
+        let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "-".to_string(), f);
+        for r in &ranks {
             let _ = writeln!(
                 s,
-                "  {:<22}{:>14}{:>14}{:>9.1}x",
-                sc.profile,
-                mib(sc.nogil_delta_kib),
-                mib(sc.gil_delta_kib),
-                sc.amplification
+                "  {:<22}{:>14}{:>14}{:>10}{:>14}",
+                r.profile,
+                opt(r.final_nogil_kib, &mib),
+                opt(r.delta_nogil_kib, &mib),
+                opt(r.amplification, &|a| format!("{a:.1}x")),
+                opt(r.throughput_nogil, &|t| format!("{t:.2}x"))
             );
         }
     }
