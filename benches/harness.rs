@@ -106,6 +106,25 @@ fn run_measured(cmd: &mut Command) -> (f64, f64) {
     (t.elapsed().as_secs_f64(), s(u.ru_utime) + s(u.ru_stime))
 }
 
+/// `rounds()` rounds of A and B in ABBA order (which goes first alternates, so drift
+/// does not favour one side); returns the A values, the B values and A/B per round.
+fn abba(mut a: impl FnMut() -> f64, mut b: impl FnMut() -> f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut va, mut vb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds() {
+        let (wa, wb) = if round % 2 == 0 {
+            let wa = a();
+            (wa, b())
+        } else {
+            let wb = b();
+            (a(), wb)
+        };
+        va.push(wa);
+        vb.push(wb);
+        ratios.push(wa / wb);
+    }
+    (va, vb, ratios)
+}
+
 fn header(title: &str) {
     println!("\n== {title}");
 }
@@ -185,19 +204,7 @@ fn harness_overhead() -> String {
         }
         t.elapsed().as_secs_f64()
     };
-    let (mut a, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..rounds() {
-        let (wa, wb) = if round % 2 == 0 {
-            let (wa, _) = sweep(&args, &out);
-            (wa, floor())
-        } else {
-            let wb = floor();
-            (sweep(&args, &out).0, wb)
-        };
-        a.push(wa);
-        b.push(wb);
-        ratios.push(wa / wb);
-    }
+    let (a, b, ratios) = abba(|| sweep(&args, &out).0, floor);
     let r = median(&ratios);
     println!(
         "  K = {} runs; A median {:.3} s (CV {:.1}%), B median {:.3} s (CV {:.1}%)",
@@ -334,14 +341,7 @@ fn sampler() -> Vec<String> {
         }
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     };
-    let (mut a, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds() {
-        let wa = workload(true);
-        let wb = workload(false);
-        a.push(wa);
-        b.push(wb);
-        ratios.push(wa / wb);
-    }
+    let (a, b, ratios) = abba(|| workload(true), || workload(false));
     let r = median(&ratios);
     println!(
         "  workload wall, sampled (A) {:.3} s (CV {:.1}%) vs alone (B) {:.3} s (CV {:.1}%)",
