@@ -126,6 +126,81 @@ pub struct CellSummary {
     /// `summarize` call that has a p-value.
     pub p_adjusted: Option<f64>,
     pub risk: Option<RiskLevel>,
+    /// Set when the repetitions do not pin the point down (see [`Instability`]).
+    #[serde(default)]
+    pub unstable: Option<Instability>,
+}
+
+/// Relative spread (coefficient of variation) of a build's deltas above which a point
+/// is flagged: its median could move by more than a deployment-worthy margin.
+pub const UNSTABLE_CV: f64 = 0.20;
+/// Relative half-width of the amplification's confidence interval above which a
+/// point is flagged (the CI reaches beyond 0.75x or 1.25x of the amplification).
+pub const UNSTABLE_CI_HALF_WIDTH: f64 = 0.25;
+/// No suggestion beyond this many repetitions: a point that needs more is better
+/// split (fewer points, or a steadier pattern) than run longer.
+const MAX_SUGGESTED_REPS: u32 = 60;
+
+/// Why a point's figures are not pinned down by its repetitions, and how many
+/// repetitions per build would pin them down (a ±10% standard error of the median
+/// delta, and an amplification CI within ±25%).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instability {
+    /// One short phrase per reason, e.g. "nogil deltas vary 45% (CV)".
+    pub reasons: Vec<String>,
+    /// Suggested `--reps`.
+    pub reps_needed: u32,
+}
+
+/// CV of a build's deltas, counted only when its median delta is above the floor:
+/// below it the ratio uses the floor, and the spread of a near-zero number says
+/// nothing about the point.
+fn relevant_cv(b: &BuildStats, floor_kib: f64) -> Option<f64> {
+    (b.delta_kib.median > floor_kib).then_some(b.delta_cv?.abs())
+}
+
+/// The instability of a point, from the spread of each build's deltas and the width
+/// of the amplification interval. None when the point is steady (or has no data).
+pub fn instability(
+    gil: Option<&BuildStats>,
+    nogil: Option<&BuildStats>,
+    amplification: Option<f64>,
+    ci: Option<&Ci>,
+    floor_kib: f64,
+) -> Option<Instability> {
+    let mut reasons = Vec::new();
+    let mut needed: u32 = 0;
+    for (name, b) in [("GIL", gil), ("nogil", nogil)] {
+        let Some(b) = b else { continue };
+        let Some(cv) = relevant_cv(b, floor_kib) else {
+            continue;
+        };
+        if cv > UNSTABLE_CV && b.runs_ok > 1 {
+            reasons.push(format!("{name} deltas vary {:.0}% (CV)", cv * 100.0));
+            // Standard error of a median ~ 1.2533 * sd / sqrt(n): ask for 10%.
+            needed = needed.max(((1.2533 * cv / 0.10).powi(2)).ceil() as u32);
+        }
+    }
+    if let (Some(a), Some(ci), Some(n)) = (amplification, ci, nogil) {
+        if a > 0.0 {
+            let half = ((ci.hi - a).max(a - ci.lo) / a).max(0.0);
+            if half > UNSTABLE_CI_HALF_WIDTH && n.runs_ok > 1 {
+                reasons.push(format!(
+                    "amplification CI {:.2}x..{:.2}x is wider than ±{:.0}%",
+                    ci.lo,
+                    ci.hi,
+                    UNSTABLE_CI_HALF_WIDTH * 100.0
+                ));
+                // The interval narrows with the square root of the repetitions.
+                let scale = (half / UNSTABLE_CI_HALF_WIDTH).powi(2);
+                needed = needed.max((n.runs_ok as f64 * scale).ceil() as u32);
+            }
+        }
+    }
+    (!reasons.is_empty()).then(|| Instability {
+        reasons,
+        reps_needed: needed.clamp(3, MAX_SUGGESTED_REPS),
+    })
 }
 
 fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
@@ -223,6 +298,13 @@ pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) ->
                 .zip(nogil.as_ref())
                 .map(|(a, n)| risk::level(a, n.delta_kib.median, thresholds));
             let failed = |runs: &[&RunRecord]| runs.iter().filter(|r| !r.ok()).count();
+            let unstable = instability(
+                gil.as_ref(),
+                nogil.as_ref(),
+                amplification,
+                amplification_ci.as_ref(),
+                floor_kib,
+            );
             CellSummary {
                 point: point.clone(),
                 gil_failed: failed(&gil_runs),
@@ -236,6 +318,7 @@ pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) ->
                 p_value: test.map(|t| t.p),
                 p_adjusted: None,
                 risk,
+                unstable,
             }
         })
         .collect();
@@ -361,6 +444,27 @@ mod tests {
         }
         // Reproducible: the seed comes from the point, not from the clock.
         assert_eq!(s, summarize(&grid(), FLOOR_KIB, &Thresholds::default()));
+    }
+
+    #[test]
+    fn noisy_points_are_flagged_with_the_reps_that_would_pin_them_down() {
+        // Point 2: nogil deltas 15.8..18.1 MiB (CV 5.5%), GIL 0.53..0.6 MiB (CV 5%):
+        // steady. Point 4: nogil 505..720 KiB, CV 14%, but the ratio of two
+        // near-equal numbers has a wide interval.
+        let s = summarize(&grid(), FLOOR_KIB, &Thresholds::default());
+        assert_eq!(s[0].unstable, None, "{:?}", s[0].unstable);
+        // A point whose nogil runs spread from 3 to 10 MiB, like free-threaded churn.
+        let runs = point(2, &[500, 520, 510, 505, 515], &[3072, 10240, 4096, 9216, 5120]);
+        let s = summarize(&runs, FLOOR_KIB, &Thresholds::default());
+        let u = s[0].unstable.as_ref().expect("a 3-10 MiB spread is flagged");
+        // python -c "import statistics as s; x=[3072,10240,4096,9216,5120]; c=s.stdev(x)/s.mean(x); print(c, (1.2533*c/0.1)**2)"
+        //   -> 0.5023358549160463 39.636...  (statistics.stdev, ddof=1)
+        assert!(u.reasons[0].starts_with("nogil deltas vary 50% (CV)"), "{u:?}");
+        assert_eq!(u.reps_needed, 40);
+        // GIL deltas below the floor do not count, however they spread.
+        let runs = point(2, &[10, 200, 5, 150, 90], &[16970, 15800, 17400, 16200, 18100]);
+        let s = summarize(&runs, FLOOR_KIB, &Thresholds::default());
+        assert!(s[0].unstable.is_none(), "{:?}", s[0].unstable);
     }
 
     #[test]
