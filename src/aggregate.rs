@@ -69,6 +69,9 @@ pub struct BuildStats {
     pub calls_per_s: Summary,
     /// The raw deltas, in run order, for statistics downstream.
     pub deltas_kib: Vec<f64>,
+    /// The raw final RSS figures, in run order (the advice rule pairs them by point).
+    #[serde(default)]
+    pub finals_kib: Vec<f64>,
     /// Median absolute deviation of the deltas (unscaled; 0 for fewer than 2 runs).
     pub delta_mad_kib: f64,
     /// Interquartile range of the deltas (type 7 quartiles; 0 for fewer than 2 runs).
@@ -126,6 +129,14 @@ pub struct CellSummary {
     /// `summarize` call that has a p-value.
     pub p_adjusted: Option<f64>,
     pub risk: Option<RiskLevel>,
+    /// The free-threaded build's extra memory: median nogil delta - median GIL delta
+    /// (KiB). The ratio alone hides size: +30 MiB at 1.4x is worth knowing.
+    #[serde(default)]
+    pub extra_kib: Option<f64>,
+    /// 95% percentile bootstrap interval of `extra_kib` (each build resampled
+    /// independently).
+    #[serde(default)]
+    pub extra_ci: Option<Ci>,
     /// Set when the repetitions do not pin the point down (see [`Instability`]).
     #[serde(default)]
     pub unstable: Option<Instability>,
@@ -257,6 +268,7 @@ fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
                 .filter_map(|m| m.pymalloc_arena_kib.map(|k| k as f64))
                 .collect::<Vec<_>>(),
         ),
+        finals_kib: col(|m| m.final_rss_kib as f64),
         deltas_kib: deltas,
     })
 }
@@ -293,6 +305,15 @@ pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) ->
                     seed,
                 )
             });
+            let extra_kib = both.map(|(g, n)| n.delta_kib.median - g.delta_kib.median);
+            let extra_ci = both.and_then(|(g, n)| {
+                stats::bootstrap_paired_difference_ci(
+                    &[(&n.deltas_kib, &g.deltas_kib)],
+                    CI_LEVEL,
+                    CI_RESAMPLES,
+                    seed_of(&point.label()) ^ 0x5EED,
+                )
+            });
             let test = both.and_then(|(g, n)| stats::mann_whitney_u(&n.deltas_kib, &g.deltas_kib));
             let risk = amplification
                 .zip(nogil.as_ref())
@@ -318,6 +339,8 @@ pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) ->
                 p_value: test.map(|t| t.p),
                 p_adjusted: None,
                 risk,
+                extra_kib,
+                extra_ci,
                 unstable,
             }
         })
@@ -442,6 +465,18 @@ mod tests {
                 c.point.label()
             );
         }
+        // The extra memory of the free-threaded build, with its interval: point 2's
+        // medians are 16970 and 575 KiB.
+        assert_eq!(s[0].extra_kib, Some(16970.0 - 575.0));
+        let ci = s[0].extra_ci.unwrap();
+        assert!(
+            ci.lo <= 16395.0 && 16395.0 <= ci.hi && ci.lo > 10_000.0,
+            "{ci:?}"
+        );
+        // Point 4's builds overlap: the interval takes in zero.
+        let ci = s[1].extra_ci.unwrap();
+        assert!(ci.lo < 0.0 && ci.hi > 0.0, "{ci:?}");
+        assert_eq!(s[3].extra_ci, None);
         // Reproducible: the seed comes from the point, not from the clock.
         assert_eq!(s, summarize(&grid(), FLOOR_KIB, &Thresholds::default()));
     }
@@ -454,15 +489,34 @@ mod tests {
         let s = summarize(&grid(), FLOOR_KIB, &Thresholds::default());
         assert_eq!(s[0].unstable, None, "{:?}", s[0].unstable);
         // A point whose nogil runs spread from 3 to 10 MiB, like free-threaded churn.
-        let runs = point(2, &[500, 520, 510, 505, 515], &[3072, 10240, 4096, 9216, 5120]);
+        let runs = point(
+            2,
+            &[500, 520, 510, 505, 515],
+            &[3072, 10240, 4096, 9216, 5120],
+        );
         let s = summarize(&runs, FLOOR_KIB, &Thresholds::default());
-        let u = s[0].unstable.as_ref().expect("a 3-10 MiB spread is flagged");
+        let u = s[0]
+            .unstable
+            .as_ref()
+            .expect("a 3-10 MiB spread is flagged");
         // python -c "import statistics as s; x=[3072,10240,4096,9216,5120]; c=s.stdev(x)/s.mean(x); print(c, (1.2533*c/0.1)**2)"
         //   -> 0.5023358549160463 39.636...  (statistics.stdev, ddof=1)
-        assert!(u.reasons[0].starts_with("nogil deltas vary 50% (CV)"), "{u:?}");
-        assert_eq!(u.reps_needed, 40);
+        assert!(
+            u.reasons[0].starts_with("nogil deltas vary 50% (CV)"),
+            "{u:?}"
+        );
+        // 40 reps for the CV alone; the amplification's interval is wider still, and
+        // what it asks for is capped.
+        assert!(u.reasons[1].starts_with("amplification CI "), "{u:?}");
+        assert_eq!(u.reps_needed, MAX_SUGGESTED_REPS);
+        let cv_only = instability(None, s[0].nogil.as_ref(), None, None, FLOOR_KIB).unwrap();
+        assert_eq!(cv_only.reps_needed, 40);
         // GIL deltas below the floor do not count, however they spread.
-        let runs = point(2, &[10, 200, 5, 150, 90], &[16970, 15800, 17400, 16200, 18100]);
+        let runs = point(
+            2,
+            &[10, 200, 5, 150, 90],
+            &[16970, 15800, 17400, 16200, 18100],
+        );
         let s = summarize(&runs, FLOOR_KIB, &Thresholds::default());
         assert!(s[0].unstable.is_none(), "{:?}", s[0].unstable);
     }

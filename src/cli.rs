@@ -133,6 +133,49 @@ pub struct ReportOptions {
     pub timeseries_cells: Vec<(u32, u32)>,
     #[command(flatten)]
     pub gates: GateArgs,
+    #[command(flatten)]
+    pub advice: AdviceArgs,
+}
+
+/// When a difference between profiles (or between two sweeps) counts: its 95%
+/// bootstrap CI, paired by point, must exclude zero, and it must reach the margin
+/// max(--min-saving-mib, --min-saving-pct of glibc-default's figure). Otherwise the
+/// verdict is "keep the default" (or "no change beyond noise").
+#[derive(Debug, Clone, Args)]
+pub struct AdviceArgs {
+    /// The smallest saving worth a deployment, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 1.0, value_parser = parse_non_negative)]
+    pub min_saving_mib: f64,
+    /// The smallest saving worth a deployment, in percent of glibc-default's figure.
+    #[arg(long, value_name = "PCT", default_value_t = 5.0, value_parser = parse_non_negative)]
+    pub min_saving_pct: f64,
+}
+
+impl Default for AdviceArgs {
+    fn default() -> Self {
+        let rule = crate::risk::AdviceRule::default();
+        AdviceArgs {
+            min_saving_mib: rule.min_saving_mib,
+            min_saving_pct: rule.min_saving_pct,
+        }
+    }
+}
+
+impl AdviceArgs {
+    pub fn rule(&self) -> crate::risk::AdviceRule {
+        crate::risk::AdviceRule {
+            min_saving_mib: self.min_saving_mib,
+            min_saving_pct: self.min_saving_pct,
+        }
+    }
+}
+
+/// A finite number >= 0.
+fn parse_non_negative(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a number >= 0")),
+    }
 }
 
 /// CI gates: exit with code 3 when a point reaches them.
@@ -171,6 +214,8 @@ pub struct CompareArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub gates: GateArgs,
+    #[command(flatten)]
+    pub advice: AdviceArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -8,13 +8,17 @@
 //! ratio of tiny numbers is not called HIGH.
 //!
 //! Submodules turn a sweep into a decision: `ranking` (profiles by final and peak RSS
-//! with their throughput cost, and the Pareto front) and `advice` (the recommended
-//! profile, its `GLIBC_TUNABLES` or `LD_PRELOAD` line, and deployment snippets).
+//! with their throughput cost, and the Pareto front), `evidence` (the rule that says
+//! whether a profile's difference from glibc-default is real and worth deploying) and
+//! `advice` (the recommended profile or "keep the default", its `GLIBC_TUNABLES` or
+//! `LD_PRELOAD` line, and deployment snippets).
 
 mod advice;
+pub mod evidence;
 mod ranking;
 
-pub use advice::{recommend, Recommendation, MAX_THROUGHPUT_COST};
+pub use advice::{recommend, Advice, Recommendation, Verdict, MAX_THROUGHPUT_COST};
+pub use evidence::Rule as AdviceRule;
 /// A small three-profile sweep for other modules' tests.
 #[cfg(test)]
 pub(crate) use ranking::tests as tests_support;

@@ -16,22 +16,38 @@ impl ReportOptions {
     pub fn options(&self) -> Options {
         Options {
             timeseries_cells: self.timeseries_cells.clone(),
+            rule: self.advice.rule(),
         }
     }
 }
 
-/// Print the recommendation and the gates' verdict; returns EXIT_GATE if one tripped.
+/// Print the advice and the gates' verdict; returns EXIT_GATE if one tripped.
 fn finish(w: &Written, gates: &Gates, out: &mut dyn Write) -> Result<i32> {
-    if let Some(r) = &w.recommendation {
-        writeln!(
-            out,
-            "recommended profile: {}: {}\n  ({})",
-            r.profile,
-            r.line(),
-            r.reason
-        )?;
-    }
+    write!(out, "{}", advice_text(&w.advice, &w.summaries))?;
     check_gates(&w.summaries, gates, out)
+}
+
+/// The advice as the terminal shows it: the headline, why, each profile's evidence,
+/// what would give more power, and the rule.
+pub fn advice_text(
+    advice: &crate::risk::Advice,
+    summaries: &[crate::aggregate::CellSummary],
+) -> String {
+    use crate::risk::Verdict;
+    let mut s = format!("{}\n", advice.headline());
+    match &advice.verdict {
+        Verdict::Recommend(r) => s.push_str(&format!("  ({})\n", r.reason)),
+        Verdict::KeepDefault { why, hint } => {
+            s.push_str(&format!("  {why}\n"));
+            for l in advice.evidence_lines(&crate::risk::rank_profiles(summaries)) {
+                s.push_str(&format!("    {l}\n"));
+            }
+            s.push_str(&format!("  for more power: {hint}\n"));
+        }
+        Verdict::NotJudged(_) => return s,
+    }
+    s.push_str(&format!("  rule: {}\n", advice.rule.describe()));
+    s
 }
 
 fn check_gates(
@@ -120,7 +136,7 @@ pub fn compare(args: &CompareArgs, out: &mut dyn Write) -> Result<i32> {
         crate::aggregate::summarize(&a.records, a.plan.plan.floor_kib(), &a.plan.plan.thresholds);
     let sb =
         crate::aggregate::summarize(&b.records, b.plan.plan.floor_kib(), &b.plan.plan.thresholds);
-    let pairs = super::compare::pair(&sa, &sb).map_err(|e| {
+    let pairs = super::compare::pair(&sa, &sb, &args.advice.rule()).map_err(|e| {
         usage(format!(
             "cannot compare {} with {}: {e}",
             args.a.display(),

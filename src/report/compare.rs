@@ -4,8 +4,11 @@
 //! one, those two are paired: glibc-default in A against arena-max-2 in B).
 //!
 //! For each pair: the change of the median nogil and GIL deltas, the ratio of the
-//! amplifications, and a Mann-Whitney test of A's nogil deltas against B's
-//! (Benjamini-Hochberg-adjusted over the pairs). Output: a terminal table,
+//! amplifications, a Mann-Whitney test of A's nogil deltas against B's
+//! (Benjamini-Hochberg-adjusted over the pairs), and the advice rule's verdict on the
+//! nogil delta's change (`risk::evidence`: its bootstrap CI must exclude zero and it
+//! must reach max(--min-saving-mib, --min-saving-pct of A's final RSS); otherwise
+//! "no change beyond noise"). Output: a terminal table,
 //! `compare.csv`, and two diff heatmaps per group: `compare-delta-nogil--...` (B - A,
 //! MiB, 0 neutral) and `compare-amplification--...` (B / A, log scale, 1x neutral).
 
@@ -18,6 +21,7 @@ use anyhow::Result;
 use super::figure::{mib, save, slug, stars, times, STARS_LEGEND};
 use super::grid::{Grid, GridCell, Scale};
 use crate::aggregate::CellSummary;
+use crate::risk::evidence::{self, Figure, Judged, Outcome, Rule};
 use crate::stats::{benjamini_hochberg, mann_whitney_u};
 
 /// One point in both sweeps.
@@ -33,12 +37,18 @@ pub struct Paired<'a> {
     /// Mann-Whitney p of B's nogil deltas against A's, and its BH adjustment.
     pub p_value: Option<f64>,
     pub p_adjusted: Option<f64>,
+    /// The rule's verdict on the nogil delta's change (saving = A - B).
+    pub judged: Option<Judged>,
 }
 
 type Key<'a> = (&'a str, &'a str, &'a str, u32, u32);
 
 /// Pair the points of two sweeps; an error says why nothing can be paired.
-pub fn pair<'a>(a: &'a [CellSummary], b: &'a [CellSummary]) -> Result<Vec<Paired<'a>>, String> {
+pub fn pair<'a>(
+    a: &'a [CellSummary],
+    b: &'a [CellSummary],
+    rule: &Rule,
+) -> Result<Vec<Paired<'a>>, String> {
     let profiles = |s: &[CellSummary]| -> BTreeSet<String> {
         s.iter().map(|c| c.point.profile.clone()).collect()
     };
@@ -85,6 +95,14 @@ pub fn pair<'a>(a: &'a [CellSummary], b: &'a [CellSummary]) -> Result<Vec<Paired
                 },
                 p_value: test.map(|t| t.p),
                 p_adjusted: None,
+                judged: ca.nogil.as_ref().zip(cb.nogil.as_ref()).and_then(|(x, y)| {
+                    evidence::judge_pairs(
+                        &[(x, y)],
+                        Figure::Delta,
+                        rule,
+                        evidence::seed_of(&ca.point.label()),
+                    )
+                }),
             })
         })
         .collect();
@@ -113,12 +131,52 @@ fn pct(change: f64, base: f64) -> String {
     }
 }
 
+fn short(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Saves => "less, beyond noise",
+        Outcome::Costs => "more, beyond noise",
+        Outcome::Noise => "noise",
+        Outcome::TooSmall => "below margin",
+    }
+}
+
+/// The overall verdict: "no change beyond noise", or the points that changed.
+pub fn verdict(pairs: &[Paired]) -> String {
+    let changed: Vec<String> = pairs
+        .iter()
+        .filter_map(|p| {
+            let j = p.judged.as_ref()?;
+            matches!(j.outcome, Outcome::Saves | Outcome::Costs).then(|| {
+                format!(
+                    "{}x{} {} {}",
+                    p.a.point.python_threads,
+                    p.a.point.rust_threads,
+                    p.a.point.pattern,
+                    evidence::change_text(j)
+                )
+            })
+        })
+        .collect();
+    let judged = pairs.iter().filter(|p| p.judged.is_some()).count();
+    if changed.is_empty() {
+        format!(
+            "verdict: no change beyond noise at any of the {judged} point(s) compared (the free-threaded delta; a change counts when its 95% bootstrap CI excludes zero and it reaches the margin)"
+        )
+    } else {
+        format!(
+            "verdict: {} of {judged} point(s) changed beyond noise and margin (free-threaded delta, B - A): {}",
+            changed.len(),
+            changed.join("; ")
+        )
+    }
+}
+
 /// The terminal table.
 pub fn table(pairs: &[Paired]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<7} {:<30} {:<12} {:<8} {:>26} {:>22} {:>18} {:>16} {:>7}",
+        "{:<7} {:<30} {:<12} {:<8} {:>26} {:>22} {:>18} {:>16} {:>7}  {}",
         "PxR",
         "profile A -> B",
         "binding",
@@ -127,7 +185,8 @@ pub fn table(pairs: &[Paired]) -> String {
         "GIL delta MiB A -> B",
         "amplif. A -> B",
         "risk A -> B",
-        "q"
+        "q",
+        "nogil change [95% CI] (rule)"
     );
     for p in pairs {
         let (a, b) = (&p.a.point, &p.b.point);
@@ -156,7 +215,7 @@ pub fn table(pairs: &[Paired]) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<7} {:<30} {:<12} {:<8} {:>26} {:>22} {:>18} {:>16} {:>7}",
+            "{:<7} {:<30} {:<12} {:<8} {:>26} {:>22} {:>18} {:>16} {:>7}  {}",
             format!("{}x{}", a.python_threads, a.rust_threads),
             profiles,
             a.binding,
@@ -167,8 +226,14 @@ pub fn table(pairs: &[Paired]) -> String {
             format!("{} -> {}", risk(p.a), risk(p.b)),
             p.p_adjusted
                 .map_or("-".into(), |q| format!("{q:.3}{}", stars(Some(q)))),
+            p.judged.as_ref().map_or("-".into(), |j| format!(
+                "{} ({})",
+                evidence::change_text(j),
+                short(j.outcome)
+            )),
         );
     }
+    let _ = writeln!(s, "{}", verdict(pairs));
     let _ = writeln!(
         s,
         "q: Mann-Whitney U of B's nogil deltas against A's, Benjamini-Hochberg-adjusted over the {} pair(s).",
@@ -179,7 +244,7 @@ pub fn table(pairs: &[Paired]) -> String {
 
 /// `compare.csv`.
 pub fn csv(pairs: &[Paired]) -> String {
-    let mut s = String::from("profile_a,profile_b,binding,pattern,python_threads,rust_threads,nogil_delta_kib_a,nogil_delta_kib_b,nogil_change_kib,gil_delta_kib_a,gil_delta_kib_b,gil_change_kib,amplification_a,amplification_b,amplification_ratio,risk_a,risk_b,p_value,p_adjusted\n");
+    let mut s = String::from("profile_a,profile_b,binding,pattern,python_threads,rust_threads,nogil_delta_kib_a,nogil_delta_kib_b,nogil_change_kib,gil_delta_kib_a,gil_delta_kib_b,gil_change_kib,amplification_a,amplification_b,amplification_ratio,risk_a,risk_b,p_value,p_adjusted,nogil_change_ci_lo_kib,nogil_change_ci_hi_kib,margin_kib,outcome\n");
     let n = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
     for p in pairs {
         let (a, b) = (&p.a.point, &p.b.point);
@@ -195,7 +260,7 @@ pub fn csv(pairs: &[Paired]) -> String {
         let q = super::csv::field;
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             q(&a.profile),
             q(&b.profile),
             q(&a.binding),
@@ -214,7 +279,17 @@ pub fn csv(pairs: &[Paired]) -> String {
             risk(p.a),
             risk(p.b),
             n(p.p_value),
-            n(p.p_adjusted)
+            n(p.p_adjusted),
+            // The change is B - A; the judged saving is A - B.
+            n(p.judged.as_ref().map(|j| -j.ci.hi)),
+            n(p.judged.as_ref().map(|j| -j.ci.lo)),
+            n(p.judged.as_ref().map(|j| j.margin_kib)),
+            p.judged.as_ref().map_or("", |j| match j.outcome {
+                Outcome::Saves => "less",
+                Outcome::Costs => "more",
+                Outcome::Noise => "noise",
+                Outcome::TooSmall => "below_margin",
+            }),
         );
     }
     s

@@ -11,7 +11,7 @@ use super::{csv, html, markdown, pareto, timeseries};
 use crate::aggregate::{self, CellSummary};
 use crate::error::usage;
 use crate::results::{self, RunRecord};
-use crate::risk::{self, Recommendation};
+use crate::risk::{self, Advice};
 use crate::runner::scheduler::{load_plan_file, PlanFile};
 
 /// Choices the user makes about a report.
@@ -20,12 +20,14 @@ pub struct Options {
     /// Points (Python threads, Rust threads) to plot over time; empty: the one with
     /// the highest amplification.
     pub timeseries_cells: Vec<(u32, u32)>,
+    /// When a profile's difference from glibc-default counts.
+    pub rule: risk::AdviceRule,
 }
 
 /// What was written, for the caller's summary and gates.
 pub struct Written {
     pub summaries: Vec<CellSummary>,
-    pub recommendation: Option<Recommendation>,
+    pub advice: Advice,
     /// File names written, in order.
     pub files: Vec<String>,
 }
@@ -97,10 +99,10 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
     let points = timeseries::points(&summaries, &opts.timeseries_cells);
     let series = timeseries::write_all(out, &points, records, &ctx.host)?;
     let ranks = risk::rank_profiles(&summaries);
-    let recommendation = risk::recommend(&ranks, &plan.profiles);
+    let advice = risk::recommend(&summaries, &ranks, &plan.profiles, &opts.rule);
     let fig = pareto::Pareto {
         ranks: &ranks,
-        recommended: recommendation.as_ref().map(|r| r.profile.as_str()),
+        recommended: advice.recommendation().map(|r| r.profile.as_str()),
         host: format!("host: {}", ctx.host),
     };
     let pareto_svg = pareto::write(out, &fig)?;
@@ -128,7 +130,7 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
     };
     write_file(
         out.join("summary.md"),
-        &markdown::render(&header, &summaries, &ranks, recommendation.as_ref()),
+        &markdown::render(&header, &summaries, &ranks, &advice),
     )?;
     let figs = html::Figures {
         heatmaps: heatmaps
@@ -154,12 +156,12 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
     };
     write_file(
         out.join("index.html"),
-        &html::render(pf, &summaries, &ranks, recommendation.as_ref(), &figs),
+        &html::render(pf, &summaries, &ranks, &advice, &figs),
     )?;
     files.extend(["cells.csv", "summary.md", "index.html"].map(String::from));
     Ok(Written {
         summaries,
-        recommendation,
+        advice,
         files,
     })
 }

@@ -10,7 +10,7 @@ use super::figure::{mib, stars, times, STARS_LEGEND};
 use super::heatmap::{Group, Metric};
 use super::markdown::{risk_counts, throughput};
 use crate::aggregate::CellSummary;
-use crate::risk::{ProfileRank, Recommendation, MAX_THROUGHPUT_COST};
+use crate::risk::{Advice, ProfileRank, Verdict, MAX_THROUGHPUT_COST};
 use crate::runner::scheduler::PlanFile;
 
 /// Escape text for HTML element content and double-quoted attributes.
@@ -45,6 +45,7 @@ table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px so
 th{background:#f2f2f2}td.l,th.l{text-align:left}tr.best td{background:#eef6ee}
 code,pre{font-family:'DejaVu Sans Mono',monospace;background:#f6f6f6}pre{padding:8px;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere}
 .rec{border:2px solid #2b8a3e;border-radius:6px;padding:8px 16px;background:#f5fbf6}
+.keep{border:2px solid #888;border-radius:6px;padding:8px 16px;background:#f7f7f7}
 .rec code.line{font-size:1.15em;font-weight:bold}.muted{color:#666}.snips{display:flex;gap:12px;flex-wrap:wrap}.snips div{flex:1;min-width:300px}
 figure{margin:12px 0}svg{max-width:100%;height:auto}.HIGH{color:#b00;font-weight:bold}.MEDIUM{color:#b60}
 details{margin:.5em 0}summary{cursor:pointer;font-weight:bold}
@@ -76,14 +77,89 @@ fn head(cells: &[&str]) -> String {
     s
 }
 
+/// The evidence of each profile against glibc-default, as a list.
+fn evidence_list(advice: &Advice, ranks: &[ProfileRank]) -> String {
+    let lines = advice.evidence_lines(ranks);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("<ul>");
+    for l in lines {
+        let _ = write!(s, "<li>{}</li>", esc(&l));
+    }
+    s.push_str("</ul>\n");
+    s
+}
+
+/// The verdict box: a recommendation (green, with snippets), "keep the default"
+/// (grey, with the numbers and what would give more power), or why nothing was judged.
+fn advice_box(advice: &Advice, ranks: &[ProfileRank]) -> String {
+    let mut s = String::new();
+    let rule = format!(
+        "Rule: {}; and a throughput cost of at most {:.0}% of glibc-default's calls per second. Measured on this host only; check it under your own load.",
+        advice.rule.describe(),
+        MAX_THROUGHPUT_COST * 100.0
+    );
+    match &advice.verdict {
+        Verdict::Recommend(rec) => {
+            let _ = writeln!(
+                s,
+                "<div class=\"rec\"><h3>Recommended: {}</h3><p>{}</p><p>{}.</p>",
+                esc(&rec.profile),
+                if rec.env.is_empty() {
+                    "No variables needed: this profile is glibc's malloc as it comes.".to_string()
+                } else {
+                    format!("<code class=\"line\">{}</code>", esc(&rec.line()))
+                },
+                esc(&rec.reason)
+            );
+            if rec.needs_jemalloc_build {
+                s.push_str("<p>This profile builds the extension with tikv-jemallocator as its global allocator: the variables alone do not reproduce it.</p>\n");
+            }
+            if !rec.env.is_empty() {
+                s.push_str("<div class=\"snips\">");
+                for (name, body) in [
+                    ("systemd unit", &rec.snippets.systemd),
+                    ("Dockerfile", &rec.snippets.dockerfile),
+                    ("Kubernetes container", &rec.snippets.kubernetes),
+                ] {
+                    let _ = write!(s, "<div><b>{name}</b><pre>{}</pre></div>", esc(body));
+                }
+                s.push_str("</div>\n");
+            }
+            s.push_str(&evidence_list(advice, ranks));
+            let _ = writeln!(s, "<p class=\"muted\">{}</p></div>", esc(&rule));
+        }
+        Verdict::KeepDefault { why, hint } => {
+            let _ = writeln!(
+                s,
+                "<div class=\"keep\"><h3>Keep the default (glibc-default)</h3><p>{}.</p>",
+                esc(why)
+            );
+            s.push_str(&evidence_list(advice, ranks));
+            let _ = writeln!(
+                s,
+                "<p>For more power: {}.</p><p class=\"muted\">{}</p></div>",
+                esc(hint),
+                esc(&rule)
+            );
+        }
+        Verdict::NotJudged(why) => {
+            let _ = writeln!(s, "<p class=\"muted\">No recommendation: {}.</p>", esc(why));
+        }
+    }
+    s
+}
+
 /// The page.
 pub fn render(
     pf: &PlanFile,
     summaries: &[CellSummary],
     ranks: &[ProfileRank],
-    rec: Option<&Recommendation>,
+    advice: &Advice,
     figs: &Figures,
 ) -> String {
+    let rec = advice.recommendation();
     let plan = &pf.plan;
     let prov = &pf.provenance;
     let host = &prov.host;
@@ -123,42 +199,7 @@ pub fn render(
         "<h2>Verdict</h2><p><span class=\"HIGH\">{high} HIGH</span>, <span class=\"MEDIUM\">{medium} MEDIUM</span>, {low} LOW point(s). {}.</p>",
         esc(&plan.thresholds.describe())
     );
-    if let Some(rec) = rec {
-        let _ = writeln!(
-            s,
-            "<div class=\"rec\"><h3>Recommended: {}</h3><p>{}</p><p>{}.</p>",
-            esc(&rec.profile),
-            if rec.env.is_empty() {
-                "No variables needed: this profile is glibc's malloc as it comes.".to_string()
-            } else {
-                format!("<code class=\"line\">{}</code>", esc(&rec.line()))
-            },
-            esc(&rec.reason)
-        );
-        if rec.needs_jemalloc_build {
-            s.push_str("<p>This profile builds the extension with tikv-jemallocator as its global allocator: the variables alone do not reproduce it.</p>\n");
-        }
-        if !rec.env.is_empty() {
-            s.push_str("<div class=\"snips\">");
-            for (name, body) in [
-                ("systemd unit", &rec.snippets.systemd),
-                ("Dockerfile", &rec.snippets.dockerfile),
-                ("Kubernetes container", &rec.snippets.kubernetes),
-            ] {
-                let _ = write!(s, "<div><b>{name}</b><pre>{}</pre></div>", esc(body));
-            }
-            s.push_str("</div>\n");
-        }
-        let _ = writeln!(
-            s,
-            "<p class=\"muted\">Rule: the lowest median free-threaded final RSS among profiles costing at most {:.0}% of glibc-default's calls per second. Measured on this host only; check it under your own load.</p></div>",
-            MAX_THROUGHPUT_COST * 100.0
-        );
-    }
-
-    if rec.is_none() {
-        s.push_str("<p class=\"muted\">No recommendation: it needs two or more measured profiles (e.g. <code>--tunables glibc-default,arena-max-2,arena-max-1</code>).</p>\n");
-    }
+    s.push_str(&advice_box(advice, ranks));
 
     // Ranking.
     if !ranks.is_empty() {

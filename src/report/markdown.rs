@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::figure::{mib, stars, times, STARS_LEGEND};
 use crate::aggregate::CellSummary;
-use crate::risk::{ProfileRank, Recommendation, RiskLevel, Thresholds};
+use crate::risk::{Advice, ProfileRank, RiskLevel, Thresholds, Verdict};
 
 /// What the summary needs besides the cells.
 pub struct Header<'a> {
@@ -63,7 +63,7 @@ pub fn render(
     h: &Header,
     summaries: &[CellSummary],
     ranks: &[ProfileRank],
-    rec: Option<&Recommendation>,
+    advice: &Advice,
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# arena-sweep: {}\n", esc(h.plan_name));
@@ -163,47 +163,72 @@ pub fn render(
         let _ = writeln!(s);
     }
 
-    if let Some(rec) = rec {
-        let _ = writeln!(s, "## Recommendation\n");
-        if rec.env.is_empty() {
-            let _ = writeln!(
-                s,
-                "**{}**: no variables needed (it sets none)\n",
-                esc(&rec.profile)
-            );
-        } else {
-            let line = rec.line().replace('`', "'");
-            let _ = writeln!(s, "**{}**: `{line}`\n", esc(&rec.profile));
-        }
-        let _ = writeln!(s, "{}.\n", esc(&rec.reason));
-        if rec.needs_jemalloc_build {
-            let _ = writeln!(s, "This profile builds the extension with tikv-jemallocator as its global allocator; the variables alone do not reproduce it.\n");
-        }
-        if !rec.env.is_empty() {
-            let _ = writeln!(
-                s,
-                "<details><summary>systemd, Dockerfile, Kubernetes</summary>\n"
-            );
-            for (lang, body) in [
-                ("ini", &rec.snippets.systemd),
-                ("dockerfile", &rec.snippets.dockerfile),
-                ("yaml", &rec.snippets.kubernetes),
-            ] {
-                let _ = writeln!(s, "```{lang}\n{body}```\n");
-            }
-            let _ = writeln!(s, "</details>\n");
-        }
-    }
-    if rec.is_none() {
-        let _ = writeln!(
-            s,
-            "No recommendation: it needs two or more measured profiles (e.g. `--tunables glibc-default,arena-max-2,arena-max-1`).\n"
-        );
-    }
+    s.push_str(&advice_section(advice, ranks));
     let _ = writeln!(
         s,
         "Full report: `index.html`; every point's statistics: `cells.csv`; raw runs: `results.jsonl`."
     );
+    s
+}
+
+/// The recommendation with its snippets, or "keep the default" with the numbers.
+fn advice_section(advice: &Advice, ranks: &[ProfileRank]) -> String {
+    let mut s = String::new();
+    let evidence = advice.evidence_lines(ranks);
+    let list = |s: &mut String| {
+        for l in &evidence {
+            let _ = writeln!(s, "- {}", esc(l));
+        }
+        if !evidence.is_empty() {
+            let _ = writeln!(s);
+        }
+    };
+    match &advice.verdict {
+        Verdict::Recommend(rec) => {
+            let _ = writeln!(s, "## Recommendation\n");
+            if rec.env.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "**{}**: no variables needed (it sets none)\n",
+                    esc(&rec.profile)
+                );
+            } else {
+                let line = rec.line().replace('`', "'");
+                let _ = writeln!(s, "**{}**: `{line}`\n", esc(&rec.profile));
+            }
+            let _ = writeln!(s, "{}.\n", esc(&rec.reason));
+            if rec.needs_jemalloc_build {
+                let _ = writeln!(s, "This profile builds the extension with tikv-jemallocator as its global allocator; the variables alone do not reproduce it.\n");
+            }
+            if !rec.env.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "<details><summary>systemd, Dockerfile, Kubernetes</summary>\n"
+                );
+                for (lang, body) in [
+                    ("ini", &rec.snippets.systemd),
+                    ("dockerfile", &rec.snippets.dockerfile),
+                    ("yaml", &rec.snippets.kubernetes),
+                ] {
+                    let _ = writeln!(s, "```{lang}\n{body}```\n");
+                }
+                let _ = writeln!(s, "</details>\n");
+            }
+            list(&mut s);
+        }
+        Verdict::KeepDefault { why, hint } => {
+            let _ = writeln!(s, "## Recommendation: keep the default\n");
+            let _ = writeln!(s, "**Keep glibc-default**: {}.\n", esc(why));
+            list(&mut s);
+            let _ = writeln!(s, "For more power: {}.\n", esc(hint));
+        }
+        Verdict::NotJudged(why) => {
+            let _ = writeln!(s, "No recommendation: {}.\n", esc(why));
+        }
+    }
+    if !matches!(advice.verdict, Verdict::NotJudged(_)) {
+        let _ = writeln!(s, "Rule: {}.\n", esc(&advice.rule.describe()));
+    }
     s
 }
 

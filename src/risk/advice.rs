@@ -1,6 +1,10 @@
-//! The recommendation: which measured profile to deploy, the `GLIBC_TUNABLES` line
-//! (or the equivalent `LD_PRELOAD` setup) it stands for, and ready-to-paste snippets
-//! for systemd, a Dockerfile and Kubernetes.
+//! The advice: which measured profile to deploy, or "keep the default", by the rule
+//! in [`evidence`](super::evidence): a profile is recommended only when its saving
+//! over glibc-default is real (its bootstrap CI excludes zero) and worth deploying
+//! (at least the margin), at a throughput cost of at most [`MAX_THROUGHPUT_COST`].
+//! With a recommendation come the `GLIBC_TUNABLES` line (or the equivalent
+//! `LD_PRELOAD` setup) and ready-to-paste snippets for systemd, a Dockerfile and
+//! Kubernetes.
 //!
 //! Every variable comes from [`Profile::child_env`] of a profile in the plan, that is
 //! from tunables validated against glibc's own list (the rendering in `tunables.rs` is
@@ -8,11 +12,14 @@
 //! checked. The snippets still quote each value for their format, as a value may hold
 //! spaces, `%` (a systemd specifier) or `$` (expanded by Docker and Kubernetes).
 
+use super::evidence::{self, Outcome, ProfileEvidence, Rule};
 use super::ranking::{ProfileRank, BASELINE_PROFILE};
+use crate::aggregate::CellSummary;
+use crate::stats::Ci;
 use crate::tunables::{Allocator, Profile};
 
-/// The largest throughput cost a recommended profile may have if a cheaper one
-/// exists at all: 10% fewer calls per second than glibc-default.
+/// The largest throughput cost a recommended profile may have: 10% fewer calls per
+/// second than glibc-default.
 pub const MAX_THROUGHPUT_COST: f64 = 0.10;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +32,8 @@ pub struct Recommendation {
     /// Median free-threaded final RSS, and how much less than glibc-default's.
     pub final_nogil_kib: f64,
     pub saved_kib: Option<f64>,
+    /// The bootstrap interval of `saved_kib` (paired by point).
+    pub saved_ci: Option<Ci>,
     /// `Profile::glibc_tunables()` ("" when the profile sets none).
     pub glibc_tunables: String,
     /// Every variable the profile sets, in the order a child gets them.
@@ -126,47 +135,72 @@ pub fn snippets(env: &[(String, String)]) -> Snippets {
     }
 }
 
-type Candidate<'a> = (&'a ProfileRank, &'a Profile, f64);
-
-/// The candidate with the least memory; on a tie, the faster one.
-fn lowest<'a, 'b: 'a>(pool: impl Iterator<Item = &'a Candidate<'b>>) -> Option<&'a Candidate<'b>> {
-    pool.min_by(|a, b| {
-        a.2.total_cmp(&b.2).then(
-            b.0.throughput_nogil
-                .unwrap_or(0.0)
-                .total_cmp(&a.0.throughput_nogil.unwrap_or(0.0)),
-        )
-    })
+/// What the sweep supports: a recommendation, or keeping the default, with the
+/// evidence for each profile and the rule that judged it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Advice {
+    pub rule: Rule,
+    /// Every profile against glibc-default (empty without glibc-default).
+    pub evidence: Vec<ProfileEvidence>,
+    pub verdict: Verdict,
 }
 
-/// The profile to recommend: the lowest median free-threaded final RSS among profiles
-/// whose throughput cost is at most [`MAX_THROUGHPUT_COST`] (or unmeasured); if every
-/// measured one costs more, the lowest final RSS anyway, saying so. `profiles` are the
-/// plan's (validated) profiles; a ranked profile missing from them is skipped. With
-/// fewer than two measured profiles there is nothing to choose between: None.
-pub fn recommend(ranks: &[ProfileRank], profiles: &[Profile]) -> Option<Recommendation> {
-    let usable: Vec<Candidate> = ranks
-        .iter()
-        .filter_map(|r| {
-            let p = profiles.iter().find(|p| p.name == r.profile)?;
-            Some((r, p, r.final_nogil_kib?))
-        })
-        .collect();
-    if usable.len() < 2 {
-        return None;
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// A profile passed the rule.
+    Recommend(Recommendation),
+    /// No profile passed: keep glibc-default. `why` says so with the numbers, `hint`
+    /// what to run for more power.
+    KeepDefault { why: String, hint: String },
+    /// Nothing to judge: fewer than two profiles, or no glibc-default to compare with.
+    NotJudged(String),
+}
+
+impl Advice {
+    pub fn recommendation(&self) -> Option<&Recommendation> {
+        match &self.verdict {
+            Verdict::Recommend(r) => Some(r),
+            _ => None,
+        }
     }
-    let cheap = |r: &ProfileRank| r.throughput_cost().is_none_or(|c| c <= MAX_THROUGHPUT_COST);
-    let (over_budget, &(rank, profile, final_kib)) =
-        match lowest(usable.iter().filter(|u| cheap(u.0))) {
-            Some(u) => (false, u),
-            None => (true, lowest(usable.iter())?),
-        };
-    let base = ranks
-        .iter()
-        .find(|r| r.profile == BASELINE_PROFILE)
-        .and_then(|r| r.final_nogil_kib);
-    let saved_kib = base.map(|b| b - final_kib);
-    let cost = match rank.throughput_nogil {
+
+    /// One line for a terminal or a heading.
+    pub fn headline(&self) -> String {
+        match &self.verdict {
+            Verdict::Recommend(r) => format!("recommended profile: {}: {}", r.profile, r.line()),
+            Verdict::KeepDefault { .. } => {
+                "keep the default: no profile differs from glibc-default beyond noise and margin at these points".to_string()
+            }
+            Verdict::NotJudged(why) => format!("no recommendation: {why}"),
+        }
+    }
+
+    /// Each profile's figure against glibc-default, one line each.
+    pub fn evidence_lines(&self, ranks: &[ProfileRank]) -> Vec<String> {
+        self.evidence
+            .iter()
+            .map(|e| {
+                let j = &e.judged;
+                let cost = ranks
+                    .iter()
+                    .find(|r| r.profile == e.profile)
+                    .and_then(|r| r.throughput_nogil)
+                    .map_or(String::new(), |t| format!("; {t:.2}x calls/s"));
+                format!(
+                    "{}: {} vs glibc-default over {} point(s), margin {:.2} MiB: {}{cost}",
+                    e.profile,
+                    evidence::change_text(j),
+                    j.points,
+                    j.margin_kib / 1024.0,
+                    j.outcome.describe()
+                )
+            })
+            .collect()
+    }
+}
+
+fn cost_text(throughput: Option<f64>) -> String {
+    match throughput {
         Some(t) => format!(
             "{:.2}x glibc-default's calls per second ({})",
             t,
@@ -176,47 +210,107 @@ pub fn recommend(ranks: &[ProfileRank], profiles: &[Profile]) -> Option<Recommen
                 format!("{:.0}% fewer", (1.0 - t) * 100.0)
             }
         ),
-        None => "throughput cost unknown (glibc-default was not measured)".to_string(),
-    };
-    let saved = match saved_kib {
-        Some(s) if rank.profile != BASELINE_PROFILE => {
-            format!(", {:.2} MiB less than glibc-default", s / 1024.0)
-        }
-        _ => String::new(),
-    };
-    let rule = if over_budget {
-        format!(
-            "every measured profile costs more than {:.0}% throughput, so this is simply the lowest",
-            MAX_THROUGHPUT_COST * 100.0
-        )
-    } else {
-        format!(
-            "the lowest among profiles costing at most {:.0}% throughput",
-            MAX_THROUGHPUT_COST * 100.0
-        )
-    };
-    let reason = format!(
-        "median free-threaded final RSS {:.2} MiB{saved}: {rule}; {cost}",
-        final_kib / 1024.0
+        None => "throughput cost unknown".to_string(),
+    }
+}
+
+/// The advice for a sweep: judge every profile against glibc-default with `rule`,
+/// then recommend the largest real saving whose throughput cost is at most
+/// [`MAX_THROUGHPUT_COST`] (or unmeasured). `profiles` are the plan's (validated)
+/// profiles; a profile missing from them cannot be recommended.
+pub fn recommend(
+    summaries: &[CellSummary],
+    ranks: &[ProfileRank],
+    profiles: &[Profile],
+    rule: &Rule,
+) -> Advice {
+    let evidence = evidence::against_default(summaries, rule);
+    let verdict = verdict(&evidence, ranks, profiles);
+    Advice {
+        rule: *rule,
+        evidence,
+        verdict,
+    }
+}
+
+fn verdict(evidence: &[ProfileEvidence], ranks: &[ProfileRank], profiles: &[Profile]) -> Verdict {
+    if ranks.len() < 2 {
+        return Verdict::NotJudged(
+            "it needs two or more measured profiles, glibc-default among them (e.g. --tunables glibc-default,arena-max-2,arena-max-1)".to_string(),
+        );
+    }
+    if !ranks.iter().any(|r| r.profile == BASELINE_PROFILE) || evidence.is_empty() {
+        return Verdict::NotJudged(
+            "glibc-default was not measured at the same points, and a profile is only recommended against it (add glibc-default to --tunables)".to_string(),
+        );
+    }
+    let rank_of = |name: &str| ranks.iter().find(|r| r.profile == name);
+    let throughput = |name: &str| rank_of(name).and_then(|r| r.throughput_nogil);
+    let cheap = |name: &str| throughput(name).is_none_or(|t| 1.0 - t <= MAX_THROUGHPUT_COST);
+    let saving = |e: &&ProfileEvidence| e.judged.saving_kib;
+    let real: Vec<&ProfileEvidence> = evidence
+        .iter()
+        .filter(|e| e.judged.outcome == Outcome::Saves)
+        .filter(|e| profiles.iter().any(|p| p.name == e.profile))
+        .collect();
+    let best = real
+        .iter()
+        .filter(|e| cheap(&e.profile))
+        .max_by(|a, b| saving(a).total_cmp(&saving(b)));
+    if let (Some(e), Some(p)) = (
+        best,
+        best.and_then(|e| profiles.iter().find(|p| p.name == e.profile)),
+    ) {
+        let rank = rank_of(&e.profile);
+        let j = &e.judged;
+        let reason = format!(
+            "free-threaded final RSS {:.2} MiB less than glibc-default [95% CI {:.2}, {:.2}] over {} point(s), above the margin of {:.2} MiB; {}",
+            j.saving_kib / 1024.0,
+            j.ci.lo / 1024.0,
+            j.ci.hi / 1024.0,
+            j.points,
+            j.margin_kib / 1024.0,
+            cost_text(throughput(&e.profile))
+        );
+        let env = p.child_env();
+        return Verdict::Recommend(Recommendation {
+            profile: p.name.clone(),
+            reason,
+            throughput: throughput(&e.profile),
+            final_nogil_kib: rank.and_then(|r| r.final_nogil_kib).unwrap_or(0.0),
+            saved_kib: Some(j.saving_kib),
+            saved_ci: Some(j.ci),
+            glibc_tunables: p.glibc_tunables(),
+            snippets: snippets(&env),
+            env,
+            needs_jemalloc_build: p.allocator == Allocator::Jemalloc,
+        });
+    }
+    let base = evidence.first().map_or(0.0, |e| e.judged.baseline_kib);
+    let mut why = format!(
+        "no profile's free-threaded final RSS differs from glibc-default's ({:.2} MiB) beyond noise and the margin",
+        base / 1024.0
     );
-    let env = profile.child_env();
-    Some(Recommendation {
-        profile: profile.name.clone(),
-        reason,
-        throughput: rank.throughput_nogil,
-        final_nogil_kib: final_kib,
-        saved_kib,
-        glibc_tunables: profile.glibc_tunables(),
-        snippets: snippets(&env),
-        env,
-        needs_jemalloc_build: profile.allocator == Allocator::Jemalloc,
-    })
+    if let Some(e) = real.iter().max_by(|a, b| saving(a).total_cmp(&saving(b))) {
+        why = format!(
+            "{} saves {:.2} MiB beyond noise, but at {} it costs more than {:.0}% throughput: deploy it only where memory matters more than speed",
+            e.profile,
+            e.judged.saving_kib / 1024.0,
+            cost_text(throughput(&e.profile)),
+            MAX_THROUGHPUT_COST * 100.0
+        );
+    }
+    Verdict::KeepDefault {
+        why,
+        hint: evidence::power_hint(evidence),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::risk::ranking::{rank_profiles, tests::sweep};
+    use crate::risk::ProfileRank;
     use crate::tunables::Catalog;
 
     fn profile(name: &str, entries: &[&str]) -> Profile {
@@ -235,14 +329,23 @@ mod tests {
         ]
     }
 
+    fn advise(summaries: &[CellSummary], ranks: &[ProfileRank]) -> Advice {
+        recommend(summaries, ranks, &profiles(), &Rule::default())
+    }
+
     #[test]
-    fn the_cheapest_low_memory_profile_is_recommended() {
-        let rec = recommend(&rank_profiles(&sweep()), &profiles()).unwrap();
-        // arena-max-1 has less memory but costs 30%; arena-max-2 costs 5%.
+    fn the_cheapest_real_saving_is_recommended() {
+        let s = sweep();
+        let advice = advise(&s, &rank_profiles(&s));
+        let rec = advice.recommendation().expect("a real saving");
+        // arena-max-1 saves more but costs 30%; arena-max-2 costs 5%.
         assert_eq!(rec.profile, "arena-max-2");
         assert_eq!(rec.glibc_tunables, "glibc.malloc.arena_max=2");
         assert_eq!(rec.line(), "GLIBC_TUNABLES=glibc.malloc.arena_max=2");
-        assert_eq!(rec.saved_kib, Some(40_005.0 - 20_005.0));
+        // Paired by point: (40000, 40010) - (20000, 20010) at both points.
+        assert_eq!(rec.saved_kib, Some(20_000.0));
+        let ci = rec.saved_ci.unwrap();
+        assert!(ci.lo > 19_000.0 && ci.hi < 21_000.0, "{ci:?}");
         assert!(
             rec.reason
                 .contains("0.95x glibc-default's calls per second (5% fewer)"),
@@ -250,7 +353,13 @@ mod tests {
             rec.reason
         );
         assert!(
-            rec.reason.contains("19.53 MiB less than glibc-default"),
+            rec.reason
+                .starts_with("free-threaded final RSS 19.53 MiB less than glibc-default [95% CI"),
+            "{}",
+            rec.reason
+        );
+        assert!(
+            rec.reason.contains("above the margin of 1.95 MiB"),
             "{}",
             rec.reason
         );
@@ -267,46 +376,62 @@ mod tests {
             "env:\n  - name: GLIBC_TUNABLES\n    value: \"glibc.malloc.arena_max=2\"\n"
         );
         assert!(!rec.needs_jemalloc_build);
+        assert!(advice
+            .headline()
+            .starts_with("recommended profile: arena-max-2"));
+        let lines = advice.evidence_lines(&rank_profiles(&s));
+        assert!(
+            lines[0].starts_with("arena-max-1: -24.41 MiB ["),
+            "{lines:?}"
+        );
     }
 
     #[test]
-    fn when_everything_is_expensive_the_lowest_is_named_with_its_cost() {
-        let mut ranks = rank_profiles(&sweep());
-        ranks.retain(|r| r.profile != "glibc-default");
+    fn a_real_saving_that_costs_too_much_throughput_is_not_recommended() {
+        let s = sweep();
+        let mut ranks = rank_profiles(&s);
         for r in &mut ranks {
             if r.profile == "arena-max-2" {
                 r.throughput_nogil = Some(0.8);
             }
         }
-        let rec = recommend(&ranks, &profiles()).unwrap();
-        assert_eq!(rec.profile, "arena-max-1");
+        let advice = advise(&s, &ranks);
+        assert_eq!(advice.recommendation(), None);
+        let Verdict::KeepDefault { why, .. } = &advice.verdict else {
+            panic!("{:?}", advice.verdict)
+        };
+        // Both real savings cost more than 10%: the larger is named, with its cost.
         assert!(
-            rec.reason
-                .contains("every measured profile costs more than 10%"),
-            "{}",
-            rec.reason
+            why.starts_with("arena-max-1 saves 24.41 MiB beyond noise"),
+            "{why}"
         );
-        assert!(rec.reason.contains("30% fewer"), "{}", rec.reason);
+        assert!(why.contains("costs more than 10% throughput"), "{why}");
+        assert!(advice.headline().starts_with("keep the default"));
     }
 
     #[test]
-    fn glibc_default_needs_no_variables() {
-        let mut ranks = rank_profiles(&sweep());
-        ranks.retain(|r| r.profile != "arena-max-2");
-        // arena-max-1 uses less memory but costs 30%: glibc-default stays.
-        let rec = recommend(&ranks, &profiles()).unwrap();
-        assert_eq!(rec.profile, "glibc-default");
-        assert_eq!(rec.line(), "no variables needed: glibc-default sets none");
-        assert_eq!(rec.snippets, Snippets::default());
+    fn without_glibc_default_or_a_second_profile_nothing_is_judged() {
+        let s: Vec<CellSummary> = sweep()
+            .into_iter()
+            .filter(|c| c.point.profile != "glibc-default")
+            .collect();
+        let advice = advise(&s, &rank_profiles(&s));
         assert!(
-            !rec.reason.contains("less than glibc-default"),
-            "{}",
-            rec.reason
+            matches!(&advice.verdict, Verdict::NotJudged(w) if w.contains("add glibc-default")),
+            "{:?}",
+            advice.verdict
         );
-        // One profile, or profiles that are not in the plan: nothing to recommend.
-        ranks.retain(|r| r.profile == "glibc-default");
-        assert_eq!(recommend(&ranks, &profiles()), None);
-        assert_eq!(recommend(&rank_profiles(&sweep()), &[]), None);
+        let s: Vec<CellSummary> = sweep()
+            .into_iter()
+            .filter(|c| c.point.profile == "glibc-default")
+            .collect();
+        let advice = advise(&s, &rank_profiles(&s));
+        assert!(
+            matches!(&advice.verdict, Verdict::NotJudged(w) if w.contains("two or more")),
+            "{:?}",
+            advice.verdict
+        );
+        assert!(advice.evidence.is_empty());
     }
 
     #[test]

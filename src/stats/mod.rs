@@ -16,7 +16,10 @@
 pub mod bootstrap;
 pub mod significance;
 
-pub use bootstrap::{bootstrap_amplification_ci, bootstrap_median_ci, Ci};
+pub use bootstrap::{
+    bootstrap_amplification_ci, bootstrap_median_ci, bootstrap_paired_difference_ci,
+    paired_difference, Ci,
+};
 pub use significance::{benjamini_hochberg, mann_whitney_u};
 
 /// The sample itself when it is one: non-empty, every value finite.

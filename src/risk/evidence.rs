@@ -1,0 +1,406 @@
+//! The advice rule: whether a profile's difference from glibc-default is real and
+//! large enough to deploy.
+//!
+//! For each profile, its free-threaded final RSS is paired with glibc-default's at
+//! every point both ran: the saving is the median, over those points, of
+//! median(glibc-default's final RSS) - median(the profile's), with a 95% percentile
+//! bootstrap interval (runs resampled within each point and profile). A profile's
+//! difference counts only when
+//! - the interval excludes zero (it is not noise), and
+//! - the saving is at least the margin: max(`min_saving_mib`, `min_saving_pct`% of
+//!   glibc-default's median final RSS over the same points) (it is worth deploying).
+//!
+//! The same rule decides "no change beyond noise" in `compare A B`, point by point.
+//! Pure functions; the figures come from [`CellSummary`]s.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ranking::BASELINE_PROFILE;
+use crate::aggregate::{BuildStats, CellSummary};
+use crate::results::Point;
+use crate::stats::{self, Ci};
+
+/// Coverage of the saving's interval.
+pub const LEVEL: f64 = 0.95;
+const RESAMPLES: usize = 2000;
+
+/// The thresholds of the rule (flags `--min-saving-mib` and `--min-saving-pct`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// The smallest saving worth a deployment, in MiB.
+    pub min_saving_mib: f64,
+    /// The smallest saving worth a deployment, in percent of glibc-default's figure.
+    pub min_saving_pct: f64,
+}
+
+impl Default for Rule {
+    fn default() -> Self {
+        Rule {
+            min_saving_mib: 1.0,
+            min_saving_pct: 5.0,
+        }
+    }
+}
+
+impl Rule {
+    /// The margin for a baseline figure (KiB): max(min MiB, min % of the baseline).
+    pub fn margin_kib(&self, baseline_kib: f64) -> f64 {
+        (self.min_saving_mib * 1024.0).max(self.min_saving_pct / 100.0 * baseline_kib.abs())
+    }
+
+    /// The rule in one line, printed wherever a verdict is.
+    pub fn describe(&self) -> String {
+        format!(
+            "a difference counts when its {:.0}% bootstrap CI (paired by point) excludes zero and it is at least max({} MiB, {}% of glibc-default's figure)",
+            LEVEL * 100.0,
+            self.min_saving_mib,
+            self.min_saving_pct
+        )
+    }
+}
+
+/// What the rule says of one difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Less memory: the interval excludes zero and the saving reaches the margin.
+    Saves,
+    /// More memory: the interval excludes zero and the increase reaches the margin.
+    Costs,
+    /// The interval includes zero: not told apart from noise.
+    Noise,
+    /// Real (the interval excludes zero) but below the margin: not worth deploying.
+    TooSmall,
+}
+
+impl Outcome {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::Saves => "saves memory beyond noise and margin",
+            Outcome::Costs => "uses more memory, beyond noise and margin",
+            Outcome::Noise => "within noise (the CI includes zero)",
+            Outcome::TooSmall => "real but below the margin",
+        }
+    }
+}
+
+/// A difference judged by the rule: `saving_kib` > 0 means less memory than the
+/// reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judged {
+    pub saving_kib: f64,
+    pub ci: Ci,
+    pub margin_kib: f64,
+    /// The reference's figure the margin was taken from (KiB).
+    pub baseline_kib: f64,
+    pub outcome: Outcome,
+    /// Points paired.
+    pub points: usize,
+}
+
+/// Judge a saving with its interval against the margin for `baseline_kib`.
+pub fn judge(saving_kib: f64, ci: Ci, baseline_kib: f64, points: usize, rule: &Rule) -> Judged {
+    let margin_kib = rule.margin_kib(baseline_kib);
+    let outcome = if ci.lo <= 0.0 && ci.hi >= 0.0 {
+        Outcome::Noise
+    } else if saving_kib.abs() < margin_kib {
+        Outcome::TooSmall
+    } else if saving_kib > 0.0 {
+        Outcome::Saves
+    } else {
+        Outcome::Costs
+    };
+    Judged {
+        saving_kib,
+        ci,
+        margin_kib,
+        baseline_kib,
+        outcome,
+        points,
+    }
+}
+
+/// Which figure of a build's runs a difference is taken of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// Final RSS: what a service holds (profiles against glibc-default).
+    FinalRss,
+    /// Final - baseline RSS: the growth, free of baseline drift between two sweeps
+    /// (`compare A B`).
+    Delta,
+}
+
+impl Figure {
+    fn runs(self, b: &BuildStats) -> &[f64] {
+        match self {
+            Figure::FinalRss => &b.finals_kib,
+            Figure::Delta => &b.deltas_kib,
+        }
+    }
+}
+
+/// Judge `after` against `before` (free-threaded builds, paired by point): the saving
+/// is before - after of `figure`; the margin is taken from `before`'s median final
+/// RSS. None without a common point with runs in both.
+pub fn judge_pairs(
+    pairs: &[(&BuildStats, &BuildStats)],
+    figure: Figure,
+    rule: &Rule,
+    seed: u64,
+) -> Option<Judged> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let data: Vec<(&[f64], &[f64])> = pairs
+        .iter()
+        .map(|(before, after)| (figure.runs(before), figure.runs(after)))
+        .collect();
+    let saving = stats::paired_difference(&data)?;
+    let ci = stats::bootstrap_paired_difference_ci(&data, LEVEL, RESAMPLES, seed)?;
+    let baseline = stats::median(
+        &pairs
+            .iter()
+            .map(|(before, _)| before.final_rss_kib.median)
+            .collect::<Vec<_>>(),
+    )?;
+    Some(judge(saving, ci, baseline, pairs.len(), rule))
+}
+
+/// One profile against glibc-default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileEvidence {
+    pub profile: String,
+    pub judged: Judged,
+    /// Runs per build and point behind the figures (the smallest count).
+    pub reps: usize,
+}
+
+/// A point's key without the profile.
+fn key(p: &Point) -> (&str, &str, u32, u32) {
+    (&p.binding, &p.pattern, p.python_threads, p.rust_threads)
+}
+
+/// The seed of an interval: from a name, so a report is reproducible.
+pub fn seed_of(profile: &str) -> u64 {
+    profile.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Every profile other than glibc-default, judged against it over the points both
+/// ran (free-threaded build). Empty when glibc-default is not in the sweep.
+pub fn against_default(summaries: &[CellSummary], rule: &Rule) -> Vec<ProfileEvidence> {
+    let base: BTreeMap<_, &BuildStats> = summaries
+        .iter()
+        .filter(|c| c.point.profile == BASELINE_PROFILE)
+        .filter_map(|c| Some((key(&c.point), c.nogil.as_ref()?)))
+        .collect();
+    if base.is_empty() {
+        return Vec::new();
+    }
+    let mut by_profile: BTreeMap<&str, Vec<(&BuildStats, &BuildStats)>> = BTreeMap::new();
+    for c in summaries {
+        if c.point.profile == BASELINE_PROFILE {
+            continue;
+        }
+        let entry = by_profile.entry(&c.point.profile).or_default();
+        if let (Some(b), Some(n)) = (base.get(&key(&c.point)), c.nogil.as_ref()) {
+            entry.push((b, n));
+        }
+    }
+    by_profile
+        .into_iter()
+        .filter_map(|(profile, pairs)| {
+            let reps = pairs
+                .iter()
+                .map(|(b, n)| b.finals_kib.len().min(n.finals_kib.len()))
+                .min()?;
+            Some(ProfileEvidence {
+                profile: profile.to_string(),
+                judged: judge_pairs(&pairs, Figure::FinalRss, rule, seed_of(profile))?,
+                reps,
+            })
+        })
+        .collect()
+}
+
+/// What to run for more power when nothing passed: more repetitions help only when
+/// some saving reaches the margin but its interval still includes zero.
+pub fn power_hint(evidence: &[ProfileEvidence]) -> String {
+    let promising = evidence
+        .iter()
+        .filter(|e| {
+            e.judged.outcome == Outcome::Noise && e.judged.saving_kib >= e.judged.margin_kib
+        })
+        .max_by(|a, b| a.judged.saving_kib.total_cmp(&b.judged.saving_kib));
+    match promising {
+        Some(e) => {
+            let j = &e.judged;
+            let half = (j.ci.hi - j.ci.lo) / 2.0;
+            // The interval narrows with the square root of the repetitions; aim for a
+            // half-width below the saving itself.
+            let reps = (e.reps.max(1) as f64 * (half / j.saving_kib).powi(2)).ceil() as usize;
+            format!(
+                "{} might save {:.2} MiB but its CI includes zero: run with --reps {} (now {}) to tell",
+                e.profile,
+                j.saving_kib / 1024.0,
+                reps.clamp(e.reps + 1, 100),
+                e.reps
+            )
+        }
+        None => format!(
+            "no measured saving reaches the margin, so more repetitions would narrow the intervals but not make these savings worth deploying; to look further, measure other points (e.g. more Python or Rust threads) or a pattern closer to your workload{}",
+            evidence
+                .iter()
+                .map(|e| e.reps)
+                .min()
+                .filter(|&r| r < 5)
+                .map_or(String::new(), |r| format!(", with --reps 5 or more (now {r})"))
+        ),
+    }
+}
+
+/// "-0.08 MiB [-0.31, +0.20]" style figures of a judged saving, from the user's side:
+/// negative = less memory.
+pub fn change_text(j: &Judged) -> String {
+    format!(
+        "{:+.2} MiB [{:+.2}, {:+.2}]",
+        -j.saving_kib / 1024.0,
+        -j.ci.hi / 1024.0,
+        -j.ci.lo / 1024.0
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::summarize;
+    use crate::python::inspect::Build;
+    use crate::results::{Cell, Metrics, RunRecord};
+    use crate::risk::Thresholds;
+
+    fn ci(lo: f64, hi: f64) -> Ci {
+        Ci {
+            lo,
+            hi,
+            level: 0.95,
+        }
+    }
+
+    #[test]
+    fn the_margin_is_the_larger_of_the_two_thresholds() {
+        let r = Rule::default();
+        // 5% of 17.8 MiB is 0.89 MiB: the 1 MiB floor applies.
+        assert_eq!(r.margin_kib(17.8 * 1024.0), 1024.0);
+        // 5% of 100 MiB is 5 MiB.
+        assert!((r.margin_kib(100.0 * 1024.0) - 5.0 * 1024.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn outcomes() {
+        let r = Rule::default();
+        let base = 17.8 * 1024.0;
+        // The case: 0.08 MiB less, an interval around zero.
+        assert_eq!(
+            judge(82.0, ci(-300.0, 200.0), base, 9, &r).outcome,
+            Outcome::Noise
+        );
+        // Real but tiny.
+        assert_eq!(
+            judge(82.0, ci(40.0, 120.0), base, 9, &r).outcome,
+            Outcome::TooSmall
+        );
+        // Real and large: 12 MiB less.
+        assert_eq!(
+            judge(12_288.0, ci(10_000.0, 14_000.0), base, 9, &r).outcome,
+            Outcome::Saves
+        );
+        // Real and large the other way.
+        assert_eq!(
+            judge(-12_288.0, ci(-14_000.0, -10_000.0), base, 9, &r).outcome,
+            Outcome::Costs
+        );
+        // Large but the interval reaches zero: noise.
+        assert_eq!(
+            judge(12_288.0, ci(-100.0, 20_000.0), base, 9, &r).outcome,
+            Outcome::Noise
+        );
+    }
+
+    /// Runs of one point of `profile` with the given nogil final RSS figures (KiB).
+    fn runs(profile: &str, python_threads: u32, finals: &[u64]) -> Vec<RunRecord> {
+        let mut v = Vec::new();
+        for (rep, &f) in finals.iter().enumerate() {
+            for build in [Build::Gil, Build::Nogil] {
+                let cell = Cell {
+                    build,
+                    point: Point {
+                        binding: "pyo3".into(),
+                        profile: profile.into(),
+                        pattern: "large".into(),
+                        python_threads,
+                        rust_threads: 8,
+                    },
+                };
+                let final_rss_kib = if build == Build::Nogil { f } else { 10_000 };
+                v.push(RunRecord::for_test(
+                    cell,
+                    rep as u32,
+                    Metrics {
+                        baseline_rss_kib: 9_000,
+                        final_rss_kib,
+                        delta_kib: final_rss_kib as i64 - 9_000,
+                        ..Metrics::default()
+                    },
+                ));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_real_saving_is_found_and_noise_is_not() {
+        let mut r = Vec::new();
+        for p in [1, 4, 8] {
+            // glibc-default keeps ~17.8 MiB; arena-max-2 the same within noise;
+            // mmap-threshold-128k ~4 MiB.
+            r.extend(runs("glibc-default", p, &[18_200, 18_300, 18_250]));
+            r.extend(runs("arena-max-2", p, &[18_150, 18_350, 18_200]));
+            r.extend(runs("mmap-threshold-128k", p, &[4_000, 4_100, 3_900]));
+        }
+        let s = summarize(&r, 256.0, &Thresholds::default());
+        let e = against_default(&s, &Rule::default());
+        let names: Vec<&str> = e.iter().map(|e| e.profile.as_str()).collect();
+        assert_eq!(names, ["arena-max-2", "mmap-threshold-128k"]);
+        assert_ne!(e[0].judged.outcome, Outcome::Saves, "{:?}", e[0]);
+        assert_eq!(e[1].judged.outcome, Outcome::Saves, "{:?}", e[1]);
+        assert_eq!(e[1].judged.saving_kib, 18_250.0 - 4_000.0);
+        assert_eq!((e[1].judged.points, e[1].reps), (3, 3));
+        assert!(power_hint(&e).contains("no measured saving reaches the margin"));
+        // Without glibc-default there is nothing to judge against.
+        let s: Vec<_> = s
+            .into_iter()
+            .filter(|c| c.point.profile != "glibc-default")
+            .collect();
+        assert!(against_default(&s, &Rule::default()).is_empty());
+    }
+
+    #[test]
+    fn more_reps_are_suggested_when_a_large_saving_is_still_noisy() {
+        let mut r = Vec::new();
+        r.extend(runs("glibc-default", 8, &[20_000, 9_000, 30_000]));
+        r.extend(runs("arena-max-2", 8, &[12_000, 25_000, 6_000]));
+        let s = summarize(&r, 256.0, &Thresholds::default());
+        let e = against_default(&s, &Rule::default());
+        assert_eq!(e[0].judged.outcome, Outcome::Noise, "{:?}", e[0]);
+        assert_eq!(e[0].judged.saving_kib, 20_000.0 - 12_000.0);
+        let hint = power_hint(&e);
+        assert!(
+            hint.starts_with("arena-max-2 might save 7.81 MiB"),
+            "{hint}"
+        );
+        assert!(hint.contains("(now 3)"), "{hint}");
+    }
+}
