@@ -63,7 +63,9 @@ pub struct BuildStats {
     pub reclaimable_kib: Summary,
     pub arena_heaps: Summary,
     pub heap_rss_kib: Summary,
-    pub arenas_reported: Summary,
+    /// Arenas by glibc's own count (verified runs only).
+    #[serde(default)]
+    pub arenas_reported: Option<Summary>,
     pub peak_threads: Summary,
     pub wall_s: Summary,
     pub calls_per_s: Summary,
@@ -88,16 +90,23 @@ pub struct BuildStats {
     pub delta_median_ci_kib: Option<Ci>,
     /// Where the delta went: the median, over runs, of each region's final - baseline.
     pub regions_delta_kib: RegionMedians,
-    /// Runs whose smaps arena-heap count differs from malloc_info's in the child.
+    /// Verified runs whose smaps arena-heap count differs from malloc_info's in the
+    /// child, both taken at the same pause after the last snapshot.
     pub heap_count_mismatches: usize,
     /// Median pymalloc arena memory at the final phase (GIL builds; from the child).
     pub pymalloc_arena_kib: Option<f64>,
+    /// Median bytes the pattern kept alive at the final snapshot (KiB).
+    #[serde(default)]
+    pub store_kib: Option<f64>,
 }
 
 /// Median change of each smaps region over a cell's runs, in KiB.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct RegionMedians {
     pub arena_heaps: f64,
+    /// Arena heaps added (a count, not KiB).
+    #[serde(default)]
+    pub arena_heaps_added: f64,
     pub main_heap: f64,
     pub stacks: f64,
     pub python_alloc: f64,
@@ -235,7 +244,11 @@ fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
         reclaimable_kib: Summary::of(&col(|m| m.reclaimable_kib as f64))?,
         arena_heaps: Summary::of(&col(|m| m.arena_heaps as f64))?,
         heap_rss_kib: Summary::of(&col(|m| m.heap_rss_kib as f64))?,
-        arenas_reported: Summary::of(&col(|m| m.arenas_reported as f64))?,
+        arenas_reported: Summary::of(
+            &ok.iter()
+                .filter_map(|m| m.arenas_reported.map(f64::from))
+                .collect::<Vec<_>>(),
+        ),
         peak_threads: Summary::of(&col(|m| m.peak_threads as f64))?,
         wall_s: Summary::of(&col(|m| m.wall_s))?,
         calls_per_s: Summary::of(&col(|m| m.calls_per_s))?,
@@ -253,21 +266,28 @@ fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
         ),
         regions_delta_kib: RegionMedians {
             arena_heaps: med(&col(|m| m.regions_delta.arena_heap_kib as f64)),
+            arena_heaps_added: med(&col(|m| m.regions_delta.arena_heaps as f64)),
             main_heap: med(&col(|m| m.regions_delta.main_heap_kib as f64)),
             stacks: med(&col(|m| m.regions_delta.stack_kib as f64)),
             python_alloc: med(&col(|m| m.regions_delta.python_alloc_kib as f64)),
             file: med(&col(|m| m.regions_delta.file_kib as f64)),
             anon_other: med(&col(|m| m.regions_delta.anon_other_kib as f64)),
         },
-        heap_count_mismatches: ok
+        heap_count_mismatches: runs
             .iter()
-            .filter(|m| m.arena_heaps != m.heaps_reported)
+            .filter(|r| r.ok())
+            .filter_map(|r| {
+                let smaps = r.phases.verified.as_ref()?.regions.arena_heaps;
+                Some(smaps != r.metrics.as_ref()?.heaps_reported?)
+            })
+            .filter(|&differs| differs)
             .count(),
         pymalloc_arena_kib: stats::median(
             &ok.iter()
                 .filter_map(|m| m.pymalloc_arena_kib.map(|k| k as f64))
                 .collect::<Vec<_>>(),
         ),
+        store_kib: stats::median(&col(|m| m.store_bytes as f64 / 1024.0)),
         finals_kib: col(|m| m.final_rss_kib as f64),
         deltas_kib: deltas,
     })
@@ -354,6 +374,36 @@ pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) ->
         }
     }
     summaries
+}
+
+/// Builders for other modules' tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// The stats of three identical runs with this delta (KiB).
+    pub(crate) fn build_stats_for(delta_kib: f64) -> BuildStats {
+        let run = crate::results::RunRecord::for_test(
+            crate::results::Cell {
+                build: Build::Nogil,
+                point: Point {
+                    binding: "pyo3".into(),
+                    profile: "glibc-default".into(),
+                    pattern: "seed".into(),
+                    python_threads: 8,
+                    rust_threads: 50,
+                },
+            },
+            0,
+            Metrics {
+                baseline_rss_kib: 16_000,
+                final_rss_kib: 16_000 + delta_kib as u64,
+                delta_kib: delta_kib as i64,
+                ..Metrics::default()
+            },
+        );
+        build_stats(&[&run, &run, &run]).expect("three runs")
+    }
 }
 
 #[cfg(test)]

@@ -372,6 +372,29 @@ pub struct RunArgs {
     /// must give the same plan.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// How the Python threads start: submit (the talk's harness: each starts as the
+    /// ThreadPoolExecutor gets its task) or barrier (all wait at a threading.Barrier
+    /// and start together: the most overlap, a harsher experiment than the talk's).
+    #[arg(long, value_enum, default_value = "submit")]
+    pub start: crate::plan::StartMode,
+    /// Set a variable in every child's environment (repeat the flag). A child's
+    /// environment is otherwise explicit: LC_ALL=C.UTF-8, PATH=/usr/local/bin:/usr/bin:/bin,
+    /// the profile's variables and a padding variable; nothing is inherited. Use it for
+    /// what your workload's libraries read (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
+    /// RAYON_NUM_THREADS, ...) and what production sets. GLIBC_TUNABLES, LD_PRELOAD and
+    /// MALLOC_* go through --tunable/--tunables. All of it is recorded in plan.json.
+    #[arg(long = "env", value_name = "NAME=VALUE", action = clap::ArgAction::Append)]
+    pub env: Vec<String>,
+    /// Pass a variable of arena-sweep's own environment on to every child (repeat the
+    /// flag); its value is recorded in plan.json.
+    #[arg(long = "pass-env", value_name = "NAME", action = clap::ArgAction::Append)]
+    pub pass_env: Vec<String>,
+    /// After each run's last snapshot, ask the child for glibc's own account
+    /// (malloc_info, mallinfo2, pymalloc's arenas) and check the smaps arena-heap count
+    /// against it. Off by default: it costs time per run; it cannot change a measured
+    /// figure, as it runs after the last snapshot.
+    #[arg(long)]
+    pub verify: bool,
     /// Run only shard K of N (0-based; points are dealt round-robin, so a point's GIL
     /// and nogil runs stay together). `--shard N` takes K from SLURM_ARRAY_TASK_ID or
     /// JOB_COMPLETION_INDEX. Join the shard folders with `arena-sweep merge`.
@@ -424,6 +447,10 @@ pub const PLAN_FLAGS: &[&str] = &[
     "max_rss",
     "floor_mib",
     "seed",
+    "start",
+    "env",
+    "pass_env",
+    "verify",
 ];
 
 /// A parsed thread-count grid (a newtype, so clap takes it as one value).

@@ -9,6 +9,18 @@ paused at a known point:
     done     every Python thread finished the workload            -> final snapshot
     trimmed  malloc_trim(0) was called                             -> after-trim snapshot
     released blocks the pattern kept alive were freed (only when there were any)
+    report   the run's counters (calls, wall time, ...), and with "verify" the
+             process's own account (malloc_info, mallinfo2, pymalloc), taken here,
+             after the last snapshot, so that it cannot disturb one
+
+Nothing the driver does between two snapshots allocates for the harness: the phase
+messages from `done` on are bytes built before the baseline, written with os.write,
+and "go" is read into a buffer allocated before the baseline. Everything else the
+parent wants to know is sent in `report`, once every snapshot is taken.
+
+How the Python threads start is the config's "start": "submit" (the talk's harness:
+each worker starts as the ThreadPoolExecutor gets it) or "barrier" (every worker
+waits at a threading.Barrier and they start together).
 
 On failure it writes {"phase": "error", "kind": ..., "message": ...} and exits non-zero.
 Numbers the driver reports about itself are cross-checks; the parent measures.
@@ -23,19 +35,27 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 CFG = json.loads(sys.argv[1])
-OUT = os.fdopen(CFG["msg_fd"], "w", buffering=1)
+MSG_FD = CFG["msg_fd"]
+# Built now, so that sending them later allocates nothing.
+DONE = b'{"phase":"done"}\n'
+DONE_STORE = b'{"phase":"done","store":true}\n'
+TRIMMED = b'{"phase":"trimmed"}\n'
+RELEASED = b'{"phase":"released"}\n'
+GO = bytearray(64)
+GO_VIEW = [GO]
 
 
 def send(msg):
-    OUT.write(json.dumps(msg, separators=(",", ":")) + "\n")
-    OUT.flush()
+    """A JSON message: only before the baseline snapshot or after the last one."""
+    os.write(MSG_FD, (json.dumps(msg, separators=(",", ":")) + "\n").encode())
 
 
 def wait_go():
-    line = sys.stdin.readline()
-    if line.strip() != "go":
+    # os.readv into a buffer that already exists: no allocation but the int it returns.
+    n = os.readv(0, GO_VIEW)
+    if n < 3 or GO[0] != 103 or GO[1] != 111:  # b"go"
         # The parent went away or asked us to stop.
-        sys.exit(3)
+        os._exit(3)
 
 
 def fail(kind, message, code=4):
@@ -58,7 +78,8 @@ except Exception as exc:  # noqa: BLE001 - anything here means the extension is 
 def pymalloc_arena_bytes():
     """Bytes in pymalloc arenas (GIL builds), from sys._debugmallocstats(), which
     writes to the C-level stderr: redirect fd 2 to a temporary file around the call.
-    None where pymalloc is not in use (free-threaded builds use mimalloc)."""
+    None where pymalloc is not in use (free-threaded builds use mimalloc). Imports and
+    allocates: only called after the last snapshot."""
     import re
     import tempfile
 
@@ -81,16 +102,19 @@ def pymalloc_arena_bytes():
 
 
 def self_view():
+    """The process's own account: only after the last snapshot (it allocates)."""
     info = arena_poc.malloc_info()
     return {
         "rss_kib": arena_poc.rss_kib(),
         "arenas_reported": info["arenas"],
         "heaps_reported": info["heaps"],
+        "malloc_arenas": [
+            {k: a[k] for k in ("system_current_bytes", "system_max_bytes", "free_bytes", "subheaps")}
+            for a in info["per_arena"]
+        ],
         "pymalloc_arena_bytes": pymalloc_arena_bytes(),
         "malloc_system_bytes": info["system_current_bytes"],
         "mallinfo2": arena_poc.mallinfo2(),
-        "store_bytes": arena_poc.store_bytes(),
-        "gil_enabled": gil_enabled(),
     }
 
 
@@ -172,6 +196,53 @@ def classify(exc):
     return "workload"
 
 
+def run_workload(call):
+    """Run the workload on the Python threads; returns (wall seconds, bytes requested,
+    errors). A worker does what the talk's did (call, pause) and counts only in its
+    own locals: shared counters would allocate objects on every thread, in the
+    window being measured (a free-threaded build gives each thread its own heap)."""
+    python_threads = CFG["python_threads"]
+    rust_threads = CFG["rust_threads"]
+    iterations = CFG["iterations"]
+    pause = CFG["sleep_ms"] / 1000.0
+    barrier = threading.Barrier(python_threads) if CFG["start"] == "barrier" else None
+    stopped = [False]
+    errors = []
+    requested = [0] * python_threads
+
+    def worker(worker_id):
+        if barrier is not None:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                return
+        total = 0
+        try:
+            for it in range(iterations):
+                if stopped[0]:
+                    return
+                got = call(rust_threads, worker_id, it)
+                if got.__class__ is int:
+                    total += got
+                if pause:
+                    time.sleep(pause)
+        except Exception as exc:  # noqa: BLE001 - reported to the parent
+            errors.append(exc)
+            stopped[0] = True
+            if barrier is not None:
+                barrier.abort()
+        requested[worker_id] = total
+
+    t0 = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=python_threads) as pool:
+            for i in range(python_threads):
+                pool.submit(worker, i)
+    except RuntimeError as exc:
+        fail("thread_spawn", "could not start the Python threads: %s" % exc)
+    return time.perf_counter() - t0, sum(requested), errors
+
+
 def main():
     check_build("after importing arena_poc")
     if not CFG.get("workload"):
@@ -180,64 +251,45 @@ def main():
         except ValueError as exc:
             fail("config", str(exc))
     call = make_call()
-    send(dict(phase="ready", pid=os.getpid(), python=sys.version.split()[0], **self_view()))
+    send(dict(phase="ready", pid=os.getpid(), python=sys.version.split()[0], gil_enabled=gil_enabled()))
     wait_go()
 
-    python_threads = CFG["python_threads"]
-    rust_threads = CFG["rust_threads"]
-    iterations = CFG["iterations"]
-    pause = CFG["sleep_ms"] / 1000.0
-    start = threading.Barrier(python_threads)
-    errors = []
-    calls = [0]
-    lock = threading.Lock()
-    requested = [0]
-
-    def worker(worker_id):
-        try:
-            start.wait()
-        except threading.BrokenBarrierError:
-            return
-        for it in range(iterations):
-            try:
-                got = call(rust_threads, worker_id, it)
-            except Exception as exc:  # noqa: BLE001 - reported to the parent
-                with lock:
-                    errors.append(exc)
-                start.abort()
-                return
-            with lock:
-                calls[0] += 1
-                requested[0] += got if isinstance(got, int) else 0
-            if pause:
-                time.sleep(pause)
-
-    t0 = time.perf_counter()
-    try:
-        with ThreadPoolExecutor(max_workers=python_threads) as pool:
-            futures = [pool.submit(worker, i) for i in range(python_threads)]
-            for f in futures:
-                f.result()
-    except RuntimeError as exc:
-        fail("thread_spawn", "could not start the Python threads: %s" % exc)
-    wall = time.perf_counter() - t0
+    wall, requested, errors = run_workload(call)
     if errors:
         exc = errors[0]
         fail(classify(exc), "%d call(s) failed; first: %s" % (len(errors), "".join(traceback.format_exception_only(type(exc), exc)).strip()))
     check_build("after the workload")
-    send(dict(phase="done", wall_s=wall, calls=calls[0], requested_bytes=requested[0], **self_view()))
+    store = arena_poc.store_bytes()
+    os.write(MSG_FD, DONE_STORE if store else DONE)
     wait_go()
 
     # Trim while the workload's kept data is still alive: after-trim RSS then splits
     # memory glibc retained but does not use (holes, free tops) from live memory.
     trimmed = arena_poc.malloc_trim(0)
-    send(dict(phase="trimmed", trim_returned=trimmed, **self_view()))
+    os.write(MSG_FD, TRIMMED)
     wait_go()
 
-    if arena_poc.store_bytes():
+    released = 0
+    if store:
         released = arena_poc.clear_store()
-        send(dict(phase="released", released_bytes=released, **self_view()))
+        os.write(MSG_FD, RELEASED)
         wait_go()
+
+    report = dict(
+        phase="report",
+        wall_s=wall,
+        # Every worker made every call: a failed call fails the run.
+        calls=CFG["python_threads"] * CFG["iterations"],
+        requested_bytes=requested,
+        store_bytes=store,
+        trim_returned=trimmed,
+        released_bytes=released,
+        gil_enabled=gil_enabled(),
+    )
+    if CFG.get("verify"):
+        report["self_view"] = self_view()
+    send(report)
+    wait_go()
 
 
 main()

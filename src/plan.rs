@@ -19,6 +19,9 @@ use crate::tunables::{
 };
 use crate::workload::WorkloadSpec;
 
+pub mod child_env;
+pub use child_env::StartMode;
+
 /// A plan error is the user's input: exit code 2.
 fn plan_usage(e: PlanError) -> anyhow::Error {
     usage(e.to_string())
@@ -60,6 +63,16 @@ pub struct Plan {
     pub floor_mib: f64,
     pub thresholds: Thresholds,
     pub seed: u64,
+    /// How the Python threads start (`--start`).
+    #[serde(default = "StartMode::before_the_choice")]
+    pub start: StartMode,
+    /// Every child's environment before its profile's variables: LC_ALL, PATH and
+    /// `--env`/`--pass-env` (see [`child_env`]).
+    #[serde(default = "child_env::base")]
+    pub env: Vec<(String, String)>,
+    /// Ask each child for glibc's own account after its last snapshot (`--verify`).
+    #[serde(default)]
+    pub verify: bool,
 }
 
 /// Shard `k` of `n` (0-based), for spreading a plan over hosts.
@@ -257,6 +270,9 @@ impl Plan {
             floor_mib: args.floor_mib,
             thresholds: Thresholds::default(),
             seed,
+            start: args.start,
+            env: child_env::resolve(&args.env, &args.pass_env, |n| std::env::var(n).ok())?,
+            verify: args.verify,
         })
     }
 

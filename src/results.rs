@@ -115,6 +115,9 @@ pub struct Phases {
     pub trimmed: Option<Snapshot>,
     /// After the pattern's kept blocks were freed (only when there were any).
     pub released: Option<Snapshot>,
+    /// Taken with the child's own account (`--verify`), after every other snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Snapshot>,
 }
 
 /// The measured numbers of a successful run (DESIGN.md's definitions).
@@ -140,8 +143,10 @@ pub struct Metrics {
     pub arena_heaps: u32,
     /// Their resident size.
     pub heap_rss_kib: u64,
-    /// Arenas malloc_info counted in-process at the final phase (main arena included).
-    pub arenas_reported: u32,
+    /// Arenas glibc counted in the process (main arena included), from `malloc_info`
+    /// after the last snapshot; None unless the run was verified (`--verify`).
+    #[serde(default)]
+    pub arenas_reported: Option<u32>,
     pub peak_threads: u32,
     /// Wall time of the workload, measured by the driver.
     pub wall_s: f64,
@@ -153,13 +158,15 @@ pub struct Metrics {
     /// Bytes the pattern kept alive at the final snapshot.
     pub store_bytes: u64,
     /// Heaps of non-main arenas according to malloc_info in the child (`subheaps`),
-    /// to cross-check `arena_heaps`.
+    /// after the last snapshot, to cross-check the smaps count taken at that same
+    /// pause (`Phases::verified`); None unless verified.
     #[serde(default)]
-    pub heaps_reported: u32,
+    pub heaps_reported: Option<u32>,
     /// Where the delta went: final minus baseline, region by region (smaps).
     #[serde(default)]
     pub regions_delta: RegionDelta,
-    /// pymalloc's arenas at the final phase, from the child (GIL builds only).
+    /// pymalloc's arenas after the last snapshot, from the child (GIL builds only;
+    /// verified runs only).
     #[serde(default)]
     pub pymalloc_arena_kib: Option<u64>,
 }

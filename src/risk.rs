@@ -14,6 +14,7 @@
 //! `LD_PRELOAD` line, and deployment snippets).
 
 mod advice;
+pub mod diagnosis;
 pub mod evidence;
 mod ranking;
 

@@ -29,7 +29,7 @@ const BUILD_COLUMNS: &[Column] = &[
     ("reclaimable_kib", |b| Some(b.reclaimable_kib.median)),
     ("arena_heaps", |b| Some(b.arena_heaps.median)),
     ("heap_rss_kib", |b| Some(b.heap_rss_kib.median)),
-    ("arenas_reported", |b| Some(b.arenas_reported.median)),
+    ("arenas_reported", |b| b.arenas_reported.map(|s| s.median)),
     ("peak_threads", |b| Some(b.peak_threads.median)),
     ("wall_s", |b| Some(b.wall_s.median)),
     ("calls_per_s", |b| Some(b.calls_per_s.median)),
@@ -65,6 +65,13 @@ pub fn header() -> Vec<String> {
             "p_adjusted",
             "significance",
             "risk",
+            "extra_kib",
+            "extra_ci_lo_kib",
+            "extra_ci_hi_kib",
+            "gil_mechanism",
+            "nogil_mechanism",
+            "unstable",
+            "reps_needed",
         ]
         .iter()
         .map(|s| s.to_string()),
@@ -84,6 +91,18 @@ pub fn field(s: &str) -> String {
 fn num(v: Option<f64>) -> String {
     v.filter(|v| v.is_finite())
         .map_or(String::new(), |v| format!("{v}"))
+}
+
+/// The diagnosis's main mechanism of a build, as its snake_case name ("" when the
+/// delta is too small to diagnose or the build has no run).
+fn mechanism(b: &Option<BuildStats>) -> String {
+    b.as_ref()
+        .and_then(|b| {
+            let d = crate::risk::diagnosis::diagnose(b);
+            let m = d.main()?.mechanism;
+            serde_json::to_value(m).ok()?.as_str().map(str::to_string)
+        })
+        .unwrap_or_default()
 }
 
 /// The whole file.
@@ -121,6 +140,19 @@ pub fn render(summaries: &[CellSummary]) -> String {
             num(c.p_adjusted),
             super::figure::stars(c.p_adjusted).to_string(),
             c.risk.map_or(String::new(), |r| r.to_string()),
+            num(c.extra_kib),
+            num(c.extra_ci.map(|ci| ci.lo)),
+            num(c.extra_ci.map(|ci| ci.hi)),
+            mechanism(&c.gil),
+            mechanism(&c.nogil),
+            field(
+                &c.unstable
+                    .as_ref()
+                    .map_or(String::new(), |u| u.reasons.join("; ")),
+            ),
+            c.unstable
+                .as_ref()
+                .map_or(String::new(), |u| u.reps_needed.to_string()),
         ]);
         out.push_str(&row.join(","));
         out.push('\n');
@@ -148,7 +180,7 @@ mod tests {
     #[test]
     fn every_row_has_every_column() {
         let n = header().len();
-        assert_eq!(n, 9 + 2 * BUILD_COLUMNS.len() + 9);
+        assert_eq!(n, 9 + 2 * BUILD_COLUMNS.len() + 16);
         let s = crate::risk::tests_support::sweep();
         let text = render(&s);
         for line in text.lines() {

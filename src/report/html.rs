@@ -44,6 +44,7 @@ h1{font-size:1.7em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:2px soli
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f2f2f2}td.l,th.l{text-align:left}tr.best td{background:#eef6ee}
 code,pre{font-family:'DejaVu Sans Mono',monospace;background:#f6f6f6}pre{padding:8px;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere}
+.unstable{color:#8a5a00;font-weight:bold}
 .rec{border:2px solid #2b8a3e;border-radius:6px;padding:8px 16px;background:#f5fbf6}
 .keep{border:2px solid #888;border-radius:6px;padding:8px 16px;background:#f7f7f7}
 .rec code.line{font-size:1.15em;font-weight:bold}.muted{color:#666}.snips{display:flex;gap:12px;flex-wrap:wrap}.snips div{flex:1;min-width:300px}
@@ -200,6 +201,7 @@ pub fn render(
         esc(&plan.thresholds.describe())
     );
     s.push_str(&advice_box(advice, ranks));
+    s.push_str(&super::mechanisms::html(summaries, esc));
 
     // Ranking.
     if !ranks.is_empty() {

@@ -163,6 +163,7 @@ pub fn render(
         let _ = writeln!(s);
     }
 
+    s.push_str(&super::mechanisms::markdown(summaries, esc));
     s.push_str(&advice_section(advice, ranks));
     let _ = writeln!(
         s,

@@ -13,6 +13,7 @@ pub mod grid;
 pub mod heatmap;
 pub mod html;
 pub mod markdown;
+pub mod mechanisms;
 pub mod pareto;
 mod raster;
 pub mod terminal;

@@ -54,7 +54,11 @@ const ROWS: &[Row] = &[
     }),
     ("arena heaps (smaps)", |b| count_cell(&b.arena_heaps)),
     ("arena heap RSS", |b| kib_cell(&b.heap_rss_kib)),
-    ("arenas (malloc_info)", |b| count_cell(&b.arenas_reported)),
+    ("arenas (malloc_info)", |b| {
+        b.arenas_reported
+            .as_ref()
+            .map_or("- (--verify)".to_string(), count_cell)
+    }),
     ("peak threads", |b| count_cell(&b.peak_threads)),
     ("workload wall time", |b| secs_cell(&b.wall_s)),
 ];
@@ -149,16 +153,49 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
             }
         }
     }
-    match (c.amplification, &c.gil, &c.nogil, c.risk) {
-        (Some(a), Some(g), Some(n), Some(risk)) => {
+    let _ = writeln!(s, "\n  what the memory is, and the lever");
+    for (name, b) in [("GIL", &c.gil), ("nogil", &c.nogil)] {
+        if let Some(b) = b {
             let _ = writeln!(
                 s,
-                "\n  amplification  {a:.2}x = nogil delta {} / max(GIL delta {}, floor {})",
+                "  {name:<6}{}",
+                crate::risk::diagnosis::diagnose(b).line()
+            );
+        }
+    }
+    match (c.amplification, &c.gil, &c.nogil, c.risk) {
+        (Some(a), Some(g), Some(n), Some(risk)) => {
+            let ci = c.amplification_ci.map_or(String::new(), |ci| {
+                format!(" [95% CI {:.2}x..{:.2}x]", ci.lo, ci.hi)
+            });
+            let _ = writeln!(
+                s,
+                "\n  amplification  {a:.2}x{ci} = nogil delta {} / max(GIL delta {}, floor {})",
                 mib(n.delta_kib.median),
                 mib(g.delta_kib.median),
                 mib(c.floor_kib)
             );
+            if let Some(extra) = c.extra_kib {
+                let _ = writeln!(
+                    s,
+                    "  extra memory   {}{} = nogil delta - GIL delta",
+                    mib_signed(extra),
+                    c.extra_ci.map_or(String::new(), |ci| format!(
+                        " [95% CI {:+.2}..{:+.2}]",
+                        ci.lo / 1024.0,
+                        ci.hi / 1024.0
+                    ))
+                );
+            }
             let _ = writeln!(s, "  risk           {risk}  ({})", thresholds.describe());
+            if let Some(u) = &c.unstable {
+                let _ = writeln!(
+                    s,
+                    "  UNSTABLE       {}: the median may move; run with --reps {} to pin it down",
+                    u.reasons.join("; "),
+                    u.reps_needed
+                );
+            }
         }
         _ => {
             let _ = writeln!(s, "\n  amplification  n/a: a build has no successful run");
@@ -188,7 +225,7 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
     groups.sort();
     groups.dedup();
     for (profile, binding, pattern) in &groups {
-        let _ = writeln!(s, "amplification, profile {profile}, binding {binding}, pattern {pattern}  (! HIGH, + MEDIUM)");
+        let _ = writeln!(s, "amplification, profile {profile}, binding {binding}, pattern {pattern}  (! HIGH, + MEDIUM, ~ unstable)");
         let _ = write!(s, "  rust\\py");
         for p in &plan.python_threads {
             let _ = write!(s, "{p:>9}");
@@ -211,7 +248,12 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
                             Some(crate::risk::RiskLevel::Medium) => "+",
                             _ => " ",
                         };
-                        format!("{a:.1}x{mark}")
+                        let shaky = if cell.is_some_and(|c| c.unstable.is_some()) {
+                            "~"
+                        } else {
+                            ""
+                        };
+                        format!("{shaky}{a:.1}x{mark}")
                     }
                     None if cell.is_some() => "fail ".to_string(),
                     None => "- ".to_string(),
@@ -222,6 +264,7 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
         }
         let _ = writeln!(s);
     }
+    s.push_str(&diagnosis_block(summaries));
     // The report's ranking, so the terminal and the report never disagree.
     let ranks = crate::risk::rank_profiles(summaries);
     if ranks.len() > 1 {
@@ -243,6 +286,91 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
                 opt(r.throughput_nogil, &|t| format!("{t:.2}x"))
             );
         }
+    }
+    s
+}
+
+/// Most points listed by [`diagnosis_block`]; the report lists them all.
+const DIAGNOSED_POINTS: usize = 12;
+
+/// What the free-threaded memory is at each point with growth (largest first, up to
+/// [`DIAGNOSED_POINTS`]), the levers of the mechanisms named, and the unstable points.
+pub fn diagnosis_block(summaries: &[CellSummary]) -> String {
+    use crate::risk::diagnosis::{diagnose, Mechanism};
+    let mut s = String::new();
+    let mut rows: Vec<(&CellSummary, crate::risk::diagnosis::Diagnosis)> = summaries
+        .iter()
+        .filter_map(|c| Some((c, diagnose(c.nogil.as_ref()?))))
+        .filter(|(_, d)| d.main().is_some())
+        .collect();
+    rows.sort_by(|a, b| b.1.delta_kib.total_cmp(&a.1.delta_kib));
+    if !rows.is_empty() {
+        let _ = writeln!(
+            s,
+            "what the free-threaded build's delta is (largest first; every point in summary.md):"
+        );
+        let _ = writeln!(
+            s,
+            "  {:<34}{:>12}  {:<26}{}",
+            "point", "nogil delta", "extra vs GIL [95% CI]", "mechanism"
+        );
+        let mut levers: Vec<Mechanism> = Vec::new();
+        for (c, d) in rows.iter().take(DIAGNOSED_POINTS) {
+            let p = &c.point;
+            let extra = c.extra_kib.map_or("-".to_string(), |e| {
+                format!(
+                    "{:+.2}{}",
+                    e / 1024.0,
+                    c.extra_ci.map_or(String::new(), |ci| format!(
+                        " [{:+.2}..{:+.2}]",
+                        ci.lo / 1024.0,
+                        ci.hi / 1024.0
+                    ))
+                )
+            });
+            let _ = writeln!(
+                s,
+                "  {:<34}{:>12}  {:<26}{}",
+                format!(
+                    "{}x{} {} {} {}",
+                    p.python_threads, p.rust_threads, p.pattern, p.binding, p.profile
+                ),
+                mib(d.delta_kib),
+                extra,
+                d.short()
+            );
+            if let Some(m) = d.main().map(|p| p.mechanism) {
+                if !levers.contains(&m) {
+                    levers.push(m);
+                }
+            }
+        }
+        if rows.len() > DIAGNOSED_POINTS {
+            let _ = writeln!(s, "  ... and {} more", rows.len() - DIAGNOSED_POINTS);
+        }
+        for m in levers {
+            let _ = writeln!(s, "  lever for {}: {}", m.short_name(), m.lever());
+        }
+        let _ = writeln!(s);
+    }
+    let unstable: Vec<&CellSummary> = summaries.iter().filter(|c| c.unstable.is_some()).collect();
+    if !unstable.is_empty() {
+        let _ = writeln!(
+            s,
+            "UNSTABLE: {} point(s) whose repetitions do not pin the figures down:",
+            unstable.len()
+        );
+        for c in unstable.iter().take(DIAGNOSED_POINTS) {
+            let u = c.unstable.as_ref().expect("filtered");
+            let _ = writeln!(
+                s,
+                "  {}: {}; --reps {}",
+                c.point.label(),
+                u.reasons.join("; "),
+                u.reps_needed
+            );
+        }
+        let _ = writeln!(s);
     }
     s
 }

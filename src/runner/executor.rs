@@ -18,6 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::ext::ExtBuild;
+use crate::plan::StartMode;
 use crate::python::inspect::Interpreter;
 use crate::results::{Cell, Failure, Metrics, Phases, RunRecord, SeriesArrays, Status};
 use crate::sampler::series::{Probe, Series};
@@ -51,6 +52,13 @@ pub struct RunSpec<'a> {
     pub timeout: Duration,
     pub max_rss_kib: Option<u64>,
     pub env_pad_len: usize,
+    /// How the Python threads start.
+    pub start: StartMode,
+    /// Ask the child for glibc's own account after the last snapshot.
+    pub verify: bool,
+    /// The environment every child gets besides the profile's (LC_ALL, PATH, and the
+    /// user's --env/--pass-env), in order.
+    pub base_env: &'a [(String, String)],
 }
 
 #[derive(Serialize)]
@@ -67,6 +75,8 @@ struct DriverConfig<'a> {
     pattern_params: &'a str,
     binding: &'a str,
     workload: Option<WorkloadConfig<'a>>,
+    start: StartMode,
+    verify: bool,
 }
 
 #[derive(Serialize)]
@@ -425,21 +435,20 @@ fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The environment a child gets: nothing inherited.
+/// The environment a child gets: nothing inherited. The plan's base environment
+/// (LC_ALL, PATH and what the user gave with --env/--pass-env), then the profile's
+/// variables, then the padding.
 pub fn child_env(spec: &RunSpec) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("LC_ALL".to_string(), "C.UTF-8".to_string()),
-        (
-            "PATH".to_string(),
-            "/usr/local/bin:/usr/bin:/bin".to_string(),
-        ),
-    ];
+    let mut env = spec.base_env.to_vec();
     env.extend(spec.env.iter().cloned());
     // Environment size shifts the initial stack and so alignment and timing; a random
     // length per run spreads that effect instead of fixing one arbitrary value.
-    env.push(("ARENA_SWEEP_PAD".to_string(), "x".repeat(spec.env_pad_len)));
+    env.push((PAD_VAR.to_string(), "x".repeat(spec.env_pad_len)));
     env
 }
+
+/// The padding variable's name.
+pub const PAD_VAR: &str = "ARENA_SWEEP_PAD";
 
 /// Run once. Never panics on child misbehaviour; failures come back as records.
 pub fn run(spec: &RunSpec) -> RunRecord {
@@ -464,6 +473,8 @@ pub fn run(spec: &RunSpec) -> RunRecord {
             pattern: &spec.cell.point.pattern,
             pattern_params: &spec.pattern_params,
             binding: &spec.cell.point.binding,
+            start: spec.start,
+            verify: spec.verify,
             workload: spec.workload.map(|w| WorkloadConfig {
                 path: &w.path,
                 params: w
@@ -478,7 +489,10 @@ pub fn run(spec: &RunSpec) -> RunRecord {
         let (msg_r, msg_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| fail("spawn", format!("cannot create the message pipe: {e}")))?;
         let mut cmd = Command::new(spec.python);
-        cmd.args(["-I", "-X", "faulthandler"])
+        // -s -P rather than -I: the environment is already explicit (cleared, then
+        // only what the plan gives), and -I would also drop PYTHON* variables the user
+        // passes on purpose with --env.
+        cmd.args(["-s", "-P", "-X", "faulthandler"])
             .arg(spec.driver)
             .arg(&config)
             .env_clear()
@@ -545,22 +559,25 @@ pub fn run(spec: &RunSpec) -> RunRecord {
             let trimmed = s.snap_status("trimmed")?;
             phases.trimmed = Some(trimmed);
             s.go()?;
-            if done_msg
-                .get("store_bytes")
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-                > 0
-            {
+            if done_msg.get("store").and_then(Value::as_bool) == Some(true) {
                 s.expect(&["released"])?;
                 phases.released = Some(s.snap_status("released")?);
                 s.go()?;
             }
+            // Every snapshot is taken: the child may now allocate to report.
+            let report = s.expect(&["report"])?;
+            if spec.verify {
+                phases.verified = Some(s.snap("report")?);
+            }
+            s.go()?;
 
             let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+            let view = report.get("self_view");
+            let view_num = |k: &str| view.and_then(|v| v.get(k)).and_then(Value::as_u64);
             let peak_sampled = series_samples.iter().map(|x| x.rss_kib).max().unwrap_or(0);
             let peak_threads = series_samples.iter().map(|x| x.threads).max().unwrap_or(0);
-            let wall_s = num(&done_msg, "wall_s");
-            let calls = num(&done_msg, "calls") as u64;
+            let wall_s = num(&report, "wall_s");
+            let calls = num(&report, "calls") as u64;
             Ok(Metrics {
                 baseline_rss_kib: baseline.rss_kib,
                 final_rss_kib: done.rss_kib,
@@ -572,7 +589,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
                 reclaimable_kib: done.rss_kib as i64 - trimmed.rss_kib as i64,
                 arena_heaps: done.regions.arena_heaps,
                 heap_rss_kib: done.regions.arena_heap_rss_kib,
-                arenas_reported: num(&done_msg, "arenas_reported") as u32,
+                arenas_reported: view_num("arenas_reported").map(|n| n as u32),
                 peak_threads: peak_threads
                     .max(done.threads as u32)
                     .max(baseline.threads as u32),
@@ -583,14 +600,11 @@ pub fn run(spec: &RunSpec) -> RunRecord {
                 } else {
                     0.0
                 },
-                requested_bytes: num(&done_msg, "requested_bytes") as u64,
-                store_bytes: num(&done_msg, "store_bytes") as u64,
-                heaps_reported: num(&done_msg, "heaps_reported") as u32,
+                requested_bytes: num(&report, "requested_bytes") as u64,
+                store_bytes: num(&report, "store_bytes") as u64,
+                heaps_reported: view_num("heaps_reported").map(|n| n as u32),
                 regions_delta: done.regions.delta(&baseline.regions),
-                pymalloc_arena_kib: done_msg
-                    .get("pymalloc_arena_bytes")
-                    .and_then(Value::as_u64)
-                    .map(|b| b / 1024),
+                pymalloc_arena_kib: view_num("pymalloc_arena_bytes").map(|b| b / 1024),
             })
         })();
         let Session {

@@ -293,6 +293,9 @@ impl Sweep {
             timeout: Duration::from_secs_f64(self.plan.timeout_s),
             max_rss_kib: self.plan.max_rss_kib,
             env_pad_len: pad,
+            start: self.plan.start,
+            verify: self.plan.verify,
+            base_env: &self.plan.env,
         }
     }
 

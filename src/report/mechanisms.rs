@@ -1,0 +1,176 @@
+//! "What the memory is", per point, for `summary.md` and `index.html`: each point's
+//! free-threaded delta, the extra memory over the GIL build with its interval, the
+//! mechanism that holds the delta (`risk::diagnosis`) and the lever that acts on it,
+//! and whether the repetitions pin the point down (`aggregate::Instability`).
+//! One list of rows, two renderers, so the two files never disagree.
+
+use std::fmt::Write as _;
+
+use super::figure::mib;
+use crate::aggregate::CellSummary;
+use crate::risk::diagnosis::{diagnose, Mechanism};
+
+/// One point, as both files show it.
+pub struct Row {
+    pub point: String,
+    pub profile: String,
+    pub nogil_delta: String,
+    pub extra: String,
+    pub nogil: String,
+    pub gil: String,
+    /// The main mechanism of the free-threaded delta (None: little growth).
+    pub mechanism: Option<Mechanism>,
+    /// "nogil deltas vary 50% (CV); --reps 40", or empty.
+    pub unstable: String,
+}
+
+/// The rows, in the summaries' order (points sorted by profile, binding, pattern,
+/// threads).
+pub fn rows(summaries: &[CellSummary]) -> Vec<Row> {
+    summaries
+        .iter()
+        .map(|c| {
+            let p = &c.point;
+            let nogil = c.nogil.as_ref().map(diagnose);
+            Row {
+                point: format!(
+                    "{}x{} {} {}",
+                    p.python_threads, p.rust_threads, p.pattern, p.binding
+                ),
+                profile: p.profile.clone(),
+                nogil_delta: c
+                    .nogil
+                    .as_ref()
+                    .map_or("-".into(), |b| format!("{} MiB", mib(b.delta_kib.median))),
+                extra: c.extra_kib.map_or("-".into(), |e| {
+                    format!(
+                        "{:+.2} MiB{}",
+                        e / 1024.0,
+                        c.extra_ci.map_or(String::new(), |ci| format!(
+                            " [{:+.2}, {:+.2}]",
+                            ci.lo / 1024.0,
+                            ci.hi / 1024.0
+                        ))
+                    )
+                }),
+                mechanism: nogil.as_ref().and_then(|d| d.main().map(|p| p.mechanism)),
+                nogil: nogil.map_or("-".into(), |d| d.short()),
+                gil: c.gil.as_ref().map_or("-".into(), |b| diagnose(b).short()),
+                unstable: c.unstable.as_ref().map_or(String::new(), |u| {
+                    format!("{}; --reps {}", u.reasons.join("; "), u.reps_needed)
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The levers of the mechanisms that hold some point's delta, once each.
+fn levers(rows: &[Row]) -> Vec<Mechanism> {
+    let mut out: Vec<Mechanism> = Vec::new();
+    for m in rows.iter().filter_map(|r| r.mechanism) {
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+const INTRO: &str = "Where each point's free-threaded delta sits, by mechanism (the share of the delta), from the region split and what malloc_trim(0) returned; the extra memory is the nogil delta minus the GIL delta with its 95% bootstrap CI. A mechanism points to the lever that acts on it.";
+
+/// The section for summary.md; `esc` escapes table text.
+pub fn markdown(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
+    let rows = rows(summaries);
+    let mut s = String::new();
+    if rows.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "## What the memory is\n\n{INTRO}\n");
+    let _ = writeln!(
+        s,
+        "| point | profile | nogil delta | extra vs GIL [95% CI] | nogil: mechanism | GIL: mechanism | unstable |"
+    );
+    let _ = writeln!(s, "|---|---|--:|--:|---|---|---|");
+    for r in &rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            esc(&r.point),
+            esc(&r.profile),
+            r.nogil_delta,
+            r.extra,
+            esc(&r.nogil),
+            esc(&r.gil),
+            esc(&r.unstable)
+        );
+    }
+    let _ = writeln!(s);
+    for m in levers(&rows) {
+        let _ = writeln!(s, "- **{}**: {}", esc(m.short_name()), esc(m.lever()));
+    }
+    let _ = writeln!(s);
+    s
+}
+
+/// The section for index.html; `esc` escapes HTML text.
+pub fn html(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
+    let rows = rows(summaries);
+    let mut s = String::new();
+    if rows.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "<h2>What the memory is</h2><p class=\"muted\">{}</p><div class=\"wrap\"><table>",
+        esc(INTRO)
+    );
+    s.push_str("<tr><th class=\"l\">point</th><th class=\"l\">profile</th><th>nogil delta</th><th>extra vs GIL [95% CI]</th><th class=\"l\">nogil: mechanism</th><th class=\"l\">GIL: mechanism</th><th class=\"l\">unstable</th></tr>\n");
+    for r in &rows {
+        let _ = writeln!(
+            s,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l{}\">{}</td></tr>",
+            esc(&r.point),
+            esc(&r.profile),
+            esc(&r.nogil_delta),
+            esc(&r.extra),
+            esc(&r.nogil),
+            esc(&r.gil),
+            if r.unstable.is_empty() { "" } else { " unstable" },
+            esc(&r.unstable)
+        );
+    }
+    s.push_str("</table></div>\n<ul>");
+    for m in levers(&rows) {
+        let _ = write!(
+            s,
+            "<li><b>{}</b>: {}</li>",
+            esc(m.short_name()),
+            esc(m.lever())
+        );
+    }
+    s.push_str("</ul>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_files_show_the_same_rows_and_levers() {
+        let s = crate::risk::tests_support::sweep();
+        let md = markdown(&s, super::super::markdown::esc);
+        let html = html(&s, super::super::html::esc);
+        for r in rows(&s) {
+            assert!(md.contains(&r.nogil_delta) && html.contains(&r.nogil_delta));
+            assert!(
+                md.contains(&r.extra) && html.contains(&r.extra),
+                "{}",
+                r.extra
+            );
+        }
+        // The test sweep's deltas sit in no region (its runs carry no smaps split):
+        // every mechanism is "other", and its lever is listed once.
+        assert_eq!(md.matches("- **other**").count(), 1, "{md}");
+        assert_eq!(html.matches("<li><b>other</b>").count(), 1, "{html}");
+    }
+}

@@ -1,0 +1,339 @@
+//! Where a build's delta went, named as a mechanism, and the lever that acts on it.
+//!
+//! The delta (final - baseline RSS) of a build at a point is split, from the median
+//! region split (smaps, final minus baseline) and the trim figures, into:
+//! - **free memory retained inside glibc** (arenas and `[heap]`): what `malloc_trim(0)`
+//!   gave back (final - after-trim RSS). Lever: return it: a lower
+//!   `glibc.malloc.trim_threshold`, `glibc.malloc.mmap_threshold` for large blocks, or a
+//!   `malloc_trim(0)` after bursts.
+//! - **more arenas**: memory in arena heaps that trimming did not return, when the
+//!   run added arena heaps and kept no data of its own there (each new arena holds its
+//!   header, bins and top pages). Lever: `glibc.malloc.arena_max`.
+//! - **live data kept by the workload**: what glibc still holds after the trim when
+//!   the workload kept blocks alive (or added no arena), including the holes those
+//!   blocks pin. Lever: none of malloc's settings returns live data.
+//! - **CPython's mimalloc**: growth in mimalloc's regions (free-threaded builds serve
+//!   Python objects from them). Lever: none of glibc's tunables; arena_max and the
+//!   trim and mmap thresholds do not change it.
+//! - **thread stacks**: growth in thread stacks, including those glibc caches for
+//!   reuse (`glibc.pthread.stack_cache_size`, 40 MiB by default). Lever: fewer
+//!   threads alive at once.
+//! - **other**: file-backed pages and other anonymous memory.
+//!
+//! The mechanism with the largest share names the diagnosis; the second is named too
+//! when it holds at least a third. Pure functions of [`BuildStats`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::BuildStats;
+
+/// Below this delta there is nothing to diagnose (KiB).
+pub const SMALL_DELTA_KIB: f64 = 512.0;
+/// A second mechanism is named when it holds at least this share of the delta.
+const SECOND_SHARE: f64 = 1.0 / 3.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    FreeRetained,
+    MoreArenas,
+    LiveData,
+    Mimalloc,
+    ThreadStacks,
+    Other,
+}
+
+impl Mechanism {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::FreeRetained => {
+                "free memory retained inside glibc (malloc_trim(0) returned it)"
+            }
+            Mechanism::MoreArenas => "more arenas",
+            Mechanism::LiveData => "live data kept by the workload (still in glibc after a trim)",
+            Mechanism::Mimalloc => "CPython's mimalloc (Python objects)",
+            Mechanism::ThreadStacks => "thread stacks (and glibc's stack cache)",
+            Mechanism::Other => "other memory (file-backed pages, other anonymous)",
+        }
+    }
+
+    /// A few words, for tables.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Mechanism::FreeRetained => "free memory in glibc (trim returns it)",
+            Mechanism::MoreArenas => "more arenas",
+            Mechanism::LiveData => "live data",
+            Mechanism::Mimalloc => "mimalloc",
+            Mechanism::ThreadStacks => "thread stacks",
+            Mechanism::Other => "other",
+        }
+    }
+
+    /// The setting that acts on it.
+    pub fn lever(self) -> &'static str {
+        match self {
+            Mechanism::FreeRetained => "return it: a lower glibc.malloc.trim_threshold, glibc.malloc.mmap_threshold for large blocks, or malloc_trim(0) after bursts",
+            Mechanism::MoreArenas => "cap the arenas: glibc.malloc.arena_max (measure the profiles arena-max-2, arena-max-4)",
+            Mechanism::LiveData => "none of malloc's settings: the workload keeps this data alive",
+            Mechanism::Mimalloc => "none of glibc's tunables (arena_max, trim and mmap thresholds do not change mimalloc): fewer or smaller live Python objects",
+            Mechanism::ThreadStacks => "fewer threads alive at once (a pool instead of threads per call); glibc.pthread.stack_cache_size bounds the cache of freed stacks",
+            Mechanism::Other => "none of malloc's settings",
+        }
+    }
+}
+
+/// One mechanism's share of a delta.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub mechanism: Mechanism,
+    pub kib: f64,
+}
+
+/// What a build's delta is made of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub delta_kib: f64,
+    /// Every mechanism with a positive share, largest first.
+    pub parts: Vec<Part>,
+    /// Arena heaps the run added (median).
+    pub heaps_added: f64,
+}
+
+impl Diagnosis {
+    /// The largest mechanism, unless the delta is too small to act on.
+    pub fn main(&self) -> Option<&Part> {
+        (self.delta_kib >= SMALL_DELTA_KIB)
+            .then(|| self.parts.first())
+            .flatten()
+    }
+
+    /// The mechanisms in short, without the lever: "more arenas 0.44 MiB (38%), then
+    /// CPython's mimalloc 0.51 MiB (43%)"; "little growth" for a small delta.
+    pub fn short(&self) -> String {
+        let Some(first) = self.main() else {
+            return "little growth".to_string();
+        };
+        let part = |p: &Part| {
+            format!(
+                "{} ({:.0}%)",
+                p.mechanism.short_name(),
+                p.kib / self.delta_kib * 100.0
+            )
+        };
+        match self
+            .parts
+            .get(1)
+            .filter(|p| p.kib >= SECOND_SHARE * self.delta_kib)
+        {
+            Some(second) => format!("{}, then {}", part(first), part(second)),
+            None => part(first),
+        }
+    }
+
+    /// One line: the mechanism(s), then the lever.
+    pub fn line(&self) -> String {
+        let mib = |k: f64| k / 1024.0;
+        let Some(first) = self.main() else {
+            return format!(
+                "little growth ({:.2} MiB): nothing to act on",
+                mib(self.delta_kib)
+            );
+        };
+        let share = |p: &Part| (p.kib / self.delta_kib * 100.0).round();
+        let describe = |p: &Part| {
+            let extra = if p.mechanism == Mechanism::MoreArenas {
+                format!(", {:.0} new heap(s)", self.heaps_added)
+            } else {
+                String::new()
+            };
+            format!(
+                "{} {:.2} MiB ({:.0}%{extra})",
+                p.mechanism.name(),
+                mib(p.kib),
+                share(p)
+            )
+        };
+        let mut s = format!("{:.2} MiB: mostly {}", mib(self.delta_kib), describe(first));
+        if let Some(second) = self
+            .parts
+            .get(1)
+            .filter(|p| p.kib >= SECOND_SHARE * self.delta_kib)
+        {
+            s.push_str(&format!("; then {}", describe(second)));
+        }
+        s.push_str(&format!(". Lever: {}", first.mechanism.lever()));
+        s
+    }
+}
+
+/// Split a build's median delta into mechanisms.
+pub fn diagnose(b: &BuildStats) -> Diagnosis {
+    let r = &b.regions_delta_kib;
+    let pos = |x: f64| x.max(0.0);
+    let delta = b.delta_kib.median;
+    let glibc = pos(r.arena_heaps) + pos(r.main_heap);
+    let free = pos(b.reclaimable_kib.median);
+    let kept = pos(glibc - free);
+    let live_kept = pos(b.store_kib.unwrap_or(0.0)).min(kept);
+    let heaps_added = r.arena_heaps_added;
+    let (arenas, live) = if heaps_added > 0.0 {
+        (kept - live_kept, live_kept)
+    } else {
+        (0.0, kept)
+    };
+    let named = [
+        (Mechanism::FreeRetained, free),
+        (Mechanism::MoreArenas, arenas),
+        (Mechanism::LiveData, live),
+        (Mechanism::Mimalloc, pos(r.python_alloc)),
+        (Mechanism::ThreadStacks, pos(r.stacks)),
+    ];
+    // What no region explains (regions that shrank, or no region split at all) is
+    // counted as other memory, so the parts add up to the delta.
+    let explained: f64 =
+        named.iter().map(|(_, k)| k).sum::<f64>() + pos(r.file) + pos(r.anon_other);
+    let other = pos(r.file) + pos(r.anon_other) + pos(delta - explained);
+    let mut parts: Vec<Part> = named
+        .into_iter()
+        .chain([(Mechanism::Other, other)])
+        .into_iter()
+        .filter(|(_, kib)| *kib > 0.0)
+        .map(|(mechanism, kib)| Part { mechanism, kib })
+        .collect();
+    parts.sort_by(|a, b| b.kib.total_cmp(&a.kib));
+    Diagnosis {
+        delta_kib: delta,
+        parts,
+        heaps_added,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{RegionMedians, Summary};
+
+    fn summary(median: f64) -> Summary {
+        Summary {
+            median,
+            min: median,
+            max: median,
+            n: 3,
+        }
+    }
+
+    /// A build's stats with the given delta, trim return, store and region split.
+    fn stats(delta: f64, reclaimable: f64, store: f64, regions: RegionMedians) -> BuildStats {
+        let mut b = crate::aggregate::tests_support::build_stats_for(delta);
+        b.reclaimable_kib = summary(reclaimable);
+        b.store_kib = Some(store);
+        b.regions_delta_kib = regions;
+        b
+    }
+
+    #[test]
+    fn growth_in_mimalloc_is_not_told_to_cap_arenas() {
+        // A free-threaded run whose growth sits in mimalloc, with arena heaps that hold
+        // only free memory (the shape of CPython's report on C extensions).
+        let b = stats(
+            70_000.0,
+            6_000.0,
+            0.0,
+            RegionMedians {
+                arena_heaps: 6_000.0,
+                arena_heaps_added: 4.0,
+                python_alloc: 64_000.0,
+                ..Default::default()
+            },
+        );
+        let d = diagnose(&b);
+        assert_eq!(d.main().unwrap().mechanism, Mechanism::Mimalloc);
+        let line = d.line();
+        assert!(line.contains("mostly CPython's mimalloc"), "{line}");
+        assert!(!line.contains("cap the arenas"), "{line}");
+        assert!(line.contains("none of glibc's tunables"), "{line}");
+    }
+
+    #[test]
+    fn new_arenas_that_trimming_leaves_point_to_arena_max() {
+        // The talk's seed cell: 15 new heaps of ~30 KiB each, nothing trimmed.
+        let b = stats(
+            600.0,
+            10.0,
+            0.0,
+            RegionMedians {
+                arena_heaps: 450.0,
+                arena_heaps_added: 15.0,
+                stacks: 40.0,
+                anon_other: 100.0,
+                ..Default::default()
+            },
+        );
+        let d = diagnose(&b);
+        assert_eq!(d.main().unwrap().mechanism, Mechanism::MoreArenas);
+        assert!(d.line().contains("15 new heap(s)"), "{}", d.line());
+        assert!(d.line().contains("glibc.malloc.arena_max"), "{}", d.line());
+    }
+
+    #[test]
+    fn memory_a_trim_returns_points_to_trimming() {
+        let b = stats(
+            44_000.0,
+            43_000.0,
+            0.0,
+            RegionMedians {
+                arena_heaps: 20_000.0,
+                arena_heaps_added: 1.0,
+                main_heap: 23_000.0,
+                python_alloc: 600.0,
+                ..Default::default()
+            },
+        );
+        let d = diagnose(&b);
+        assert_eq!(d.main().unwrap().mechanism, Mechanism::FreeRetained);
+        assert!(d.line().contains("trim_threshold"), "{}", d.line());
+    }
+
+    #[test]
+    fn kept_blocks_are_live_data_and_stacks_are_stacks() {
+        let b = stats(
+            12_000.0,
+            500.0,
+            10_000.0,
+            RegionMedians {
+                arena_heaps: 11_000.0,
+                arena_heaps_added: 3.0,
+                stacks: 800.0,
+                ..Default::default()
+            },
+        );
+        let d = diagnose(&b);
+        assert_eq!(d.main().unwrap().mechanism, Mechanism::LiveData);
+        // 11000 - 500 trimmed = 10500 kept; 10000 of it is the store, 500 arenas.
+        let arenas = d
+            .parts
+            .iter()
+            .find(|p| p.mechanism == Mechanism::MoreArenas);
+        assert_eq!(arenas.map(|p| p.kib), Some(500.0));
+        let b = stats(
+            6_000.0,
+            0.0,
+            0.0,
+            RegionMedians {
+                stacks: 5_500.0,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            diagnose(&b).main().unwrap().mechanism,
+            Mechanism::ThreadStacks
+        );
+    }
+
+    #[test]
+    fn a_small_delta_has_nothing_to_act_on() {
+        let b = stats(300.0, 0.0, 0.0, RegionMedians::default());
+        assert!(diagnose(&b).main().is_none());
+        assert!(diagnose(&b).line().starts_with("little growth (0.29 MiB)"));
+    }
+}
