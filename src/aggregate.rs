@@ -195,10 +195,12 @@ pub fn instability(
         let Some(cv) = relevant_cv(b, floor_kib) else {
             continue;
         };
-        if cv > UNSTABLE_CV && b.runs_ok > 1 {
+        // Standard error of a median ~ 1.2533 * sd / sqrt(n): ask for 10%. A build
+        // that varies that much but already ran that many times is pinned down.
+        let enough = ((1.2533 * cv / 0.10).powi(2)).ceil() as u32;
+        if cv > UNSTABLE_CV && b.runs_ok > 1 && (b.runs_ok as u32) < enough {
             reasons.push(format!("{name} deltas vary {:.0}% (CV)", cv * 100.0));
-            // Standard error of a median ~ 1.2533 * sd / sqrt(n): ask for 10%.
-            needed = needed.max(((1.2533 * cv / 0.10).powi(2)).ceil() as u32);
+            needed = needed.max(enough);
         }
     }
     if let (Some(a), Some(ci), Some(n)) = (amplification, ci, nogil) {
@@ -561,6 +563,17 @@ mod tests {
         assert_eq!(u.reps_needed, MAX_SUGGESTED_REPS);
         let cv_only = instability(None, s[0].nogil.as_ref(), None, None, FLOOR_KIB).unwrap();
         assert_eq!(cv_only.reps_needed, 40);
+        // The same spread over 40 runs pins the median down: no flag for the CV.
+        let many: Vec<i64> = [3072, 10240, 4096, 9216, 5120].repeat(8);
+        let runs = point(2, &[500; 40], &many);
+        let s = summarize(&runs, FLOOR_KIB, &Thresholds::default());
+        assert!(
+            s[0].unstable
+                .as_ref()
+                .is_none_or(|u| !u.reasons.iter().any(|r| r.contains("CV"))),
+            "{:?}",
+            s[0].unstable
+        );
         // GIL deltas below the floor do not count, however they spread.
         let runs = point(
             2,

@@ -52,6 +52,42 @@ fn usage_errors_exit_2_and_write_nothing() {
         ),
         (vec!["--pattern-params", "size=big"], "--pattern-params"),
         (vec!["--sample-interval", "5parsecs"], "unknown unit"),
+        // Sizes no process can get are refused while the plan is built, not by a
+        // panicking thread in a child.
+        (
+            vec!["--pattern", "seed:size=18446744073709551615"],
+            "--pattern seed:size=18446744073709551615: pattern `seed` would ask for a block of 18446744073709551615 bytes, more than can be allocated",
+        ),
+        (
+            vec!["--pattern", "churn:size=1099511627776,count=1"],
+            "cannot be allocated on this host",
+        ),
+        (
+            vec![
+                "--python-threads",
+                "1,2",
+                "--rust-threads",
+                "2,4",
+                "--timeseries-cell",
+                "9x9",
+            ],
+            "--timeseries-cell 9x9: not a point of the grid (Python threads 1,2; Rust threads 2,4)",
+        ),
+        (
+            vec!["--python-gil", "/bin/ls", "--python-nogil", &nogil],
+            "/bin/ls is not a working Python interpreter: it did not run the Python probe (exit code 2)",
+        ),
+        (vec!["--env", "OMP_NUM_THREADS"], "--env OMP_NUM_THREADS: give NAME=VALUE"),
+        (
+            vec!["--env", "GLIBC_TUNABLES=glibc.malloc.arena_max=1"],
+            "give glibc tunables with --tunable",
+        ),
+        (
+            vec!["--pass-env", "ARENA_SWEEP_SURELY_UNSET"],
+            "--pass-env ARENA_SWEEP_SURELY_UNSET: ARENA_SWEEP_SURELY_UNSET is not set",
+        ),
+        (vec!["--start", "later"], "invalid value 'later' for '--start"),
+        (vec!["--min-saving-mib", "-1"], "--min-saving-mib"),
     ];
     for (args, needle) in cases {
         let (code, stderr, out) = run_bad(&args);
@@ -68,6 +104,10 @@ fn usage_errors_exit_2_and_write_nothing() {
             error_lines.len(),
             1,
             "one error line for {args:?}:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains("sysconfig"),
+            "{args:?}: the probe's source was echoed:\n{stderr}"
         );
         assert_eq!(
             count_entries(&out.path().join("reports")),

@@ -25,6 +25,10 @@ use std::hint::black_box;
 use std::sync::Mutex;
 
 pub const MIB: usize = 1024 * 1024;
+/// The largest block a pattern may ask for: 1 TiB. Beyond it no 64-bit Linux process
+/// this PoC runs in can get the memory (glibc refuses anything above PTRDIFF_MAX, and
+/// the kernel's address space ends at 128 TiB).
+pub const MAX_BLOCK: usize = 1 << 40;
 const PAGE: usize = 4096;
 
 /// A parsed pattern with its parameters, ready to run on any thread.
@@ -219,11 +223,55 @@ pub fn parse(name: &str, params: &str) -> Result<Workload, ParamError> {
         }
         _ => unreachable!("checked against PATTERN_NAMES above"),
     };
+    let largest = pattern.largest_block();
+    if largest > MAX_BLOCK {
+        return Err(ParamError(format!(
+            "pattern `{name}` would ask for a block of {largest} bytes, more than can be allocated (at most {MAX_BLOCK} bytes, 1 TiB)"
+        )));
+    }
+    if pattern.bytes_per_thread().is_none() {
+        return Err(ParamError(format!(
+            "pattern `{name}`: its sizes times its counts overflow a 64-bit byte count"
+        )));
+    }
     Ok(Workload {
         pattern,
         seed: get("seed", 1)? as u64,
         store_cap: get("store_cap", 64 * MIB)?,
     })
+}
+
+impl Pattern {
+    /// The largest single block one thread asks for.
+    pub fn largest_block(&self) -> usize {
+        match *self {
+            Pattern::Seed { size, .. }
+            | Pattern::Churn { size, .. }
+            | Pattern::Fragment { size, .. }
+            | Pattern::Retain { size, .. } => size,
+            Pattern::Large { max, .. } | Pattern::Mixed { max, .. } => max,
+            Pattern::Crash { .. } => 0,
+        }
+    }
+
+    /// The most bytes one thread asks for in one run of the pattern; None when that
+    /// does not fit in a usize.
+    pub fn bytes_per_thread(&self) -> Option<usize> {
+        match *self {
+            Pattern::Seed { size, count }
+            | Pattern::Churn { size, count }
+            | Pattern::Fragment { size, count, .. }
+            | Pattern::Retain { size, count, .. } => size.checked_mul(count),
+            Pattern::Large { max, count, .. } => max.checked_mul(count),
+            Pattern::Mixed {
+                requests,
+                burst,
+                max,
+                ..
+            } => requests.checked_mul(burst)?.checked_mul(max),
+            Pattern::Crash { .. } => Some(0),
+        }
+    }
 }
 
 /// Blocks that outlive the call that made them (patterns `fragment`, `retain`, `mixed`).

@@ -201,6 +201,27 @@ pub fn persist_probes() {
     }
 }
 
+/// Why a program given as an interpreter failed the probe: a Python error's last line
+/// when it printed a traceback, else that it did not run Python at all (what another
+/// program prints, e.g. `ls` quoting the probe's source back, is not repeated).
+fn python_failure(stderr: &str, code: Option<i32>) -> String {
+    let last = stderr.lines().last().unwrap_or("").trim();
+    let python_error = stderr.contains("Traceback (most recent call last)")
+        || last.split_once(':').is_some_and(|(kind, _)| {
+            kind.ends_with("Error") && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+        });
+    if python_error {
+        last.chars().take(300).collect()
+    } else {
+        format!(
+            "it did not run the Python probe ({}); give the path of a CPython 3.13+ executable",
+            code.map_or("ended by a signal".to_string(), |c| format!(
+                "exit code {c}"
+            ))
+        )
+    }
+}
+
 /// Run the probe. Fails with a message naming the path when it is not a working Python.
 fn probe(path: &Path) -> Result<Interpreter> {
     let meta =
@@ -226,16 +247,15 @@ fn probe(path: &Path) -> Result<Interpreter> {
         .with_context(|| format!("{} did not answer as a Python interpreter", path.display()))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let last = stderr.lines().last().unwrap_or("").trim();
         bail!(
-            "{} is not a working Python interpreter ({})",
+            "{} is not a working Python interpreter: {}",
             path.display(),
-            if last.is_empty() { "no output" } else { last }
+            python_failure(&stderr, out.status.code())
         );
     }
-    let probe: ProbeOut = serde_json::from_slice(&out.stdout).map_err(|e| {
+    let probe: ProbeOut = serde_json::from_slice(&out.stdout).map_err(|_| {
         anyhow!(
-            "{} printed something other than the probe's JSON: {e}",
+            "{} is not a Python interpreter: asked to run a Python probe, it printed something else",
             path.display()
         )
     })?;

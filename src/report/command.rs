@@ -90,6 +90,12 @@ pub fn after_run(
 /// `arena-sweep report DIR`.
 pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<i32> {
     let loaded = folder::load(&args.dir)?;
+    super::timeseries::check_cells(
+        &args.report.timeseries_cells,
+        &loaded.plan.plan.python_threads,
+        &loaded.plan.plan.rust_threads,
+    )
+    .map_err(usage)?;
     for (line, why) in loaded.skipped.iter().take(3) {
         writeln!(
             out,

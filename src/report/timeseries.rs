@@ -35,6 +35,27 @@ pub fn parse_cell(s: &str) -> Result<(u32, u32), String> {
     Ok((p, r))
 }
 
+/// Refuse a `--timeseries-cell` that is not a point of the plan's grid.
+pub fn check_cells(chosen: &[(u32, u32)], python: &[u32], rust: &[u32]) -> Result<(), String> {
+    let list = |v: &[u32]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match chosen
+        .iter()
+        .find(|(p, r)| !python.contains(p) || !rust.contains(r))
+    {
+        Some((p, r)) => Err(format!(
+            "--timeseries-cell {p}x{r}: not a point of the grid (Python threads {}; Rust threads {})",
+            list(python),
+            list(rust)
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The points to plot: those matching `chosen` (every group that ran them), or else
 /// the single point with the highest amplification.
 pub fn points(summaries: &[CellSummary], chosen: &[(u32, u32)]) -> Vec<Point> {

@@ -29,6 +29,8 @@ pub struct Recommendation {
     pub reason: String,
     /// Calls/s relative to glibc-default, free-threaded build (None if unmeasured).
     pub throughput: Option<f64>,
+    /// It costs more than [`MAX_THROUGHPUT_COST`]: no cheaper profile saved memory.
+    pub over_budget: bool,
     /// Median free-threaded final RSS, and how much less than glibc-default's.
     pub final_nogil_kib: f64,
     pub saved_kib: Option<f64>,
@@ -167,6 +169,11 @@ impl Advice {
     /// One line for a terminal or a heading.
     pub fn headline(&self) -> String {
         match &self.verdict {
+            Verdict::Recommend(r) if r.over_budget => format!(
+                "recommended profile, at a throughput cost: {}: {}",
+                r.profile,
+                r.line()
+            ),
             Verdict::Recommend(r) => format!("recommended profile: {}: {}", r.profile, r.line()),
             Verdict::KeepDefault { .. } => {
                 "keep the default: no profile differs from glibc-default beyond noise and margin at these points".to_string()
@@ -253,30 +260,51 @@ fn verdict(evidence: &[ProfileEvidence], ranks: &[ProfileRank], profiles: &[Prof
         .filter(|e| e.judged.outcome == Outcome::Saves)
         .filter(|e| profiles.iter().any(|p| p.name == e.profile))
         .collect();
-    let best = real
+    // The largest real saving among profiles that cost at most MAX_THROUGHPUT_COST;
+    // when every real saving costs more, the largest anyway, with its cost up front.
+    let cheap_best = real
         .iter()
         .filter(|e| cheap(&e.profile))
-        .max_by(|a, b| saving(a).total_cmp(&saving(b)));
+        .max_by(|a, b| saving(a).total_cmp(&saving(b)))
+        .copied();
+    let (best, over_budget) = match cheap_best {
+        Some(e) => (Some(e), false),
+        None => (
+            real.iter()
+                .max_by(|a, b| saving(a).total_cmp(&saving(b)))
+                .copied(),
+            true,
+        ),
+    };
     if let (Some(e), Some(p)) = (
         best,
         best.and_then(|e| profiles.iter().find(|p| p.name == e.profile)),
     ) {
         let rank = rank_of(&e.profile);
         let j = &e.judged;
+        let cost = if over_budget {
+            format!(
+                "{}: more than {:.0}%, and no cheaper profile saves memory beyond noise; deploy it where memory matters more than speed, and check the cost under your own load",
+                cost_text(throughput(&e.profile)),
+                MAX_THROUGHPUT_COST * 100.0
+            )
+        } else {
+            cost_text(throughput(&e.profile))
+        };
         let reason = format!(
-            "free-threaded final RSS {:.2} MiB less than glibc-default [95% CI {:.2}, {:.2}] over {} point(s), above the margin of {:.2} MiB; {}",
+            "free-threaded final RSS {:.2} MiB less than glibc-default [95% CI {:.2}, {:.2}] over {} point(s), above the margin of {:.2} MiB; {cost}",
             j.saving_kib / 1024.0,
             j.ci.lo / 1024.0,
             j.ci.hi / 1024.0,
             j.points,
             j.margin_kib / 1024.0,
-            cost_text(throughput(&e.profile))
         );
         let env = p.child_env();
         return Verdict::Recommend(Recommendation {
             profile: p.name.clone(),
             reason,
             throughput: throughput(&e.profile),
+            over_budget,
             final_nogil_kib: rank.and_then(|r| r.final_nogil_kib).unwrap_or(0.0),
             saved_kib: Some(j.saving_kib),
             saved_ci: Some(j.ci),
@@ -287,19 +315,10 @@ fn verdict(evidence: &[ProfileEvidence], ranks: &[ProfileRank], profiles: &[Prof
         });
     }
     let base = evidence.first().map_or(0.0, |e| e.judged.baseline_kib);
-    let mut why = format!(
+    let why = format!(
         "no profile's free-threaded final RSS differs from glibc-default's ({:.2} MiB) beyond noise and the margin",
         base / 1024.0
     );
-    if let Some(e) = real.iter().max_by(|a, b| saving(a).total_cmp(&saving(b))) {
-        why = format!(
-            "{} saves {:.2} MiB beyond noise, but at {} it costs more than {:.0}% throughput: deploy it only where memory matters more than speed",
-            e.profile,
-            e.judged.saving_kib / 1024.0,
-            cost_text(throughput(&e.profile)),
-            MAX_THROUGHPUT_COST * 100.0
-        );
-    }
     Verdict::KeepDefault {
         why,
         hint: evidence::power_hint(evidence),
@@ -387,7 +406,7 @@ mod tests {
     }
 
     #[test]
-    fn a_real_saving_that_costs_too_much_throughput_is_not_recommended() {
+    fn a_real_saving_that_costs_too_much_throughput_is_named_with_its_cost() {
         let s = sweep();
         let mut ranks = rank_profiles(&s);
         for r in &mut ranks {
@@ -396,17 +415,18 @@ mod tests {
             }
         }
         let advice = advise(&s, &ranks);
-        assert_eq!(advice.recommendation(), None);
-        let Verdict::KeepDefault { why, .. } = &advice.verdict else {
-            panic!("{:?}", advice.verdict)
-        };
-        // Both real savings cost more than 10%: the larger is named, with its cost.
+        // Both real savings cost more than 10%: the larger, with its cost up front.
+        let rec = advice.recommendation().expect("a real saving");
+        assert_eq!(rec.profile, "arena-max-1");
+        assert!(rec.over_budget);
         assert!(
-            why.starts_with("arena-max-1 saves 24.41 MiB beyond noise"),
-            "{why}"
+            rec.reason.contains("0.70x glibc-default's calls per second (30% fewer): more than 10%, and no cheaper profile saves memory beyond noise"),
+            "{}",
+            rec.reason
         );
-        assert!(why.contains("costs more than 10% throughput"), "{why}");
-        assert!(advice.headline().starts_with("keep the default"));
+        assert!(advice
+            .headline()
+            .starts_with("recommended profile, at a throughput cost: arena-max-1"));
     }
 
     #[test]

@@ -48,6 +48,12 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<i32
         }
         (_, s) => s,
     };
+    crate::report::timeseries::check_cells(
+        &args.report.timeseries_cells,
+        &plan.python_threads,
+        &plan.rust_threads,
+    )
+    .map_err(crate::error::usage)?;
     limits::check(
         plan.max_python_threads(),
         plan.max_rust_threads(),

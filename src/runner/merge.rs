@@ -112,6 +112,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         complete,
         merged_from,
         harness: None,
+        child_env: first.child_env.clone(),
     };
     write_plan_file(out, &file)?;
     Ok(Merged {

@@ -31,6 +31,10 @@ pub struct PlanFile {
     pub runs: Vec<String>,
     /// False until every one of `runs` has a record.
     pub complete: bool,
+    /// Every variable a child of each profile gets, in order (the padding's value
+    /// differs per run and is described, not given).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub child_env: BTreeMap<String, Vec<(String, String)>>,
     /// For a merged folder: the folders it was made from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedFrom>,
@@ -97,6 +101,22 @@ pub fn write_plan_file(dir: &Path, file: &PlanFile) -> Result<()> {
     Ok(())
 }
 
+/// What `PlanFile::child_env` records for a plan.
+pub fn child_env_of(plan: &Plan) -> BTreeMap<String, Vec<(String, String)>> {
+    plan.profiles
+        .iter()
+        .map(|p| {
+            let mut env = plan.env.clone();
+            env.extend(p.child_env());
+            env.push((
+                executor::PAD_VAR.to_string(),
+                format!("<0 to {} x characters, per run>", PAD_MAX - 1),
+            ));
+            (p.name.clone(), env)
+        })
+        .collect()
+}
+
 /// Everything prepared for a sweep.
 pub struct Sweep {
     pub plan: Plan,
@@ -112,6 +132,9 @@ pub struct Sweep {
     /// Run ids already recorded (when resuming); they are not run again.
     pub done: std::collections::HashSet<String>,
 }
+
+/// The padding variable's length is drawn from 0..PAD_MAX per run.
+pub const PAD_MAX: u64 = 4096;
 
 /// What one run's record takes in results.jsonl, at most, for the free-space check
 /// (a record with a few thousand samples is about 40 KiB).
@@ -249,6 +272,7 @@ impl Sweep {
             complete,
             merged_from: Vec::new(),
             harness,
+            child_env: child_env_of(&self.plan),
         };
         write_plan_file(&self.dir, &file)
     }
@@ -327,7 +351,7 @@ impl Sweep {
                 16,
             )
             .unwrap_or(0)
-                % 4096) as usize;
+                % PAD_MAX) as usize;
             progress.set_message(format!("{} rep {}{last}", slot.cell.label(), slot.rep + 1));
             let record = executor::run(&self.spec(slot, pad));
             if record
