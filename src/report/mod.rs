@@ -15,5 +15,6 @@ pub mod html;
 pub mod markdown;
 pub mod pareto;
 mod raster;
+pub mod scale;
 pub mod terminal;
 pub mod timeseries;
