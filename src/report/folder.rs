@@ -80,6 +80,7 @@ pub fn context(pf: &PlanFile) -> Context {
         reps: pf.plan.reps,
         python_threads: pf.plan.python_threads.clone(),
         rust_threads: pf.plan.rust_threads.clone(),
+        thresholds: pf.plan.thresholds,
     }
 }
 

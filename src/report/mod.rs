@@ -16,5 +16,6 @@ pub mod markdown;
 pub mod mechanisms;
 pub mod pareto;
 mod raster;
+pub mod scale;
 pub mod terminal;
 pub mod timeseries;

@@ -66,6 +66,13 @@ fn layout(text: &str, size: f64, bold: bool) -> Line {
     }
 }
 
+/// The width in pixels of `text` on one line, as [`Raster`] draws it. Figures use it
+/// to lay text out before drawing (the SVG's fonts are the viewer's, of about the
+/// same width: DejaVu Sans is among the widest sans-serif faces).
+pub(crate) fn text_width(text: &str, size: f64, bold: bool) -> f64 {
+    f64::from(layout(text, size, bold).width)
+}
+
 /// A bitmap backend that renders text correctly.
 pub struct Raster<'a>(pub BitMapBackend<'a>);
 
