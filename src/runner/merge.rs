@@ -113,6 +113,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         merged_from,
         harness: None,
         child_env: first.child_env.clone(),
+        child_programs: first.child_programs.clone(),
     };
     write_plan_file(out, &file)?;
     Ok(Merged {

@@ -35,6 +35,10 @@ pub struct PlanFile {
     /// differs per run and is described, not given).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub child_env: BTreeMap<String, Vec<(String, String)>>,
+    /// The program each build's children start ("gil", "nogil"): the interpreter, or
+    /// a workload's virtual environment of it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub child_programs: BTreeMap<String, PathBuf>,
     /// For a merged folder: the folders it was made from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedFrom>,
@@ -273,6 +277,12 @@ impl Sweep {
             merged_from: Vec::new(),
             harness,
             child_env: child_env_of(&self.plan),
+            child_programs: self
+                .plan
+                .builds
+                .iter()
+                .map(|b| (b.to_string(), self.program(*b).to_path_buf()))
+                .collect(),
         };
         write_plan_file(&self.dir, &file)
     }
@@ -292,6 +302,13 @@ impl Sweep {
         }
     }
 
+    /// The program a build's children start.
+    fn program(&self, build: Build) -> &Path {
+        self.pythons
+            .get(&build)
+            .unwrap_or(&self.pair.get(build).path)
+    }
+
     fn spec<'a>(&'a self, slot: &RunSlot, pad: usize) -> RunSpec<'a> {
         let profile = &self.plan.profiles[slot.profile_index];
         let interpreter = self.pair.get(slot.cell.build);
@@ -300,10 +317,7 @@ impl Sweep {
             rep: slot.rep,
             pattern_params: slot.pattern_params.clone(),
             interpreter,
-            python: self
-                .pythons
-                .get(&slot.cell.build)
-                .unwrap_or(&interpreter.path),
+            python: self.program(slot.cell.build),
             ext: &self.exts[&(slot.cell.build, profile.allocator.variant())],
             workload: self.plan.workload.as_ref(),
             driver: &self.driver,

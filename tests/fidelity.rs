@@ -1,0 +1,310 @@
+//! The fidelity check: arena-sweep's numbers against a minimal talk-style driver.
+//!
+//! The same extension (the `arena_poc` build arena-sweep made for each interpreter)
+//! is driven by `tests/fidelity/talk_driver.py`, which does only what the talk's
+//! script did: read RSS, run 8 Python threads in a ThreadPoolExecutor (10 calls of
+//! 50 Rust threads each, 5 ms apart), read RSS again. Both run in the same
+//! environment (`LC_ALL=C.UTF-8`, `PATH`, plus the profile's `GLIBC_TUNABLES`), in
+//! blocks that alternate between the two drivers so that drift of the machine falls
+//! on both. For every row (cell x build) arena-sweep's median delta must be within
+//! ±10% of the minimal driver's, and the two sets of runs must not differ
+//! (two-sided Mann-Whitney, p >= 0.05).
+//!
+//! The table is printed and written to `target/fidelity.md` (the README quotes it).
+//! Noisy rows (free-threaded churn spreads from 3 to 10 MiB) get more runs.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+/// One cell of the check: run by both drivers, both builds.
+struct CellSpec {
+    name: &'static str,
+    pattern: &'static str,
+    params: &'static str,
+    tunable: Option<&'static str>,
+    workload: Option<&'static str>,
+    /// Runs per driver and build, in `blocks` alternating blocks.
+    runs: usize,
+    blocks: usize,
+}
+
+const CELLS: &[CellSpec] = &[
+    CellSpec {
+        name: "seed, default cap",
+        pattern: "seed",
+        params: "",
+        tunable: None,
+        workload: None,
+        runs: 15,
+        blocks: 3,
+    },
+    CellSpec {
+        name: "seed, arena_max=112",
+        pattern: "seed",
+        params: "",
+        tunable: Some("glibc.malloc.arena_max=112"),
+        workload: None,
+        runs: 15,
+        blocks: 3,
+    },
+    CellSpec {
+        name: "churn 1024x2000, default cap",
+        pattern: "churn",
+        params: "size=1024,count=2000",
+        tunable: None,
+        workload: None,
+        runs: 45,
+        blocks: 5,
+    },
+    CellSpec {
+        name: "churn 1024x2000, arena_max=112",
+        pattern: "churn",
+        params: "size=1024,count=2000",
+        tunable: Some("glibc.malloc.arena_max=112"),
+        workload: None,
+        runs: 45,
+        blocks: 5,
+    },
+    CellSpec {
+        name: "workload blake3_pool_per_call",
+        pattern: "",
+        params: "",
+        tunable: None,
+        workload: Some("examples/workloads/blake3_pool_per_call.py"),
+        runs: 15,
+        blocks: 3,
+    },
+];
+
+const BUILDS: [&str; 2] = ["gil", "nogil"];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The programs and extension folder each build's children use, from a sweep's
+/// plan.json: (program, ext_dir) for "gil" and "nogil".
+fn children(plan: &Value) -> Vec<(String, String)> {
+    let prov = &plan["provenance"];
+    BUILDS
+        .iter()
+        .map(|build| {
+            let nogil = *build == "nogil";
+            let interp = prov["interpreters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["gil_disabled"].as_bool() == Some(nogil))
+                .expect("both interpreters in provenance");
+            let suffix = interp["ext_suffix"].as_str().unwrap();
+            let ext = prov["extensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["variant"] == "glibc" && e["file"].as_str().unwrap().ends_with(suffix))
+                .expect("the glibc extension build of the interpreter");
+            let program = plan["child_programs"][*build]
+                .as_str()
+                .expect("plan.json names each build's program")
+                .to_string();
+            (program, ext["dir"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// One block of arena-sweep runs: (gil deltas, nogil deltas) in KiB, and its plan.
+fn sweep_block(cell: &CellSpec, reps: usize, seed: usize, out: &Path) -> ([Vec<f64>; 2], Value) {
+    let mut cmd = bin();
+    cmd.current_dir(repo()).args([
+        "--python-threads",
+        "8",
+        "--rust-threads",
+        "50",
+        "--reps",
+        &reps.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--out",
+    ]);
+    cmd.arg(out);
+    match cell.workload {
+        Some(w) => cmd.args(["--workload", w]),
+        None if cell.params.is_empty() => cmd.args(["--pattern", cell.pattern]),
+        None => cmd.args(["--pattern", &format!("{}:{}", cell.pattern, cell.params)]),
+    };
+    if let Some(t) = cell.tunable {
+        cmd.args(["--tunable", t]);
+    }
+    let o = cmd.output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{}:\n{stdout}\n{stderr}", cell.name);
+    let dir = report_dir(out);
+    let mut deltas = [Vec::new(), Vec::new()];
+    for r in records(&dir) {
+        let i = BUILDS.iter().position(|b| r["build"] == *b).unwrap();
+        deltas[i].push(r["metrics"]["delta_kib"].as_f64().unwrap());
+    }
+    (deltas, plan(&dir))
+}
+
+/// One run of the minimal driver: its delta in KiB.
+fn minimal_run(cell: &CellSpec, program: &str, ext_dir: &str, build: &str) -> f64 {
+    let mut cmd = Command::new(program);
+    cmd.arg(repo().join("tests/fidelity/talk_driver.py"))
+        .args([ext_dir, "8", "50", "10", "5", cell.pattern, cell.params])
+        .env_clear()
+        .env("LC_ALL", "C.UTF-8")
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .current_dir(repo());
+    if let Some(w) = cell.workload {
+        cmd.arg(repo().join(w));
+    }
+    if let Some(t) = cell.tunable {
+        cmd.env("GLIBC_TUNABLES", t);
+    }
+    let o = cmd.output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{program}: {stdout}\n{stderr}");
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        v["gil_enabled"].as_bool(),
+        Some(build == "gil"),
+        "the minimal driver ran the wrong build"
+    );
+    v["delta_kib"].as_f64().unwrap()
+}
+
+struct RowResult {
+    cell: &'static str,
+    build: &'static str,
+    sweep: Vec<f64>,
+    minimal: Vec<f64>,
+}
+
+impl RowResult {
+    fn medians(&self) -> (f64, f64) {
+        let m = |v: &[f64]| arena_sweep::stats::median(v).unwrap();
+        (m(&self.sweep), m(&self.minimal))
+    }
+
+    fn ratio(&self) -> f64 {
+        let (s, m) = self.medians();
+        s / m
+    }
+
+    fn p(&self) -> f64 {
+        arena_sweep::stats::mann_whitney_u(&self.sweep, &self.minimal)
+            .unwrap()
+            .p
+    }
+
+    fn passes(&self) -> bool {
+        (self.ratio() - 1.0).abs() <= 0.10 && self.p() >= 0.05
+    }
+}
+
+fn measure(cell: &'static CellSpec, tmp: &Path) -> Vec<RowResult> {
+    let per_block = cell.runs / cell.blocks;
+    let mut sweep: [Vec<f64>; 2] = Default::default();
+    let mut minimal: [Vec<f64>; 2] = Default::default();
+    for block in 0..cell.blocks {
+        // Which driver goes first alternates, so slow drift favours neither.
+        let run_sweep = |sweep: &mut [Vec<f64>; 2]| -> Vec<(String, String)> {
+            let out = tmp.join(format!("{}-{block}", cell.name.replace([' ', ',', '='], "_")));
+            let (d, plan) = sweep_block(cell, per_block, 1000 + block, &out);
+            for i in 0..2 {
+                sweep[i].extend(&d[i]);
+            }
+            children(&plan)
+        };
+        let run_minimal = |minimal: &mut [Vec<f64>; 2], kids: &[(String, String)]| {
+            for rep in 0..per_block {
+                let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
+                for i in order {
+                    let (program, ext) = &kids[i];
+                    minimal[i].push(minimal_run(cell, program, ext, BUILDS[i]));
+                }
+            }
+        };
+        if block % 2 == 0 {
+            let kids = run_sweep(&mut sweep);
+            run_minimal(&mut minimal, &kids);
+        } else {
+            // The programs and extensions do not change between blocks.
+            let kids = children(&plan(&report_dir(
+                &tmp.join(format!("{}-0", cell.name.replace([' ', ',', '='], "_"))),
+            )));
+            run_minimal(&mut minimal, &kids);
+            run_sweep(&mut sweep);
+        }
+    }
+    let [sg, sn] = sweep;
+    let [mg, mn] = minimal;
+    vec![
+        RowResult {
+            cell: cell.name,
+            build: "GIL",
+            sweep: sg,
+            minimal: mg,
+        },
+        RowResult {
+            cell: cell.name,
+            build: "nogil",
+            sweep: sn,
+            minimal: mn,
+        },
+    ]
+}
+
+fn table(rows: &[RowResult]) -> String {
+    let mut s = String::from(
+        "| cell | build | runs per driver | arena-sweep | minimal driver | ratio | p | within ±10% and p >= 0.05 |\n|---|---|--:|--:|--:|--:|--:|---|\n",
+    );
+    for r in rows {
+        let (sw, mi) = r.medians();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.2} MiB | {:.2} MiB | {:.2} | {:.2} | {} |",
+            r.cell,
+            r.build,
+            r.sweep.len(),
+            sw / 1024.0,
+            mi / 1024.0,
+            r.ratio(),
+            r.p(),
+            if r.passes() { "yes" } else { "NO" }
+        );
+    }
+    s
+}
+
+#[test]
+fn arena_sweep_measures_what_a_minimal_talk_style_driver_measures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rows = Vec::new();
+    for cell in CELLS {
+        rows.extend(measure(cell, tmp.path()));
+        eprintln!("{}", table(&rows));
+    }
+    let t = table(&rows);
+    println!("{t}");
+    let target = repo().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("fidelity.md"), &t).unwrap();
+    let failed: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.passes())
+        .map(|r| format!("{} ({}): ratio {:.3}, p {:.3}", r.cell, r.build, r.ratio(), r.p()))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "rows where arena-sweep and the minimal driver differ:\n{}\n\n{t}",
+        failed.join("\n")
+    );
+}
