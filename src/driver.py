@@ -1,6 +1,7 @@
 """arena-sweep driver: the Python side of one run (embedded in the arena-sweep binary).
 
-Protocol: the parent passes one JSON config as argv[1]. The driver writes JSON lines
+Protocol: the parent passes the config as `key=value` arguments (no JSON parser to
+import: the driver's start-up is part of every run's cost). The driver writes JSON lines
 to the message pipe (file descriptor `msg_fd`) and, after each phase, waits until the
 parent writes "go" on stdin, so the parent can snapshot /proc while the process is
 paused at a known point:
@@ -26,7 +27,6 @@ On failure it writes {"phase": "error", "kind": ..., "message": ...} and exits n
 Numbers the driver reports about itself are cross-checks; the parent measures.
 """
 
-import json
 import os
 import sys
 import threading
@@ -34,7 +34,18 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-CFG = json.loads(sys.argv[1])
+CFG = dict(arg.split("=", 1) for arg in sys.argv[1:])
+for _key in ("msg_fd", "python_threads", "rust_threads", "iterations", "sleep_ms"):
+    CFG[_key] = int(CFG[_key])
+CFG["verify"] = CFG["verify"] == "1"
+CFG["workload"] = (
+    {
+        "path": CFG["workload"],
+        "params": dict(kv.split("=", 1) for kv in CFG["workload_params"].split(",") if "=" in kv),
+    }
+    if CFG["workload"]
+    else None
+)
 MSG_FD = CFG["msg_fd"]
 # Built now, so that sending them later allocates nothing.
 DONE = b'{"phase":"done"}\n'
@@ -45,9 +56,38 @@ GO = bytearray(64)
 GO_VIEW = [GO]
 
 
+def quote(text):
+    """A JSON string."""
+    out = ['"']
+    for ch in text:
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif ch < " ":
+            out.append("\\u%04x" % ord(ch))
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def value(v):
+    """A JSON value of the few kinds the driver sends."""
+    if v is None:
+        return "null"
+    if v is True or v is False:
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, dict):
+        return "{" + ",".join(quote(k) + ":" + value(x) for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(value(x) for x in v) + "]"
+    return quote(str(v))
+
+
 def send(msg):
     """A JSON message: only before the baseline snapshot or after the last one."""
-    os.write(MSG_FD, (json.dumps(msg, separators=(",", ":")) + "\n").encode())
+    os.write(MSG_FD, (value(msg) + "\n").encode("utf-8", "replace"))
 
 
 def wait_go():

@@ -28,4 +28,5 @@ pub mod runner;
 pub mod sampler;
 pub mod stats;
 pub mod tunables;
+pub mod units;
 pub mod workload;

@@ -87,7 +87,7 @@ fn usage_errors_exit_2_and_write_nothing() {
             "--pass-env ARENA_SWEEP_SURELY_UNSET: ARENA_SWEEP_SURELY_UNSET is not set",
         ),
         (vec!["--start", "later"], "invalid value 'later' for '--start"),
-        (vec!["--min-saving-mib", "-1"], "--min-saving-mib"),
+        (vec!["--min-saving-mib=-1"], "`-1` is not a number >= 0"),
     ];
     for (args, needle) in cases {
         let (code, stderr, out) = run_bad(&args);

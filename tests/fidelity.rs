@@ -143,7 +143,12 @@ fn sweep_block(cell: &CellSpec, reps: usize, seed: usize, out: &Path) -> ([Vec<f
     }
     let o = cmd.output().unwrap();
     let (stdout, stderr) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{}:\n{stdout}\n{stderr}", cell.name);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}:\n{stdout}\n{stderr}",
+        cell.name
+    );
     let dir = report_dir(out);
     let mut deltas = [Vec::new(), Vec::new()];
     for r in records(&dir) {
@@ -216,7 +221,10 @@ fn measure(cell: &'static CellSpec, tmp: &Path) -> Vec<RowResult> {
     for block in 0..cell.blocks {
         // Which driver goes first alternates, so slow drift favours neither.
         let run_sweep = |sweep: &mut [Vec<f64>; 2]| -> Vec<(String, String)> {
-            let out = tmp.join(format!("{}-{block}", cell.name.replace([' ', ',', '='], "_")));
+            let out = tmp.join(format!(
+                "{}-{block}",
+                cell.name.replace([' ', ',', '='], "_")
+            ));
             let (d, plan) = sweep_block(cell, per_block, 1000 + block, &out);
             for i in 0..2 {
                 sweep[i].extend(&d[i]);
@@ -300,7 +308,15 @@ fn arena_sweep_measures_what_a_minimal_talk_style_driver_measures() {
     let failed: Vec<String> = rows
         .iter()
         .filter(|r| !r.passes())
-        .map(|r| format!("{} ({}): ratio {:.3}, p {:.3}", r.cell, r.build, r.ratio(), r.p()))
+        .map(|r| {
+            format!(
+                "{} ({}): ratio {:.3}, p {:.3}",
+                r.cell,
+                r.build,
+                r.ratio(),
+                r.p()
+            )
+        })
         .collect();
     assert!(
         failed.is_empty(),

@@ -18,6 +18,7 @@ fn one_cell_records_both_builds_with_sane_numbers() {
             "--reps",
             "1",
             "--no-install",
+            "--verify",
             "--out",
         ])
         .arg(out.path())
@@ -42,7 +43,9 @@ fn one_cell_records_both_builds_with_sane_numbers() {
         let gil_enabled = r["child_reports"]["ready"]["gil_enabled"]
             .as_bool()
             .unwrap();
-        let gil_enabled_after = r["child_reports"]["done"]["gil_enabled"].as_bool().unwrap();
+        let gil_enabled_after = r["child_reports"]["report"]["gil_enabled"]
+            .as_bool()
+            .unwrap();
         match build {
             "nogil" => assert!(
                 !gil_enabled && !gil_enabled_after,
@@ -69,8 +72,13 @@ fn one_cell_records_both_builds_with_sane_numbers() {
             "{build}: no arena heap counted: {m}"
         );
         assert!(m["heap_rss_kib"].as_u64().unwrap() > 0);
-        // malloc_info counts the main arena too.
+        // --verify: malloc_info, after the last snapshot, counts the main arena too,
+        // and its heap count matches smaps at the same pause.
         assert!(m["arenas_reported"].as_u64().unwrap() > m["arena_heaps"].as_u64().unwrap() / 2);
+        assert_eq!(
+            m["heaps_reported"], r["phases"]["verified"]["regions"]["arena_heaps"],
+            "{build}: {r}"
+        );
         assert!(m["peak_threads"].as_u64().unwrap() >= 2);
         assert_eq!(
             m["calls"].as_u64().unwrap(),

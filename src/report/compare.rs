@@ -176,7 +176,7 @@ pub fn table(pairs: &[Paired]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<7} {:<30} {:<12} {:<8} {:>26} {:>22} {:>18} {:>16} {:>7}  {}",
+        "{:<7} {:<30} {:<12} {:<8} {:>26} {:>22} {:>18} {:>16} {:>7}  nogil change [95% CI] (rule)",
         "PxR",
         "profile A -> B",
         "binding",
@@ -186,7 +186,6 @@ pub fn table(pairs: &[Paired]) -> String {
         "amplif. A -> B",
         "risk A -> B",
         "q",
-        "nogil change [95% CI] (rule)"
     );
     for p in pairs {
         let (a, b) = (&p.a.point, &p.b.point);

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use super::figure::mib;
 use crate::aggregate::CellSummary;
 use crate::risk::diagnosis::{diagnose, Mechanism};
+use crate::units::signed_mib;
 
 /// One point, as both files show it.
 pub struct Row {
@@ -44,12 +45,12 @@ pub fn rows(summaries: &[CellSummary]) -> Vec<Row> {
                     .map_or("-".into(), |b| format!("{} MiB", mib(b.delta_kib.median))),
                 extra: c.extra_kib.map_or("-".into(), |e| {
                     format!(
-                        "{:+.2} MiB{}",
-                        e / 1024.0,
+                        "{} MiB{}",
+                        signed_mib(e),
                         c.extra_ci.map_or(String::new(), |ci| format!(
-                            " [{:+.2}, {:+.2}]",
-                            ci.lo / 1024.0,
-                            ci.hi / 1024.0
+                            " [{}, {}]",
+                            signed_mib(ci.lo),
+                            signed_mib(ci.hi)
                         ))
                     )
                 }),

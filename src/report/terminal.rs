@@ -64,7 +64,7 @@ const ROWS: &[Row] = &[
 ];
 
 fn mib_signed(kib: f64) -> String {
-    format!("{:+.2} MiB", kib / 1024.0)
+    format!("{} MiB", crate::units::signed_mib(kib))
 }
 
 type RegionRow = (&'static str, fn(&RegionMedians) -> f64);
@@ -181,9 +181,9 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
                     "  extra memory   {}{} = nogil delta - GIL delta",
                     mib_signed(extra),
                     c.extra_ci.map_or(String::new(), |ci| format!(
-                        " [95% CI {:+.2}..{:+.2}]",
-                        ci.lo / 1024.0,
-                        ci.hi / 1024.0
+                        " [95% CI {}..{}]",
+                        crate::units::signed_mib(ci.lo),
+                        crate::units::signed_mib(ci.hi)
                     ))
                 );
             }
@@ -311,20 +311,20 @@ pub fn diagnosis_block(summaries: &[CellSummary]) -> String {
         );
         let _ = writeln!(
             s,
-            "  {:<34}{:>12}  {:<26}{}",
-            "point", "nogil delta", "extra vs GIL [95% CI]", "mechanism"
+            "  {:<34}{:>12}  {:<26}mechanism",
+            "point", "nogil delta", "extra vs GIL [95% CI]"
         );
         let mut levers: Vec<Mechanism> = Vec::new();
         for (c, d) in rows.iter().take(DIAGNOSED_POINTS) {
             let p = &c.point;
             let extra = c.extra_kib.map_or("-".to_string(), |e| {
                 format!(
-                    "{:+.2}{}",
-                    e / 1024.0,
+                    "{}{}",
+                    crate::units::signed_mib(e),
                     c.extra_ci.map_or(String::new(), |ci| format!(
-                        " [{:+.2}..{:+.2}]",
-                        ci.lo / 1024.0,
-                        ci.hi / 1024.0
+                        " [{}..{}]",
+                        crate::units::signed_mib(ci.lo),
+                        crate::units::signed_mib(ci.hi)
                     ))
                 )
             });

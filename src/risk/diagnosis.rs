@@ -100,6 +100,17 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
+    /// A part's share of the growth: of the sum of every part (regions that shrank
+    /// make the parts add up to more than the delta).
+    pub fn share(&self, p: &Part) -> f64 {
+        let total: f64 = self.parts.iter().map(|p| p.kib).sum();
+        if total > 0.0 {
+            p.kib / total
+        } else {
+            0.0
+        }
+    }
+
     /// The largest mechanism, unless the delta is too small to act on.
     pub fn main(&self) -> Option<&Part> {
         (self.delta_kib >= SMALL_DELTA_KIB)
@@ -117,14 +128,10 @@ impl Diagnosis {
             format!(
                 "{} ({:.0}%)",
                 p.mechanism.short_name(),
-                p.kib / self.delta_kib * 100.0
+                self.share(p) * 100.0
             )
         };
-        match self
-            .parts
-            .get(1)
-            .filter(|p| p.kib >= SECOND_SHARE * self.delta_kib)
-        {
+        match self.parts.get(1).filter(|p| self.share(p) >= SECOND_SHARE) {
             Some(second) => format!("{}, then {}", part(first), part(second)),
             None => part(first),
         }
@@ -139,7 +146,7 @@ impl Diagnosis {
                 mib(self.delta_kib)
             );
         };
-        let share = |p: &Part| (p.kib / self.delta_kib * 100.0).round();
+        let share = |p: &Part| (self.share(p) * 100.0).round();
         let describe = |p: &Part| {
             let extra = if p.mechanism == Mechanism::MoreArenas {
                 format!(", {:.0} new heap(s)", self.heaps_added)
@@ -154,11 +161,7 @@ impl Diagnosis {
             )
         };
         let mut s = format!("{:.2} MiB: mostly {}", mib(self.delta_kib), describe(first));
-        if let Some(second) = self
-            .parts
-            .get(1)
-            .filter(|p| p.kib >= SECOND_SHARE * self.delta_kib)
-        {
+        if let Some(second) = self.parts.get(1).filter(|p| self.share(p) >= SECOND_SHARE) {
             s.push_str(&format!("; then {}", describe(second)));
         }
         s.push_str(&format!(". Lever: {}", first.mechanism.lever()));
@@ -196,7 +199,6 @@ pub fn diagnose(b: &BuildStats) -> Diagnosis {
     let mut parts: Vec<Part> = named
         .into_iter()
         .chain([(Mechanism::Other, other)])
-        .into_iter()
         .filter(|(_, kib)| *kib > 0.0)
         .map(|(mechanism, kib)| Part { mechanism, kib })
         .collect();

@@ -21,6 +21,7 @@ use super::ranking::BASELINE_PROFILE;
 use crate::aggregate::{BuildStats, CellSummary};
 use crate::results::Point;
 use crate::stats::{self, Ci};
+use crate::units::signed_mib;
 
 /// Coverage of the saving's interval.
 pub const LEVEL: f64 = 0.95;
@@ -266,10 +267,10 @@ pub fn power_hint(evidence: &[ProfileEvidence]) -> String {
 /// negative = less memory.
 pub fn change_text(j: &Judged) -> String {
     format!(
-        "{:+.2} MiB [{:+.2}, {:+.2}]",
-        -j.saving_kib / 1024.0,
-        -j.ci.hi / 1024.0,
-        -j.ci.lo / 1024.0
+        "{} MiB [{}, {}]",
+        signed_mib(-j.saving_kib),
+        signed_mib(-j.ci.hi),
+        signed_mib(-j.ci.lo)
     )
 }
 

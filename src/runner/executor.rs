@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::ext::ExtBuild;
@@ -61,28 +60,46 @@ pub struct RunSpec<'a> {
     pub base_env: &'a [(String, String)],
 }
 
-#[derive(Serialize)]
-struct DriverConfig<'a> {
-    msg_fd: i32,
-    build: &'a str,
-    ext_dir: &'a Path,
-    ext_file: &'a Path,
-    python_threads: u32,
-    rust_threads: u32,
-    iterations: u32,
-    sleep_ms: u32,
-    pattern: &'a str,
-    pattern_params: &'a str,
-    binding: &'a str,
-    workload: Option<WorkloadConfig<'a>>,
-    start: StartMode,
-    verify: bool,
-}
-
-#[derive(Serialize)]
-struct WorkloadConfig<'a> {
-    path: &'a Path,
-    params: std::collections::BTreeMap<&'a str, &'a str>,
+/// The driver's configuration as `key=value` arguments (driver.py reads them without
+/// importing a JSON parser, which would add to every run's start-up).
+fn driver_args(spec: &RunSpec) -> Vec<std::ffi::OsString> {
+    use std::ffi::OsString;
+    let kv = |k: &str, v: &std::ffi::OsStr| {
+        let mut s = OsString::from(format!("{k}="));
+        s.push(v);
+        s
+    };
+    let text = |k: &str, v: &str| kv(k, std::ffi::OsStr::new(v));
+    let p = &spec.cell.point;
+    let (workload, params) = match spec.workload {
+        Some(w) => (
+            w.path.as_os_str().to_os_string(),
+            w.params
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| format!("{}={}", k.trim(), v.trim()))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        None => (OsString::new(), String::new()),
+    };
+    vec![
+        text("msg_fd", &MSG_FD.to_string()),
+        text("build", spec.cell.build.as_str()),
+        kv("ext_dir", spec.ext.dir.as_os_str()),
+        kv("ext_file", spec.ext.file.as_os_str()),
+        text("python_threads", &p.python_threads.to_string()),
+        text("rust_threads", &p.rust_threads.to_string()),
+        text("iterations", &spec.iterations.to_string()),
+        text("sleep_ms", &spec.sleep_ms.to_string()),
+        text("pattern", &p.pattern),
+        text("pattern_params", &spec.pattern_params),
+        text("binding", &p.binding),
+        text("start", spec.start.as_str()),
+        text("verify", if spec.verify { "1" } else { "0" }),
+        kv("workload", &workload),
+        text("workload_params", &params),
+    ]
 }
 
 enum Msg {
@@ -461,31 +478,6 @@ pub fn run(spec: &RunSpec) -> RunRecord {
     let mut pid_for_cleanup: Option<i32> = None;
 
     let outcome = (|| -> Result<(Metrics, i32, libc::rusage), Fail> {
-        let config = DriverConfig {
-            msg_fd: MSG_FD,
-            build: spec.cell.build.as_str(),
-            ext_dir: &spec.ext.dir,
-            ext_file: &spec.ext.file,
-            python_threads: spec.cell.point.python_threads,
-            rust_threads: spec.cell.point.rust_threads,
-            iterations: spec.iterations,
-            sleep_ms: spec.sleep_ms,
-            pattern: &spec.cell.point.pattern,
-            pattern_params: &spec.pattern_params,
-            binding: &spec.cell.point.binding,
-            start: spec.start,
-            verify: spec.verify,
-            workload: spec.workload.map(|w| WorkloadConfig {
-                path: &w.path,
-                params: w
-                    .params
-                    .split(',')
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.trim(), v.trim()))
-                    .collect(),
-            }),
-        };
-        let config = serde_json::to_string(&config).map_err(|e| fail("spawn", e.to_string()))?;
         let (msg_r, msg_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| fail("spawn", format!("cannot create the message pipe: {e}")))?;
         let mut cmd = Command::new(spec.python);
@@ -494,7 +486,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
         // passes on purpose with --env.
         cmd.args(["-s", "-P", "-X", "faulthandler"])
             .arg(spec.driver)
-            .arg(&config)
+            .args(driver_args(spec))
             .env_clear()
             .envs(child_env(spec))
             .stdin(Stdio::piped())
