@@ -95,7 +95,7 @@ fn a_profile_that_really_saves_memory_is_recommended() {
     ]);
     let line = stdout
         .lines()
-        .find(|l| l.starts_with("recommended profile: "))
+        .find(|l| l.starts_with("recommended profile"))
         .unwrap_or_else(|| panic!("no recommendation:\n{stdout}"));
     // Blocks the kernel faults in anew on every call cost throughput; the headline
     // says so when the cost is above 10%.
