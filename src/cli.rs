@@ -87,6 +87,32 @@ pub enum Command {
     /// Show what changed at each point between two report folders (e.g. before and
     /// after a tunable): a table, compare.csv and diff heatmaps.
     Compare(CompareArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// bash: `arena-sweep completions bash > ~/.local/share/bash-completion/completions/arena-sweep`;
+    /// zsh: write `_arena-sweep` into a folder on $fpath; fish:
+    /// `arena-sweep completions fish > ~/.config/fish/completions/arena-sweep.fish`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a folder.
+    ///
+    /// `arena-sweep man | man -l -` reads it; `arena-sweep man --out-dir DIR` writes
+    /// arena-sweep.1, arena-sweep-run.1, ... for a MANPATH folder (e.g. ~/.local/share/man/man1).
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write arena-sweep.1 and a page per subcommand into this folder instead of
+    /// printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

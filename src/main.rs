@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use arena_sweep::{cli, doctor, error, inspect, python, report, runner, sampler};
+use arena_sweep::{cli, doctor, error, inspect, manual, python, report, runner, sampler};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command, PythonsCommand};
@@ -82,6 +82,8 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
         .map(|_| 0),
         Some(Command::Report(args)) => report::command::report(&args, &mut out),
         Some(Command::Compare(args)) => report::command::compare(&args, &mut out),
+        Some(Command::Completions(args)) => manual::completions(args.shell, &mut out).map(|_| 0),
+        Some(Command::Man(args)) => manual::man(args.out_dir.as_deref(), &mut out).map(|_| 0),
         Some(Command::Merge(args)) => {
             let m = runner::merge::merge(&args.dirs, &args.out)?;
             writeln!(
