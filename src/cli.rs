@@ -115,6 +115,35 @@ pub struct ManArgs {
     pub out_dir: Option<PathBuf>,
 }
 
+/// Where the PoC extension comes from (for the commands that need it).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ExtArgs {
+    /// Where the PoC extension comes from: auto (a prebuilt wheel that fits the
+    /// interpreter, else a cargo build), wheel (prebuilt wheels only) or source (always
+    /// a cargo build). The jemalloc variant is always built from source.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FROM",
+        default_value = "auto",
+        env = "ARENA_SWEEP_EXT_FROM"
+    )]
+    pub ext_from: crate::ext::ExtFrom,
+    /// A folder of prebuilt extension wheels (arena_poc-*.whl), searched before the
+    /// ones installed with arena-sweep (<prefix>/share/arena-sweep/wheels).
+    #[arg(long, value_name = "DIR", env = "ARENA_SWEEP_WHEELS")]
+    pub ext_wheels: Option<PathBuf>,
+}
+
+impl ExtArgs {
+    pub fn policy(&self) -> crate::ext::Policy {
+        crate::ext::Policy {
+            from: self.ext_from,
+            wheels: self.ext_wheels.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct InspectArgs {
     /// The process to inspect.
@@ -130,6 +159,8 @@ pub struct InspectArgs {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub pythons: PythonArgs,
+    #[command(flatten)]
+    pub ext: ExtArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -259,6 +290,8 @@ pub struct InstallArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub pythons: PythonArgs,
+    #[command(flatten)]
+    pub ext: ExtArgs,
 
     /// A sweep definition: a name in matrices/ (quick, default, talk-8x50, tunables) or
     /// a path to a .toml file. Flags given on the command line override its values.
