@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build every wheel into dist/: the PoC extension `arena_poc` for each interpreter of
 # the provisioned GIL + free-threaded pair (cp313, cp313t), then the arena-sweep CLI
-# wheel, which carries those wheels, its man pages and shell completions as data files.
+# wheel, which carries those wheels, the shipped matrices and tunables profiles, its man
+# pages and shell completions as data files (under <prefix>/share).
 #
 #   scripts/build-wheels.sh [--targets x86_64,aarch64] [--python PATH]...
 #
@@ -101,8 +102,11 @@ ext_wheels=("$dist"/arena_poc-"$ext_version"-*.whl)
 
 step "data files of the CLI wheel in packaging/wheel-data"
 rm -f "$data"/arena-sweep/wheels/*.whl
-rm -rf "$data/man" "$data/bash-completion" "$data/zsh" "$data/fish"
+rm -rf "$data/man" "$data/bash-completion" "$data/zsh" "$data/fish" \
+  "$data/arena-sweep/matrices" "$data/arena-sweep/tunables"
 cp "${ext_wheels[@]}" "$data/arena-sweep/wheels/"
+# `--matrix NAME` and `--tunables NAME` look here when the current folder has none.
+cp -r matrices tunables "$data/arena-sweep/"
 "$cli" man --out-dir "$data/man/man1" >/dev/null
 mkdir -p "$data/bash-completion/completions" "$data/zsh/site-functions" "$data/fish/vendor_completions.d"
 "$cli" completions bash >"$data/bash-completion/completions/arena-sweep"

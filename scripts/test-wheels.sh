@@ -90,6 +90,17 @@ if grep -q "Installed the PoC extension" "$out"; then cat "$out" >&2; fail "the 
 expect "$out" "amplification" "the second run"
 pass "a second run reuses the installed extension"
 
+# Named matrices and profiles come from the wheel's share/arena-sweep, from a folder
+# that has no matrices/ or tunables/ of its own.
+(cd "$work" && run arena-sweep run --tunables no-such-profile --no-install --out "$work/reports-x") >"$out" 2>&1 \
+  && { cat "$out" >&2; fail "an unknown profile was accepted"; }
+expect "$out" "$work/venv/share/arena-sweep/tunables" "the installed profiles folder is searched"
+expect "$out" "arena-max-2" "the installed profiles are listed"
+(cd "$work" && run arena-sweep run --matrix quick --python-threads 1 --rust-threads 2 --reps 1 \
+  --tunables arena-max-2 --no-install --out "$work/reports-m") >"$out" 2>&1 || { cat "$out" >&2; fail "--matrix quick --tunables arena-max-2"; }
+expect "$out" "profile arena-max-2" "the named profile ran"
+pass "named matrices and profiles resolve from the wheel's share folder"
+
 # A wheel of other extension sources (an older build) is refused, not installed. The
 # binary is copied out of the environment, so it has no wheels of its own next to it.
 mkdir -p "$work/bare/bin" "$work/stale-wheels"
