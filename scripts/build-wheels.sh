@@ -101,10 +101,8 @@ ext_wheels=("$dist"/arena_poc-"$ext_version"-*.whl)
   echo "build-wheels: expected ${#pythons[@]} extension wheel(s) of version $ext_version in $dist" >&2; exit 1; }
 
 step "data files of the CLI wheel in packaging/wheel-data"
-rm -f "$data"/arena-sweep/wheels/*.whl
 rm -rf "$data/man" "$data/bash-completion" "$data/zsh" "$data/fish" \
   "$data/arena-sweep/matrices" "$data/arena-sweep/tunables"
-cp "${ext_wheels[@]}" "$data/arena-sweep/wheels/"
 # `--matrix NAME` and `--tunables NAME` look here when the current folder has none.
 cp -r matrices tunables "$data/arena-sweep/"
 "$cli" man --out-dir "$data/man/man1" >/dev/null
@@ -125,6 +123,12 @@ for arch in "${arches[@]}"; do
       continue
     fi
   fi
+  # Each CLI wheel carries the extension wheels of its own architecture (none for an
+  # architecture whose interpreters were not at hand: there the tool builds the extension).
+  rm -f "$data"/arena-sweep/wheels/*.whl
+  for w in "${ext_wheels[@]}"; do
+    case "$w" in *_"$arch".whl) cp "$w" "$data/arena-sweep/wheels/" ;; esac
+  done
   maturin build --release --zig --target "$triple" --compatibility "$CLI_COMPAT" \
     --auditwheel check -o "$dist"
 done
