@@ -37,8 +37,8 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   --no-index --find-links dist arena-sweep
 [ -x "$work/venv/bin/arena-sweep" ] || fail "pip installed no arena-sweep executable"
-ls "$work/venv/share/arena-sweep/wheels/"arena_poc-"$want_version"-cp313-cp313-*.whl \
-  "$work/venv/share/arena-sweep/wheels/"arena_poc-"$want_version"-cp313-cp313t-*.whl >/dev/null \
+ls "$work/venv/share/arena-sweep/wheels/arena_poc-$want_version"-cp313-cp313-*.whl \
+  "$work/venv/share/arena-sweep/wheels/arena_poc-$want_version"-cp313-cp313t-*.whl >/dev/null \
   || fail "the CLI wheel does not carry both extension wheels of version $want_version"
 [ -f "$work/venv/share/man/man1/arena-sweep.1" ] || fail "no man page in the CLI wheel"
 [ -f "$work/venv/share/bash-completion/completions/arena-sweep" ] || fail "no bash completion in the CLI wheel"
