@@ -22,5 +22,11 @@ echo "== cargo test"
 # One test at a time: several tests measure concurrency and timing on a 2-CPU machine.
 cargo test --workspace --release -- --test-threads=1
 
+echo "== wheels: build them, install into a fresh venv, run with no Rust on PATH; cargo install"
+scripts/test-wheels.sh
+
+echo "== Kubernetes manifest and image recipe (offline schema check)"
+scripts/test-deploy.sh
+
 echo "== fuzz pass (proptest, 20000 cases per property)"
 PROPTEST_CASES=20000 cargo test --workspace --release fuzz -- --test-threads=2

@@ -87,6 +87,61 @@ pub enum Command {
     /// Show what changed at each point between two report folders (e.g. before and
     /// after a tunable): a table, compare.csv and diff heatmaps.
     Compare(CompareArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// bash: `arena-sweep completions bash > ~/.local/share/bash-completion/completions/arena-sweep`;
+    /// zsh: write `_arena-sweep` into a folder on $fpath; fish:
+    /// `arena-sweep completions fish > ~/.config/fish/completions/arena-sweep.fish`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a folder.
+    ///
+    /// `arena-sweep man | man -l -` reads it; `arena-sweep man --out-dir DIR` writes
+    /// arena-sweep.1, arena-sweep-run.1, ... for a MANPATH folder (e.g. ~/.local/share/man/man1).
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write arena-sweep.1 and a page per subcommand into this folder instead of
+    /// printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// Where the PoC extension comes from (for the commands that need it).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ExtArgs {
+    /// Where the PoC extension comes from: auto (a prebuilt wheel that fits the
+    /// interpreter, else a cargo build), wheel (prebuilt wheels only) or source (always
+    /// a cargo build). The jemalloc variant is always built from source.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FROM",
+        default_value = "auto",
+        env = "ARENA_SWEEP_EXT_FROM"
+    )]
+    pub ext_from: crate::ext::ExtFrom,
+    /// A folder of prebuilt extension wheels (arena_poc-*.whl), searched before the
+    /// ones installed with arena-sweep (<prefix>/share/arena-sweep/wheels).
+    #[arg(long, value_name = "DIR", env = "ARENA_SWEEP_WHEELS")]
+    pub ext_wheels: Option<PathBuf>,
+}
+
+impl ExtArgs {
+    pub fn policy(&self) -> crate::ext::Policy {
+        crate::ext::Policy {
+            from: self.ext_from,
+            wheels: self.ext_wheels.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -104,6 +159,8 @@ pub struct InspectArgs {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub pythons: PythonArgs,
+    #[command(flatten)]
+    pub ext: ExtArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -278,6 +335,8 @@ pub struct InstallArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub pythons: PythonArgs,
+    #[command(flatten)]
+    pub ext: ExtArgs,
 
     /// A sweep definition: a name in matrices/ (quick, default, talk-8x50, tunables) or
     /// a path to a .toml file. Flags given on the command line override its values.

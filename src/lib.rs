@@ -10,6 +10,7 @@ pub mod ext;
 #[cfg(test)]
 mod fuzz;
 pub mod inspect;
+pub mod manual;
 pub mod matrix;
 pub mod paths;
 /// The extension's pattern parser, compiled into the CLI too, so that a bad pattern

@@ -4,14 +4,25 @@
 use std::io::Write;
 
 use anyhow::Result;
-use arena_sweep::{cli, doctor, error, inspect, python, report, runner, sampler};
+use arena_sweep::{cli, doctor, error, ext, inspect, manual, python, report, runner, sampler};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command, PythonsCommand};
 
 fn main() {
-    let matches = Cli::command().get_matches();
+    // `--version` also names the extension wheels this binary installs.
+    let long_version: &'static str = Box::leak(ext::version_details().into_boxed_str());
+    let matches = Cli::command().long_version(long_version).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let ext_args = match &cli.command {
+        None => Some(&cli.run.ext),
+        Some(Command::Run(a)) => Some(&a.ext),
+        Some(Command::Doctor(a)) => Some(&a.ext),
+        _ => None,
+    };
+    if let Some(a) = ext_args {
+        ext::configure(a.policy());
+    }
     let code = match dispatch(cli, &matches) {
         Ok(code) => {
             // A command that succeeded may leave what it learnt about interpreters
@@ -82,6 +93,8 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
         .map(|_| 0),
         Some(Command::Report(args)) => report::command::report(&args, &mut out),
         Some(Command::Compare(args)) => report::command::compare(&args, &mut out),
+        Some(Command::Completions(args)) => manual::completions(args.shell, &mut out).map(|_| 0),
+        Some(Command::Man(args)) => manual::man(args.out_dir.as_deref(), &mut out).map(|_| 0),
         Some(Command::Merge(args)) => {
             let m = runner::merge::merge(&args.dirs, &args.out)?;
             writeln!(

@@ -37,13 +37,21 @@ use super::{Allocator, Catalog, Profile, Tunable};
 pub const JEMALLOC_CONF_VAR: &str = "_RJEM_MALLOC_CONF";
 
 /// Where profiles (folder `tunables`) or matrices (folder `matrices`) are looked up:
-/// the folder under the current directory, then the one in arena-sweep's source tree.
+/// the folder under the current directory, then `<prefix>/share/arena-sweep/<folder>`
+/// next to this executable's `<prefix>/bin` (where the arena-sweep wheel installs them,
+/// for a copy whose source tree is gone), then the one in arena-sweep's source tree.
 pub fn default_dirs(folder: &str) -> Vec<PathBuf> {
     let mut dirs = vec![PathBuf::from(folder)];
+    let installed = std::env::current_exe().ok().and_then(|exe| {
+        let prefix = exe.parent()?.parent()?;
+        Some(prefix.join("share").join("arena-sweep").join(folder)).filter(|d| d.is_dir())
+    });
     let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
     let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
-    if !same(&dirs[0], &built_in) {
-        dirs.push(built_in);
+    for d in installed.into_iter().chain([built_in]) {
+        if !dirs.iter().any(|known| same(known, &d)) {
+            dirs.push(d);
+        }
     }
     dirs
 }

@@ -1,80 +1,17 @@
-//! Build and cache the PoC extension `arena_poc`, once per interpreter and variant.
-//!
-//! The extension's sources are embedded in this binary, so a copy of arena-sweep run
-//! from anywhere builds the same code it was released with. They are written to
-//! `<cache>/ext-src/<source hash>/` as a standalone crate and built with cargo, with
+//! The extension built here from the sources embedded in this binary. They are written
+//! to `<cache>/ext-src/<source hash>/` as a standalone crate and built with cargo, with
 //! `PYO3_PYTHON` pointing at the interpreter. The result is copied to
-//! `<cache>/ext/<key>/arena_poc<EXT_SUFFIX>`, where the key hashes the sources, the
-//! interpreter (path, version, configure flags, suffix) and the variant (rustc's version
-//! is recorded but not keyed on). A `build.json` written last marks the folder complete.
+//! `<cache>/ext/<key>/arena_poc<EXT_SUFFIX>`; rustc's version is recorded but not keyed on.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 
+use super::{key_parts, source_hash, ExtBuild, Origin, Variant, SOURCES};
 use crate::paths::{cache_dir, hash_parts};
 use crate::python::inspect::Interpreter;
-
-/// Which allocator the extension's Rust code uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Variant {
-    /// The system malloc (glibc ptmalloc2), as in the talk.
-    Glibc,
-    /// tikv-jemallocator as the extension's global allocator.
-    Jemalloc,
-}
-
-impl Variant {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Variant::Glibc => "glibc",
-            Variant::Jemalloc => "jemalloc",
-        }
-    }
-}
-
-/// The extension's sources, as compiled into this binary.
-const SOURCES: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../poc-ext/Cargo.toml")),
-    ("Cargo.lock", include_str!("../Cargo.lock")),
-    ("src/lib.rs", include_str!("../poc-ext/src/lib.rs")),
-    (
-        "src/patterns.rs",
-        include_str!("../poc-ext/src/patterns.rs"),
-    ),
-    (
-        "src/introspect.rs",
-        include_str!("../poc-ext/src/introspect.rs"),
-    ),
-];
-
-/// Hash of the embedded sources.
-pub fn source_hash() -> String {
-    hash_parts(
-        SOURCES
-            .iter()
-            .flat_map(|(n, c)| [n.as_bytes(), c.as_bytes()]),
-    )
-}
-
-/// A finished extension build.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExtBuild {
-    /// Folder to put on `sys.path`.
-    pub dir: PathBuf,
-    /// The shared object itself (also what ctypes loads).
-    pub file: PathBuf,
-    pub variant: Variant,
-    /// The cache key: sources, interpreter, variant, rustc.
-    pub build_hash: String,
-    pub source_hash: String,
-    pub interpreter: PathBuf,
-    pub rustc: String,
-}
 
 fn cargo() -> PathBuf {
     std::env::var_os("CARGO")
@@ -115,18 +52,11 @@ fn materialize(root: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The cached build for `interp` and `variant`, building it first if needed.
+/// The cached source build for `interp` and `variant`, building it first if needed.
 pub fn ensure(interp: &Interpreter, variant: Variant, out: &mut dyn Write) -> Result<ExtBuild> {
     let root = cache_dir()?;
     let src_hash = source_hash();
-    let key = hash_parts([
-        src_hash.as_str(),
-        &interp.executable.to_string_lossy(),
-        &interp.version,
-        &interp.config_args,
-        &interp.ext_suffix,
-        variant.as_str(),
-    ]);
+    let key = hash_parts(key_parts(&src_hash, interp, variant));
     let dir = root.join("ext").join(&key[..16]);
     let record = dir.join("build.json");
     if let Ok(bytes) = std::fs::read(&record) {
@@ -141,7 +71,7 @@ pub fn ensure(interp: &Interpreter, variant: Variant, out: &mut dyn Write) -> Re
     let rustc = rustc_version()?;
     writeln!(
         out,
-        "Building the PoC extension ({}) for {} ...",
+        "Building the PoC extension ({}) for {} from source with cargo ...",
         variant.as_str(),
         interp.label()
     )?;
@@ -208,7 +138,9 @@ pub fn ensure(interp: &Interpreter, variant: Variant, out: &mut dyn Write) -> Re
         build_hash: key,
         source_hash: src_hash,
         interpreter: interp.executable.clone(),
-        rustc,
+        rustc: Some(rustc),
+        origin: Origin::Source,
+        wheel: None,
     };
     let tmp = dir.join(format!(".build.json.{}.tmp", std::process::id()));
     std::fs::write(&tmp, serde_json::to_vec_pretty(&b)?)?;
