@@ -202,7 +202,7 @@ pub fn same_process(pid: i32, start_ticks: u64) -> bool {
     read_start_ticks(pid).is_some_and(|t| t == start_ticks)
 }
 
-fn read_start_ticks(pid: i32) -> Option<u64> {
+pub fn read_start_ticks(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(proc_path(pid, "stat")).ok()?;
     parse_start_ticks(&stat)
 }
@@ -296,7 +296,7 @@ pub fn observe(pid: i32) -> Result<Observation, InspectError> {
 }
 
 /// One entry per mapped file, at its lowest address.
-fn mapped_files(maps: &MemoryMaps) -> Vec<MappedFile> {
+pub fn mapped_files(maps: &MemoryMaps) -> Vec<MappedFile> {
     let mut out: Vec<MappedFile> = Vec::new();
     for m in &maps.0 {
         if let MMapPath::Path(p) = &m.pathname {
@@ -314,7 +314,7 @@ fn mapped_files(maps: &MemoryMaps) -> Vec<MappedFile> {
     out
 }
 
-fn read_libc(pid: i32, linkage: &Linkage) -> Libc {
+pub fn read_libc(pid: i32, linkage: &Linkage) -> Libc {
     if let Some(musl) = &linkage.musl {
         return Libc {
             kind: LibcKind::Musl,
@@ -399,7 +399,7 @@ fn read_mapped_glibc_version(pid: i32, f: &MappedFile) -> Result<(Option<String>
 }
 
 /// `KEY=VALUE` pairs of a NUL-separated environ file.
-fn parse_environ(raw: &[u8]) -> Vec<(String, String)> {
+pub fn parse_environ(raw: &[u8]) -> Vec<(String, String)> {
     raw.split(|&b| b == 0)
         .filter_map(|e| {
             let e = String::from_utf8_lossy(e);
@@ -409,7 +409,7 @@ fn parse_environ(raw: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn env_value(env: &[(String, String)], key: &str) -> Option<String> {
+pub fn env_value(env: &[(String, String)], key: &str) -> Option<String> {
     env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
 
