@@ -154,6 +154,8 @@ struct CachedRange {
 pub struct BlockCache<M: Memory> {
     inner: M,
     ranges: Vec<CachedRange>,
+    /// The range the last read hit (walks read close to where they read last).
+    last: usize,
     cached_bytes: u64,
     cap_bytes: u64,
 }
@@ -175,6 +177,7 @@ impl<M: Memory> BlockCache<M> {
         BlockCache {
             inner,
             ranges,
+            last: 0,
             cached_bytes: 0,
             cap_bytes,
         }
@@ -192,10 +195,18 @@ impl<M: Memory> BlockCache<M> {
         self.cached_bytes = 0;
     }
 
-    fn range_of(&self, addr: u64) -> Option<usize> {
+    fn range_of(&mut self, addr: u64) -> Option<usize> {
+        if let Some(r) = self.ranges.get(self.last) {
+            if addr >= r.start && addr < r.end {
+                return Some(self.last);
+            }
+        }
         let i = self.ranges.partition_point(|r| r.start <= addr);
         let i = i.checked_sub(1)?;
-        (addr < self.ranges[i].end).then_some(i)
+        (addr < self.ranges[i].end).then(|| {
+            self.last = i;
+            i
+        })
     }
 
     /// Copy from one block; returns the bytes copied.
@@ -222,6 +233,25 @@ impl<M: Memory> BlockCache<M> {
 }
 
 impl<M: Memory> Memory for BlockCache<M> {
+    /// The walker's hot path: an aligned word in a block already read.
+    fn u64_at(&mut self, addr: u64) -> Result<u64, Fault> {
+        if addr % 8 == 0 {
+            if let Some(ri) = self.range_of(addr) {
+                let r = &self.ranges[ri];
+                let bi = ((addr - r.start) / BLOCK) as usize;
+                if let Some(b) = &r.blocks[bi] {
+                    let off = (addr - r.start - bi as u64 * BLOCK) as usize;
+                    if let Some(w) = b.get(off..off + 8) {
+                        return Ok(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+                    }
+                }
+            }
+        }
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
     fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
         let mut done = 0;
         while done < buf.len() {

@@ -33,7 +33,7 @@ pub fn trim_ranges(
     if let Some((a, s)) = top {
         chunks.push((a, s, true));
     }
-    chunks.sort_unstable();
+    chunks.sort_unstable_by_key(|c| c.0);
     // Runs of adjacent free chunks: what consolidation leaves.
     let mut runs: Vec<(u64, u64, bool)> = Vec::new();
     for (a, s, is_top) in chunks {
