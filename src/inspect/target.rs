@@ -34,9 +34,8 @@ pub enum InspectError {
     #[error("no such process: PID {pid} does not exist{hint}")]
     NoSuchProcess { pid: i32, hint: String },
     #[error(
-        "cannot read {path}: permission denied. {why} arena-sweep reads /proc only and never \
-         attaches to the process, but the kernel shows a process's memory map only to the \
-         user it runs as and to root: {fix}"
+        "cannot read {path}: permission denied. {why} The kernel shows a process's memory \
+         map and memory only to the user it runs as and to root (CAP_SYS_PTRACE): {fix}"
     )]
     Permission {
         path: String,
