@@ -175,3 +175,188 @@ pub fn verdict(
         notes,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arena::{Arch, Arena, Totals};
+    use crate::inspect::target::LibcKind;
+    use crate::sampler::Regions;
+
+    const MIB: u64 = 1024 * 1024;
+
+    fn catalog() -> Catalog {
+        Catalog::from_text(include_str!(
+            "../../tests/fixtures/ld-so-list-tunables-glibc2.36.txt"
+        ))
+    }
+
+    /// An arena holding `live` bytes in use and `free` bytes free in its bins, of
+    /// which `trim` would go back with a trim.
+    fn arena(index: usize, live: u64, free: u64, trim: u64) -> Arena {
+        Arena {
+            index,
+            address: 0x7f00_0000_0030 + index as u64 * 64 * MIB,
+            is_main: index == 0,
+            heaps: Vec::new(),
+            system_mem_bytes: live + free,
+            max_system_mem_bytes: live + free,
+            top_bytes: 0,
+            fast_free_chunks: 0,
+            fast_free_bytes: 0,
+            bin_free_chunks: 1,
+            bin_free_bytes: free,
+            free_bytes: free,
+            in_use_bytes: live,
+            trimmable_bytes: trim,
+            attached_threads: 0,
+            inconsistent: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn snapshot(arenas: Vec<Arena>) -> ArenaSnapshot {
+        let resident = arenas.iter().map(|a| a.system_mem_bytes).sum();
+        ArenaSnapshot {
+            pid: 1,
+            glibc_version: "2.36".into(),
+            arch: Arch::X86_64,
+            page_size_bytes: 4096,
+            totals: Totals::of(&arenas, resident),
+            arenas,
+            consistent: true,
+            frozen: true,
+            stopped_s: Some(0.001),
+            read_s: 0.002,
+            attempts: 1,
+            notes: Vec::new(),
+        }
+    }
+
+    fn facts(snap: &ArenaSnapshot, mimalloc_kib: u64) -> Facts {
+        let heaps = snap.thread_arenas().count() as u32;
+        let heap_kib = snap
+            .thread_arenas()
+            .map(|a| a.system_mem_bytes)
+            .sum::<u64>()
+            / 1024;
+        Facts {
+            regions: Regions {
+                arena_heaps: heaps,
+                arena_heap_rss_kib: heap_kib,
+                main_heap_rss_kib: 256,
+                python_alloc_rss_kib: mimalloc_kib,
+                total_rss_kib: heap_kib + 256 + mimalloc_kib + 8192,
+                ..Regions::default()
+            },
+            threads: 1,
+            libc: LibcKind::Glibc,
+            libc_static: false,
+            glibc_version: Some("2.36".into()),
+            replacement: None,
+            pointer_bits: Some(64),
+            arena_max: None,
+            online_cpus: 2,
+            host_glibc_version: "2.36".into(),
+            arenas: Some(snap.clone()),
+        }
+    }
+
+    fn names(v: &Verdict) -> Vec<&str> {
+        v.suggestions
+            .iter()
+            .map(|s| s.profile.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn free_memory_a_trim_returns_leads_to_trimming_not_arena_max() {
+        // The stranded case: 4 thread arenas of 16 MiB free each, nearly nothing live.
+        let mut a = vec![arena(0, 100_000, 150_000, 0)];
+        a.extend((1..=4).map(|i| arena(i, 4096, 16 * MIB, 16 * MIB - 8192)));
+        let snap = snapshot(a);
+        let v = super::super::verdict::verdict(&facts(&snap, 3 * 1024), &catalog());
+        assert_eq!(v.level, Level::Significant, "{v:#?}");
+        assert!(
+            v.headline.starts_with("free memory inside arenas"),
+            "{}",
+            v.headline
+        );
+        assert!(
+            v.headline.contains("malloc_trim(0) would return 64.0 MiB"),
+            "{}",
+            v.headline
+        );
+        assert_eq!(
+            names(&v),
+            vec!["trim-threshold-128k", "mmap-threshold-128k"]
+        );
+        assert!(
+            v.advice[0].starts_with("call malloc_trim(0)"),
+            "{:?}",
+            v.advice
+        );
+        assert!(v
+            .findings
+            .iter()
+            .any(|f| f.contains("mimalloc") && f.contains("neither")));
+    }
+
+    #[test]
+    fn live_memory_over_many_thread_arenas_points_to_arena_max() {
+        // 15 thread arenas, each 2 MiB live and 64 KiB free: nothing to trim.
+        let mut a = vec![arena(0, 100_000, 10_000, 0)];
+        a.extend((1..=15).map(|i| arena(i, 2 * MIB, 64 * 1024, 0)));
+        let snap = snapshot(a);
+        let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
+        assert!(
+            v.headline
+                .starts_with("arena growth: 15 thread arenas hold 30.0 MiB"),
+            "{}",
+            v.headline
+        );
+        assert_eq!(names(&v), vec!["arena-max-2", "arena-max-4"]);
+        assert!(
+            v.findings[0].contains("the cap is 16") && v.findings[0].contains("reached"),
+            "{:?}",
+            v.findings
+        );
+        assert!(!v.advice.iter().any(|a| a.contains("malloc_trim")));
+    }
+
+    #[test]
+    fn both_free_and_spread_memory_lead_with_trimming_then_arena_max() {
+        let mut a = vec![arena(0, 100_000, 10_000, 0)];
+        a.extend((1..=8).map(|i| arena(i, MIB, 8 * MIB, 8 * MIB - 4096)));
+        let snap = snapshot(a);
+        let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
+        assert_eq!(
+            names(&v),
+            vec![
+                "trim-threshold-128k",
+                "mmap-threshold-128k",
+                "arena-max-2",
+                "arena-max-4"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_main_arena_alone_is_fine_and_inconsistency_is_noted() {
+        let mut snap = snapshot(vec![arena(0, 2 * MIB, 100_000, 0)]);
+        snap.consistent = false;
+        let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
+        assert_eq!(v.level, Level::Fine);
+        assert!(
+            v.headline.starts_with("only the main arena"),
+            "{}",
+            v.headline
+        );
+        assert!(v.suggestions.is_empty());
+        assert!(
+            v.notes.iter().any(|n| n.contains("--freeze")),
+            "{:?}",
+            v.notes
+        );
+    }
+}
