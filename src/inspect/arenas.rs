@@ -26,36 +26,52 @@ pub fn mib_b(bytes: u64) -> String {
 
 const TRIM_LEAD_SHARE: f64 = 0.25;
 
-pub fn verdict(
-    f: &Facts,
-    catalog: &Catalog,
-    snap: &ArenaSnapshot,
-    mut notes: Vec<String>,
-) -> Verdict {
+/// What the arena figures add up to.
+struct Shape {
+    /// Thread arenas.
+    n: u64,
+    live_threads: u64,
+    free_threads: u64,
+    trim_kib: u64,
+    trim_leads: bool,
+    growth: bool,
+    level: Level,
+}
+
+fn shape(f: &Facts, snap: &ArenaSnapshot) -> Shape {
     let r = &f.regions;
-    let t = &snap.totals;
-    let (cap, cap_text) = arena_cap(f);
     let thread_arenas: Vec<_> = snap.thread_arenas().collect();
-    let n = thread_arenas.len() as u64;
     let live_threads: u64 = thread_arenas.iter().map(|a| a.in_use_bytes).sum();
-    let free_threads: u64 = thread_arenas.iter().map(|a| a.free_bytes).sum();
+    let n = thread_arenas.len() as u64;
     let held_kib = r.arena_heap_rss_kib + r.main_heap_rss_kib;
-    let trim_kib = t.trimmable_bytes / 1024;
-    let trim_leads =
-        trim_kib >= RETAINED_MIN_KIB && trim_kib as f64 >= TRIM_LEAD_SHARE * held_kib.max(1) as f64;
-    let growth = n >= 2 && live_threads / 1024 >= NOTICE_HEAP_KIB;
+    let trim_kib = snap.totals.trimmable_bytes / 1024;
     let (mut level, _) = heap_level(r);
     if trim_kib >= RETAINED_MIN_KIB {
         level = level.max(Level::Notice);
     }
+    Shape {
+        n,
+        live_threads,
+        free_threads: thread_arenas.iter().map(|a| a.free_bytes).sum(),
+        trim_kib,
+        trim_leads: trim_kib >= RETAINED_MIN_KIB
+            && trim_kib as f64 >= TRIM_LEAD_SHARE * held_kib.max(1) as f64,
+        growth: n >= 2 && live_threads / 1024 >= NOTICE_HEAP_KIB,
+        level,
+    }
+}
 
-    let mut findings = vec![format!(
+fn findings(f: &Facts, snap: &ArenaSnapshot, sh: &Shape) -> Vec<String> {
+    let t = &snap.totals;
+    let n = sh.n;
+    let (cap, cap_text) = arena_cap(f);
+    let mut out = vec![format!(
         "{} arena(s): the main one and {n} thread arena(s) in {} heap(s); the cap is {cap}: {cap_text}{}",
         t.arenas,
         t.heaps,
         if n + 1 >= cap { " (reached: new threads now share arenas)" } else { "" }
     )];
-    findings.push(format!(
+    out.push(format!(
         "glibc holds {} in its arenas: {} in use, {} free (fast bins {}, bins {}, tops {})",
         mib_b(t.system_mem_bytes),
         mib_b(t.in_use_bytes),
@@ -65,13 +81,13 @@ pub fn verdict(
         mib_b(t.top_bytes)
     ));
     if n > 0 {
-        findings.push(format!(
+        out.push(format!(
             "the thread arenas hold {} in use and {} free",
-            mib_b(live_threads),
-            mib_b(free_threads)
+            mib_b(sh.live_threads),
+            mib_b(sh.free_threads)
         ));
     }
-    findings.push(format!(
+    out.push(format!(
         "malloc_trim(0) would return {} of RSS now (whole resident pages inside free chunks{})",
         mib_b(t.trimmable_bytes),
         if t.top_bytes > 0 {
@@ -80,53 +96,66 @@ pub fn verdict(
             ""
         }
     ));
-    if r.python_alloc_rss_kib > 0 {
-        findings.push(format!(
+    if f.regions.python_alloc_rss_kib > 0 {
+        out.push(format!(
             "{} sits in mimalloc regions (CPython's free-threaded object allocator): neither arena_max nor trimming changes it",
-            mib(r.python_alloc_rss_kib)
+            mib(f.regions.python_alloc_rss_kib)
         ));
     }
-    if !snap.consistent {
-        notes.push("some figures moved while they were read and are marked inconsistent; `--freeze` reads them exactly".into());
-    }
+    out
+}
 
-    let headline = if trim_leads {
+fn headline(f: &Facts, snap: &ArenaSnapshot, sh: &Shape) -> String {
+    let (t, n) = (&snap.totals, sh.n);
+    if sh.trim_leads {
         format!(
             "free memory inside arenas: {} of the {} glibc holds is free, and malloc_trim(0) would return {} of RSS",
             mib_b(t.arena_free_bytes),
             mib_b(t.system_mem_bytes),
             mib_b(t.trimmable_bytes)
         )
-    } else if growth && level >= Level::Notice {
+    } else if sh.growth && sh.level >= Level::Notice {
         format!(
             "arena growth: {n} thread arenas hold {} in use ({} heap(s), {} resident)",
-            mib_b(live_threads),
+            mib_b(sh.live_threads),
             t.heaps,
-            mib(r.arena_heap_rss_kib)
+            mib(f.regions.arena_heap_rss_kib)
         )
     } else if n == 0 {
         format!(
             "only the main arena ([heap], {}) is in use: no arena growth",
-            mib(r.main_heap_rss_kib)
+            mib(f.regions.main_heap_rss_kib)
         )
     } else {
         format!(
             "{n} thread arena(s) hold {} in use and {} free: nothing to tune for now",
-            mib_b(live_threads),
-            mib_b(free_threads)
+            mib_b(sh.live_threads),
+            mib_b(sh.free_threads)
         )
-    };
+    }
+}
 
+pub fn verdict(
+    f: &Facts,
+    catalog: &Catalog,
+    snap: &ArenaSnapshot,
+    mut notes: Vec<String>,
+) -> Verdict {
+    let sh = shape(f, snap);
+    let (cap, _) = arena_cap(f);
+    if !snap.consistent {
+        notes.push("some figures moved while they were read and are marked inconsistent; `--freeze` reads them exactly".into());
+    }
     let mut suggestions = Vec::new();
     let mut advice = Vec::new();
-    if level >= Level::Notice {
+    if sh.level >= Level::Notice {
         const ARENA_MAX: &str = "glibc.malloc.arena_max";
         const TRIM: &str = "glibc.malloc.trim_threshold";
         const MMAP: &str = "glibc.malloc.mmap_threshold";
         let mut add = |name: &str, entries: &[(&str, u64)], why: String| {
             suggest(catalog, name, entries, why, &mut suggestions, &mut notes)
         };
-        if trim_leads {
+        if sh.trim_leads {
             add(
                 "trim-threshold-128k",
                 &[(TRIM, 128 * 1024)],
@@ -138,26 +167,24 @@ pub fn verdict(
                 "blocks of 128 KiB or more get their own mapping and leave no free space in the heaps when freed".into(),
             );
         }
-        if growth {
-            if cap > 2 {
-                add(
-                    "arena-max-2",
-                    &[(ARENA_MAX, 2)],
-                    format!("caps arenas at 2 instead of {cap}: live memory spread over {n} thread arenas packs into fewer, each with its own free space"),
-                );
-            }
-            if cap > 4 {
-                add(
-                    "arena-max-4",
-                    &[(ARENA_MAX, 4)],
-                    "a middle ground if 2 arenas cost throughput (lock contention)".into(),
-                );
-            }
+        if sh.growth && cap > 2 {
+            add(
+                "arena-max-2",
+                &[(ARENA_MAX, 2)],
+                format!("caps arenas at 2 instead of {cap}: live memory spread over {} thread arenas packs into fewer, each with its own free space", sh.n),
+            );
         }
-        if trim_leads || trim_kib >= RETAINED_MIN_KIB {
+        if sh.growth && cap > 4 {
+            add(
+                "arena-max-4",
+                &[(ARENA_MAX, 4)],
+                "a middle ground if 2 arenas cost throughput (lock contention)".into(),
+            );
+        }
+        if sh.trim_kib >= RETAINED_MIN_KIB {
             advice.push(format!(
                 "call malloc_trim(0) after bursts, from inside the process: it would return {} now (Python: ctypes.CDLL(None).malloc_trim(0))",
-                mib_b(t.trimmable_bytes)
+                mib_b(snap.totals.trimmable_bytes)
             ));
         }
         advice.push(
@@ -167,9 +194,9 @@ pub fn verdict(
     }
     version_notes(f, &suggestions, &mut notes);
     Verdict {
-        level,
-        headline,
-        findings,
+        level: sh.level,
+        headline: headline(f, snap, &sh),
+        findings: findings(f, snap, &sh),
         suggestions,
         advice,
         notes,
