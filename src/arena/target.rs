@@ -94,9 +94,32 @@ fn arch_of(pid: i32) -> Result<Arch, ReadError> {
     }
 }
 
+/// Processes identified before, by (pid, start time, executable): a process keeps its
+/// libc for life (an exec changes the executable), and reading glibc's version scans
+/// libc.so, which costs milliseconds that `--watch` and a sweep's phases would repeat.
+static KNOWN: std::sync::Mutex<Vec<(PathBuf, TargetInfo)>> = std::sync::Mutex::new(Vec::new());
+const KNOWN_MAX: usize = 64;
+
 /// Identify `pid`'s libc, glibc version, architecture and allocator.
 pub fn identify(pid: i32) -> Result<TargetInfo, ReadError> {
     let start_ticks = itarget::read_start_ticks(pid).ok_or(ReadError::ProcessGone { pid })?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, t)) = known
+        .iter()
+        .find(|(e, t)| t.pid == pid && t.start_ticks == start_ticks && *e == exe)
+    {
+        return Ok(t.clone());
+    }
+    let info = identify_now(pid, start_ticks)?;
+    if known.len() >= KNOWN_MAX {
+        known.remove(0);
+    }
+    known.push((exe, info.clone()));
+    Ok(info)
+}
+
+fn identify_now(pid: i32, start_ticks: u64) -> Result<TargetInfo, ReadError> {
     let maps = read_maps(pid)?;
     let files = itarget::mapped_files(&maps);
     let linkage = Linkage::of(&files);
