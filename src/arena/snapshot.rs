@@ -10,7 +10,6 @@ use super::layout::Arch;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Figure {
-    Heaps,
     SystemMemBytes,
     TopBytes,
     FastFreeBytes,
@@ -23,7 +22,6 @@ pub enum Figure {
 impl Figure {
     pub fn as_str(self) -> &'static str {
         match self {
-            Figure::Heaps => "heaps",
             Figure::SystemMemBytes => "system_mem_bytes",
             Figure::TopBytes => "top_bytes",
             Figure::FastFreeBytes => "fast_free_bytes",

@@ -2,9 +2,11 @@
 //! by `sampler::smaps`), the files it maps, its environment at start, and which libc
 //! and malloc it uses.
 //!
-//! Only files under `/proc` are read, plus the target's own libc or executable to find
-//! the glibc version string in it; nothing is attached (no ptrace), and nothing beyond
-//! what the kernel lets the caller read is needed. The kernel shows `smaps`, `environ`,
+//! Only files under `/proc` are read here, plus the target's own libc or executable to
+//! find the glibc version string in it; nothing is attached (no ptrace), and nothing
+//! beyond what the kernel lets the caller read is needed (the process's memory, and
+//! with it glibc's arenas, is read by `crate::arena`, under the stricter ptrace
+//! *attach* check). The kernel shows `smaps`, `environ`,
 //! `exe` and `root` only to the process's own user and to root (a ptrace *read-access*
 //! check), so inspecting another user's process fails with [`InspectError::Permission`].
 //!
