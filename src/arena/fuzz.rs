@@ -41,7 +41,7 @@ fn edits() -> impl Strategy<Value = Vec<(u64, u8, u64)>> {
 fn read(s: &mut Synth) {
     let mut pm = |_: &[(u64, u64)]| Ok(Some(Pagemap::all_resident(4096)));
     let maps = s.maps.clone();
-    let _ = walk_all(&mut s.image, &s.layout, &maps, 4096, &mut pm);
+    let _ = walk_all(&mut s.image, &s.layout, &maps, 4096, true, &mut pm);
 }
 
 /// Build the arena and apply the edits.
@@ -108,7 +108,7 @@ proptest! {
         let (fb, fc, bb, bc, top) = s.expected();
         let mut pm = |_: &[(u64, u64)]| Ok(Some(Pagemap::all_resident(4096)));
         let maps = s.maps.clone();
-        let a = walk_all(&mut s.image, &s.layout, &maps, 4096, &mut pm)
+        let a = walk_all(&mut s.image, &s.layout, &maps, 4096, true, &mut pm)
             .unwrap_or_else(|_| panic!("a valid image is readable"));
         let arena = &a.arenas[1];
         prop_assert!(arena.problems.is_empty(), "{:?}", arena.problems);

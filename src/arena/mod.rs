@@ -16,9 +16,11 @@
 //! A live process changes while it is read. Each read of the whole set is checked:
 //! each arena's `malloc_state` is read again after its walk, a locked arena (its mutex
 //! held) or one that changed is read again, up to `retries` times, and figures that
-//! never settled are listed in [`Arena::inconsistent`]. With `freeze` one read is
-//! exact (unless a thread was stopped while it held an arena's lock: then that arena
-//! is flagged).
+//! never settled are listed in [`Arena::inconsistent`]; the chunk walk (every chunk
+//! header, from the first chunk of each heap to top) checks the bins against the
+//! heaps. With `freeze` one read is exact (unless a thread was stopped while it held
+//! an arena's lock: then that arena is flagged), and the chunk walk is skipped, since
+//! nothing can move and it would only lengthen the stop.
 //!
 //! The parent of a paused child (a sweep's run at `done`) calls [`read`] with the
 //! child's PID; nothing here needs the child's cooperation.
@@ -258,7 +260,10 @@ fn attempt(
             Ok(None)
         }
     };
-    walk_all(mem, layout, &maps, page, &mut pagemap).map_err(|e| match e {
+    // Frozen, nothing moves: the chunk walk (a check against a moving process, which
+    // reads every chunk header) would only make the stop longer.
+    let walk_chunks = !opts.freeze;
+    walk_all(mem, layout, &maps, page, walk_chunks, &mut pagemap).map_err(|e| match e {
         AttemptError::Fatal(ReadError::ProcessGone { .. }) => {
             AttemptError::Fatal(ReadError::ProcessGone { pid })
         }
@@ -281,6 +286,7 @@ pub(crate) fn walk_all(
     layout: &Layout,
     maps: &Maps,
     page: u64,
+    walk_chunks: bool,
     pagemap: &mut PagemapReader,
 ) -> Result<Attempt, AttemptError> {
     let mut ranges = maps.heap_slots.clone();
@@ -295,7 +301,10 @@ pub(crate) fn walk_all(
     })?;
     let mut walked = Vec::with_capacity(found.len());
     for f in &found {
-        let sp = spans(layout, f, maps);
+        let mut sp = spans(layout, f, maps);
+        if !walk_chunks {
+            sp.iter_mut().for_each(|s| s.first_chunk = None);
+        }
         let mut w = walk::walk(&mut cache, layout, &f.state, &sp).map_err(|s| stop_error(0, s))?;
         if f.is_main && f.state.flags & NONCONTIGUOUS != 0 {
             w.problems.push((

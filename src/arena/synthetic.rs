@@ -173,7 +173,7 @@ mod tests {
     pub(crate) fn read(s: &mut Synth) -> Result<Attempt, AttemptError> {
         let mut pm = |_: &[(u64, u64)]| Ok(Some(Pagemap::all_resident(4096)));
         let maps = s.maps.clone();
-        walk_all(&mut s.image, &s.layout, &maps, 4096, &mut pm)
+        walk_all(&mut s.image, &s.layout, &maps, 4096, true, &mut pm)
     }
 
     fn mixed() -> Vec<(u64, Kind)> {
