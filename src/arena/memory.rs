@@ -139,23 +139,35 @@ impl Memory for ProcessMemory {
     }
 }
 
-const BLOCK: u64 = 64 * 1024;
+/// The cache's unit.
+const PAGE: u64 = 4096;
+/// Most pages read at once, once reads run in one direction.
+const MAX_AHEAD: u64 = 32;
 
-/// One readable range the cache serves, split into blocks read on first use.
+/// One readable range the cache serves: which block holds each page (0: none yet).
 struct CachedRange {
     start: u64,
     end: u64,
-    blocks: Vec<Option<Box<[u8]>>>,
+    pages: Vec<u32>,
 }
 
-/// A cache of 64 KiB blocks over the ranges the walker reads most (the arenas' heaps),
-/// in front of another [`Memory`]. Reads outside those ranges go straight through.
-/// Over `cap_bytes` it forgets every block (a walk that needs more re-reads them).
+/// A cache in front of another [`Memory`], over the ranges the walker reads most (the
+/// arenas' heaps); reads outside them go straight through. A miss reads one page, or,
+/// when misses run up or down through a range (a chunk walk, a list freed in address
+/// order), twice as many pages as the last read in that direction, up to 128 KiB: a
+/// dense heap is read in a few hundred system calls, and a sparse one (free chunks
+/// spread over a big heap) only where its chunk headers are. Over `cap_bytes` it
+/// forgets everything (a walk that needs more re-reads it).
 pub struct BlockCache<M: Memory> {
     inner: M,
     ranges: Vec<CachedRange>,
+    /// (start address, bytes) of each block read.
+    blocks: Vec<(u64, Box<[u8]>)>,
     /// The range the last read hit (walks read close to where they read last).
     last: usize,
+    /// The last block read: (range, first page, end page), and how many pages it had.
+    run: Option<(usize, u64, u64)>,
+    ahead: u64,
     cached_bytes: u64,
     cap_bytes: u64,
 }
@@ -171,13 +183,16 @@ impl<M: Memory> BlockCache<M> {
             .map(|(start, end)| CachedRange {
                 start,
                 end,
-                blocks: vec![None; (end - start).div_ceil(BLOCK) as usize],
+                pages: vec![0; (end - start).div_ceil(PAGE) as usize],
             })
             .collect();
         BlockCache {
             inner,
             ranges,
+            blocks: Vec::new(),
             last: 0,
+            run: None,
+            ahead: 1,
             cached_bytes: 0,
             cap_bytes,
         }
@@ -190,8 +205,10 @@ impl<M: Memory> BlockCache<M> {
     /// Forget every cached block (before a retry).
     pub fn clear(&mut self) {
         for r in &mut self.ranges {
-            r.blocks.iter_mut().for_each(|b| *b = None);
+            r.pages.iter_mut().for_each(|b| *b = 0);
         }
+        self.blocks.clear();
+        self.run = None;
         self.cached_bytes = 0;
     }
 
@@ -209,25 +226,67 @@ impl<M: Memory> BlockCache<M> {
         })
     }
 
+    /// The pages to read for a miss on page `p` of range `ri`: [first, end).
+    fn pages_to_read(&mut self, ri: usize, p: u64) -> (u64, u64) {
+        let r = &self.ranges[ri];
+        let n = r.pages.len() as u64;
+        let (up, down) = match self.run {
+            Some((rr, a, b)) if rr == ri => (p == b, p + 1 == a),
+            _ => (false, false),
+        };
+        self.ahead = if up || down {
+            (self.ahead * 2).min(MAX_AHEAD)
+        } else {
+            1
+        };
+        if down {
+            let mut first = p;
+            while first > 0 && p + 1 - first < self.ahead && r.pages[first as usize - 1] == 0 {
+                first -= 1;
+            }
+            (first, p + 1)
+        } else {
+            let mut end = p + 1;
+            while end < n && end - p < self.ahead && r.pages[end as usize] == 0 {
+                end += 1;
+            }
+            (p, end)
+        }
+    }
+
+    /// The block holding `addr` (in range `ri`), reading it first if needed.
+    fn block(&mut self, ri: usize, addr: u64) -> Result<usize, Fault> {
+        let p = (addr - self.ranges[ri].start) / PAGE;
+        let id = self.ranges[ri].pages[p as usize];
+        if id != 0 {
+            return Ok(id as usize - 1);
+        }
+        let (first, end) = self.pages_to_read(ri, p);
+        let r = &self.ranges[ri];
+        let (bstart, bend) = (r.start + first * PAGE, (r.start + end * PAGE).min(r.end));
+        if self.cached_bytes + (bend - bstart) > self.cap_bytes {
+            self.clear();
+            return self.block(ri, addr);
+        }
+        let mut data = vec![0u8; (bend - bstart) as usize].into_boxed_slice();
+        self.inner.read(bstart, &mut data)?;
+        self.cached_bytes += data.len() as u64;
+        self.blocks.push((bstart, data));
+        let id = self.blocks.len() as u32;
+        self.ranges[ri].pages[first as usize..end as usize]
+            .iter_mut()
+            .for_each(|x| *x = id);
+        self.run = Some((ri, first, end));
+        Ok(id as usize - 1)
+    }
+
     /// Copy from one block; returns the bytes copied.
     fn copy_from_block(&mut self, ri: usize, addr: u64, buf: &mut [u8]) -> Result<usize, Fault> {
-        let (start, end) = (self.ranges[ri].start, self.ranges[ri].end);
-        let bi = ((addr - start) / BLOCK) as usize;
-        let bstart = start + bi as u64 * BLOCK;
-        let bend = (bstart + BLOCK).min(end);
-        if self.ranges[ri].blocks[bi].is_none() {
-            if self.cached_bytes + BLOCK > self.cap_bytes {
-                self.clear();
-            }
-            let mut data = vec![0u8; (bend - bstart) as usize].into_boxed_slice();
-            self.inner.read(bstart, &mut data)?;
-            self.cached_bytes += data.len() as u64;
-            self.ranges[ri].blocks[bi] = Some(data);
-        }
-        let block = self.ranges[ri].blocks[bi].as_ref().expect("filled above");
+        let bi = self.block(ri, addr)?;
+        let (bstart, data) = &self.blocks[bi];
         let off = (addr - bstart) as usize;
-        let n = buf.len().min(block.len() - off);
-        buf[..n].copy_from_slice(&block[off..off + n]);
+        let n = buf.len().min(data.len() - off);
+        buf[..n].copy_from_slice(&data[off..off + n]);
         Ok(n)
     }
 }
@@ -238,10 +297,11 @@ impl<M: Memory> Memory for BlockCache<M> {
         if addr % 8 == 0 {
             if let Some(ri) = self.range_of(addr) {
                 let r = &self.ranges[ri];
-                let bi = ((addr - r.start) / BLOCK) as usize;
-                if let Some(b) = &r.blocks[bi] {
-                    let off = (addr - r.start - bi as u64 * BLOCK) as usize;
-                    if let Some(w) = b.get(off..off + 8) {
+                let id = r.pages[((addr - r.start) / PAGE) as usize];
+                if id != 0 {
+                    let (bstart, data) = &self.blocks[id as usize - 1];
+                    let off = (addr - bstart) as usize;
+                    if let Some(w) = data.get(off..off + 8) {
                         return Ok(u64::from_le_bytes(w.try_into().expect("8 bytes")));
                     }
                 }
