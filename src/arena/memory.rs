@@ -3,8 +3,9 @@
 //! The walker reads through [`Memory`] ("N bytes at this address"), so it runs the
 //! same on a live process ([`ProcessMemory`]: `process_vm_readv`, falling back to
 //! `/proc/PID/mem` where a seccomp filter refuses the system call), on a cache of one
-//! ([`BlockCache`]: 64 KiB blocks read on first use, so that walking 100,000 chunks
-//! costs a few hundred system calls instead of 100,000), and on synthetic images
+//! ([`BlockCache`]: pages read on first use, more at once while the walk runs through
+//! a heap, so that walking 100,000 chunks costs a few hundred system calls instead of
+//! 100,000), and on synthetic images
 //! ([`Image`]) that the fuzz tests build and corrupt.
 
 use std::fs::File;
