@@ -20,6 +20,8 @@
 //! It provisions the interpreter pair and the extension builds first (cached), and
 //! psrecord into a virtual environment of its own.
 
+mod arena_read;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -785,6 +787,7 @@ fn main() {
     summary.extend(psrecord());
     summary.extend(repeatability());
     summary.extend(scale());
+    summary.extend(arena_read::arena_read());
     println!(
         "\n== summary ({:.0} s in all; load average at the end: {})",
         started.elapsed().as_secs_f64(),

@@ -153,6 +153,14 @@ pub struct InspectArgs {
     /// refresh, until the process exits or Ctrl-C.
     #[arg(long, value_name = "SECS", value_parser = parse_watch_secs)]
     pub watch: Option<Duration>,
+    /// Stop the process (every thread, with ptrace) while its arenas are read, for an
+    /// exact snapshot, and print how long it was stopped (a few ms).
+    #[arg(long)]
+    pub freeze: bool,
+    /// Write one JSON object (with --watch, one per line and refresh) instead of the
+    /// text view; docs/inspect.md lists the fields.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,6 +3,7 @@
 //! (`src/main.rs`) only parses flags and dispatches.
 
 pub mod aggregate;
+pub mod arena;
 pub mod cli;
 pub mod doctor;
 pub mod error;

@@ -117,6 +117,42 @@ pub fn malloc_info_xml() -> std::io::Result<String> {
     }
 }
 
+/// Run `malloc_info(0, ...)` into a buffer allocated beforehand, write `marker` to
+/// `ready_fd`, and block until a byte arrives on `wait_fd`; return the XML after.
+///
+/// Between `malloc_info` and the byte nothing allocates or frees (the stream is
+/// `fmemopen` over the buffer, unbuffered, so stdio allocates no buffer of its own,
+/// and the marker and the wait are plain `write` and `read`): another process that
+/// reads the arenas meanwhile sees them exactly as `malloc_info` described them.
+pub fn malloc_info_then_wait(
+    ready_fd: i32,
+    wait_fd: i32,
+    marker: &[u8],
+) -> std::io::Result<String> {
+    let mut buf = vec![0u8; 4 << 20];
+    let mut byte = [0u8; 1];
+    // SAFETY: the FILE writes into `buf`, which outlives it (closed below); every
+    // pointer passed is valid for the length given.
+    unsafe {
+        let fp = libc::fmemopen(buf.as_mut_ptr().cast(), buf.len(), c"w".as_ptr());
+        if fp.is_null() {
+            return Err(std::io::Error::last_os_error());
+        }
+        libc::setvbuf(fp, std::ptr::null_mut(), libc::_IONBF, 0);
+        let rc = libc::malloc_info(0, fp);
+        let len = libc::ftell(fp).max(0) as usize;
+        libc::write(ready_fd, marker.as_ptr().cast(), marker.len());
+        while libc::read(wait_fd, byte.as_mut_ptr().cast(), 1) < 0
+            && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {}
+        libc::fclose(fp);
+        if rc != 0 {
+            return Err(std::io::Error::other(format!("malloc_info returned {rc}")));
+        }
+        Ok(String::from_utf8_lossy(&buf[..len.min(buf.len())]).into_owned())
+    }
+}
+
 /// `mallinfo2()` as (name, value) pairs, in glibc's field order.
 pub fn mallinfo2() -> [(&'static str, u64); 10] {
     // SAFETY: mallinfo2 takes no arguments and returns a plain struct.

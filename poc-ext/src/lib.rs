@@ -10,6 +10,11 @@
 //! - `store_bytes()`, `clear_store()`: the blocks some patterns keep alive.
 //! - `rss_kib()`, `malloc_trim(pad=0)`, `malloc_info()` (dict with `arenas`, `heaps`, `per_arena` and the raw
 //!   `xml`), `mallinfo2()` (dict), `allocator()` (`"glibc"` or `"jemalloc"`).
+//! - `malloc_info_paused(ready_fd=1, wait_fd=0, marker="paused\n")`: `malloc_info()`,
+//!   taken before writing `marker` to `ready_fd` and waiting for a byte on `wait_fd`,
+//!   with nothing allocated in between, so that another process can read the arenas
+//!   in the state malloc_info described (the tests compare arena-sweep's outside
+//!   reading with it).
 //!
 //! C ABI, for the ctypes binding modes: `arena_poc_run(rust_threads, pattern, params,
 //! call_id)` returns the bytes requested, or a negative errno-like code, and
@@ -168,6 +173,25 @@ mod arena_poc {
     #[pyfunction]
     fn malloc_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         let xml = introspect::malloc_info_xml().map_err(|e| PyOSError::new_err(e.to_string()))?;
+        info_dict(py, xml)
+    }
+
+    /// `malloc_info()` taken before writing `marker` to `ready_fd` and blocking until a
+    /// byte arrives on `wait_fd`, with no allocation in between.
+    #[pyfunction]
+    #[pyo3(signature = (ready_fd=1, wait_fd=0, marker="paused\n"))]
+    fn malloc_info_paused<'py>(
+        py: Python<'py>,
+        ready_fd: i32,
+        wait_fd: i32,
+        marker: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let xml = introspect::malloc_info_then_wait(ready_fd, wait_fd, marker.as_bytes())
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        info_dict(py, xml)
+    }
+
+    fn info_dict(py: Python<'_>, xml: String) -> PyResult<Bound<'_, PyDict>> {
         let info = introspect::parse_malloc_info(&xml);
         let d = PyDict::new(py);
         d.set_item("arenas", info.arenas.len())?;

@@ -12,6 +12,7 @@
 //! | `retain`   | `count` blocks of `size`, touched; a `retain_pct` share goes to the store | `size=4096`, `count=2048`, `retain_pct=10` |
 //! | `large`    | `count` touched blocks, sizes log-uniform in [`min`, `max`] (the range where glibc's dynamic mmap threshold moves) | `min=131072`, `max=33554432`, `count=4` |
 //! | `mixed`    | `requests` bursts; each allocates `burst` blocks log-uniform in [`min`, `max`], touched, freed at the end of the burst; `retain_pct` of them go to the store | `requests=8`, `burst=64`, `min=32`, `max=262144`, `retain_pct=1` |
+//! | `strand`   | `count` blocks of `size`, touched, then one `keep`-byte block above them (on top of the heap), then the blocks are freed and the small one goes to the store: the freed memory cannot reach the heap's top, so it stays resident until `malloc_trim` (the shape behind CPython's report of increased memory use in free-threaded builds with C extensions) | `size=65536`, `count=256`, `keep=64` |
 //! | `crash`    | fault on purpose, to test the harness: `mode=segv` or `mode=abort`       | `mode=abort` |
 //!
 //! Every pattern also takes `seed=N` (default 1) for its random sizes, and the store
@@ -64,6 +65,11 @@ pub enum Pattern {
         max: usize,
         retain_pct: usize,
     },
+    Strand {
+        size: usize,
+        count: usize,
+        keep: usize,
+    },
     Crash {
         abort: bool,
     },
@@ -89,7 +95,7 @@ impl fmt::Display for ParamError {
 impl std::error::Error for ParamError {}
 
 pub const PATTERN_NAMES: &[&str] = &[
-    "seed", "churn", "fragment", "retain", "large", "mixed", "crash",
+    "seed", "churn", "fragment", "retain", "large", "mixed", "strand", "crash",
 ];
 
 fn allowed_keys(name: &str) -> &'static [&'static str] {
@@ -99,6 +105,7 @@ fn allowed_keys(name: &str) -> &'static [&'static str] {
         "retain" => &["size", "count", "retain_pct"],
         "large" => &["min", "max", "count"],
         "mixed" => &["requests", "burst", "min", "max", "retain_pct"],
+        "strand" => &["size", "count", "keep"],
         "crash" => &["mode"],
         _ => &[],
     }
@@ -206,6 +213,11 @@ pub fn parse(name: &str, params: &str) -> Result<Workload, ParamError> {
                 retain_pct: pct("retain_pct", 1)?,
             }
         }
+        "strand" => Pattern::Strand {
+            size: positive("size", 64 * 1024)?,
+            count: get("count", 256)?,
+            keep: positive("keep", 64)?,
+        },
         "crash" => {
             let mode = kv
                 .iter()
@@ -431,6 +443,14 @@ impl Workload {
                 }
                 total
             }
+            Pattern::Strand { size, count, keep } => {
+                let blocks: Vec<Vec<u8>> = (0..count).map(|_| touched(size)).collect();
+                // Allocated last, so it lies above the blocks, at the top of the heap.
+                let kept = touched(keep);
+                drop(black_box(blocks));
+                store_push(kept, self.store_cap);
+                size * count + keep
+            }
             Pattern::Crash { abort } => {
                 if abort {
                     std::process::abort();
@@ -585,6 +605,23 @@ mod tests {
         assert_eq!(store_bytes(), 5000);
         assert_eq!(clear_store(), 5000);
         assert_eq!(store_bytes(), 0);
+    }
+
+    #[test]
+    fn strand_keeps_only_the_small_block() {
+        clear_store();
+        let w = parse("strand", "size=8192,count=16,keep=100").unwrap();
+        assert_eq!(
+            w.pattern,
+            Pattern::Strand {
+                size: 8192,
+                count: 16,
+                keep: 100
+            }
+        );
+        assert_eq!(run_threads(1, &w, 0).unwrap(), 8192 * 16 + 100);
+        assert_eq!(store_bytes(), 100);
+        clear_store();
     }
 
     #[test]

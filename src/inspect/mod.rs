@@ -1,20 +1,32 @@
-//! `arena-sweep inspect PID [--watch SECS]`: explain a live process's glibc arenas from
-//! /proc alone (no ptrace): arena heaps and their RSS, `[heap]`, thread stacks, mimalloc
-//! regions, the anonymous/file split, threads, the process's libc and malloc, then a
-//! verdict with suggested tunables.
+//! `arena-sweep inspect PID [--freeze] [--json] [--watch SECS]`: explain a live
+//! process's glibc arenas: arena heaps and their RSS, `[heap]`, thread stacks, mimalloc
+//! regions, the anonymous/file split, threads, the process's libc and malloc (all from
+//! /proc), then glibc's own arenas read from the process's memory (per arena: heaps,
+//! system_mem, in use, free, what `malloc_trim(0)` would return; see `crate::arena`),
+//! and a verdict with suggested tunables that follows from those figures.
 //!
-//! `target` reads the process ([`target::observe`]), `linkage` tells its libc and
-//! malloc from the files it maps (and glibc's version from the banner in them),
-//! `verdict` judges what was read (a pure function, unit-tested), and this file renders
-//! both and runs the watch loop.
+//! `target` reads /proc ([`target::observe`]), `linkage` tells its libc and malloc
+//! from the files it maps (and glibc's version from the banner in them), `verdict`
+//! and `arenas` judge what was read (pure functions, unit-tested), `render` and `json`
+//! write it, and this file runs the one-shot view and the watch loop.
 //!
-//! Exit codes: 0 when the process was inspected (also when its malloc is not glibc's:
-//! that is an answer, explained in the output), and for `--watch`, when the process
-//! exits or Ctrl-C stops the watch; 2 when it cannot be inspected as asked (no such
-//! process, permission denied, a kernel thread or a zombie); 1 for any other failure
-//! to read /proc.
+//! When the arenas cannot be read (another user's process, Yama, another libc or
+//! allocator), the view says why and what to do, and the verdict uses smaps alone.
+//! `--freeze` stops the process (ptrace) while its arenas are read, for an exact
+//! snapshot, and prints how long it was stopped. `--json` writes one JSON object per
+//! look (documented in docs/inspect.md).
+//!
+//! Exit codes: 0 when the process was inspected (also when its malloc is not glibc's,
+//! or its arenas could not be read: those are answers, explained in the output), and
+//! for `--watch`, when the process exits or Ctrl-C stops the watch; 2 when it cannot
+//! be inspected as asked (no such process, or it exited while it was read, permission
+//! denied for smaps, a kernel thread or a zombie); 1 for any other failure to read
+//! /proc.
 
+pub mod arenas;
+mod json;
 pub mod linkage;
+mod render;
 pub mod target;
 pub mod verdict;
 
@@ -23,10 +35,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::arena::{self, ArenaSnapshot, ReadError, ReadOptions};
 use crate::cli::InspectArgs;
-use crate::tunables::{self, Catalog};
+use crate::tunables::Catalog;
 
-use target::{InspectError, LibcKind, Observation};
+use target::{InspectError, Observation};
 use verdict::{mib, Facts, Verdict};
 
 /// What inspect knows about this host (the target runs on it).
@@ -47,7 +60,28 @@ impl Host {
     }
 }
 
-fn facts(o: &Observation, host: &Host) -> Facts {
+/// One look at a process: /proc, and its arenas (or why they could not be read).
+#[derive(Debug, Clone)]
+pub struct Look {
+    pub obs: Observation,
+    pub arenas: Result<ArenaSnapshot, ReadError>,
+}
+
+/// Look at `pid` once.
+fn look(pid: i32, opts: &ReadOptions) -> Result<Look, InspectError> {
+    let obs = target::observe(pid)?;
+    let arenas = arena::read(pid, opts);
+    if let Err(ReadError::ProcessGone { .. }) = arenas {
+        return Err(InspectError::NoSuchProcess {
+            pid,
+            hint: " (it exited while its arenas were read)".into(),
+        });
+    }
+    Ok(Look { obs, arenas })
+}
+
+fn facts(look: &Look, host: &Host) -> Facts {
+    let o = &look.obs;
     Facts {
         regions: o.snapshot.regions,
         threads: o.snapshot.threads,
@@ -59,6 +93,7 @@ fn facts(o: &Observation, host: &Host) -> Facts {
         arena_max: o.arena_max.clone(),
         online_cpus: host.online_cpus,
         host_glibc_version: host.glibc_version.clone(),
+        arenas: look.arenas.as_ref().ok().cloned(),
     }
 }
 
@@ -73,31 +108,44 @@ fn to_anyhow(e: InspectError) -> anyhow::Error {
 /// `arena-sweep inspect`.
 pub fn command(args: &InspectArgs, out: &mut dyn Write) -> Result<i32> {
     let host = Host::collect();
-    let first = target::observe(args.pid).map_err(to_anyhow)?;
+    let opts = ReadOptions {
+        freeze: args.freeze,
+        ..ReadOptions::default()
+    };
+    let first = look(args.pid, &opts).map_err(to_anyhow)?;
     let v = verdict::verdict(&facts(&first, &host), &host.catalog);
-    write!(out, "{}", render(&first, &host, &v))?;
+    if args.json {
+        writeln!(out, "{}", json::look(&first, &v))?;
+    } else {
+        write!(out, "{}", render::render(&first, &host, &v))?;
+    }
     out.flush()?;
     match args.watch {
-        Some(every) => watch(&first, &v, every, &host, out),
+        Some(every) => watch(&first, &v, every, &host, &opts, args.json, out),
         None => Ok(0),
     }
 }
 
 /// Refresh every `every` until the process exits (or its PID is reused) or Ctrl-C.
 fn watch(
-    first: &Observation,
+    first: &Look,
     first_verdict: &Verdict,
     every: Duration,
     host: &Host,
+    opts: &ReadOptions,
+    as_json: bool,
     out: &mut dyn Write,
 ) -> Result<i32> {
     crate::runner::install_interrupt_flag()?;
-    writeln!(
-        out,
-        "\nWatching PID {} every {}s; each line shows what changed since the one before (Ctrl-C stops).",
-        first.pid,
-        every.as_secs_f64()
-    )?;
+    let pid = first.obs.pid;
+    let start_ticks = first.obs.start_ticks;
+    if !as_json {
+        writeln!(
+            out,
+            "\nWatching PID {pid} every {}s; each line shows what changed since the one before (Ctrl-C stops).",
+            every.as_secs_f64()
+        )?;
+    }
     out.flush()?;
     let started = Instant::now();
     let mut prev = first.clone();
@@ -109,7 +157,7 @@ fn watch(
             if crate::runner::interrupted() {
                 break;
             }
-            if !target::same_process(first.pid, first.start_ticks) {
+            if !target::same_process(pid, start_ticks) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50).min(every));
@@ -117,19 +165,26 @@ fn watch(
         if crate::runner::interrupted() {
             break "stopped (Ctrl-C)".to_string();
         }
-        if !target::same_process(first.pid, first.start_ticks) {
-            break format!("PID {} exited", first.pid);
+        if !target::same_process(pid, start_ticks) {
+            break format!("PID {pid} exited");
         }
-        let cur = match target::observe(first.pid) {
-            Ok(o) if o.start_ticks == first.start_ticks => o,
+        let cur = match look(pid, opts) {
+            Ok(l) if l.obs.start_ticks == start_ticks => l,
             // It exited (or the PID was reused) while it was being read.
             Ok(_) | Err(InspectError::NoSuchProcess { .. } | InspectError::Zombie { .. }) => {
-                break format!("PID {} exited", first.pid)
+                break format!("PID {pid} exited")
             }
             Err(e) => return Err(to_anyhow(e)),
         };
         refreshes += 1;
         let v = verdict::verdict(&facts(&cur, host), &host.catalog);
+        if as_json {
+            writeln!(out, "{}", json::look(&cur, &v))?;
+            out.flush()?;
+            prev = cur;
+            prev_verdict = v;
+            continue;
+        }
         let mut line = changes(&prev, &cur);
         if v.level != prev_verdict.level {
             line.push(format!(
@@ -149,6 +204,9 @@ fn watch(
         prev = cur;
         prev_verdict = v;
     };
+    if as_json {
+        return Ok(0);
+    }
     writeln!(
         out,
         "{end} after {:.1}s and {refreshes} refresh(es).",
@@ -169,9 +227,10 @@ fn watch(
     Ok(0)
 }
 
-/// Fields that changed between two observations, as "name before -> after (delta)".
+/// Fields that changed between two looks, as "name before -> after (delta)".
 /// Sizes that moved by less than the 0.1 MiB the view shows are left out.
-fn changes(a: &Observation, b: &Observation) -> Vec<String> {
+fn changes(la: &Look, lb: &Look) -> Vec<String> {
+    let (a, b) = (&la.obs, &lb.obs);
     let (ra, rb) = (&a.snapshot.regions, &b.snapshot.regions);
     let mut out = Vec::new();
     let mut size = |name: &str, x: u64, y: u64| {
@@ -212,180 +271,40 @@ fn changes(a: &Observation, b: &Observation) -> Vec<String> {
         u64::from(rb.arena_heaps),
     );
     count("threads", a.snapshot.threads, b.snapshot.threads);
+    out.extend(arena_changes(la, lb));
     out
 }
 
-fn libc_line(o: &Observation) -> String {
-    let l = &o.libc;
-    let what = match l.kind {
-        LibcKind::Glibc => format!(
-            "glibc {}",
-            l.version.as_deref().unwrap_or("(version unknown)")
-        ),
-        LibcKind::Musl => "musl".to_string(),
-        LibcKind::StaticOther => "no glibc (statically linked)".to_string(),
+/// What changed in the arenas' figures (when both looks read them).
+fn arena_changes(la: &Look, lb: &Look) -> Vec<String> {
+    let (Ok(a), Ok(b)) = (&la.arenas, &lb.arenas) else {
+        return Vec::new();
     };
-    let file = match &l.file {
-        Some(f) => f.display().to_string(),
-        None if l.kind == LibcKind::Glibc => "linked statically into the program".to_string(),
-        None => "no libc.so mapped".to_string(),
-    };
-    format!("{what}: {file} ({})", l.version_note)
-}
-
-fn malloc_line(o: &Observation, host: &Host) -> String {
-    if let Some(r) = &o.replacement {
-        return format!(
-            "{} ({}{})",
-            r.name,
-            r.lib.display(),
-            if r.preloaded {
-                ", preloaded"
-            } else {
-                ", mapped, not preloaded"
-            }
-        );
-    }
-    match o.libc.kind {
-        LibcKind::Glibc => {
-            let cap = match &o.arena_max {
-                Some(s) => format!("arena_max={} set by {} at start", s.value, s.from),
-                None if o.environ_read => format!(
-                    "arena_max not set: default cap {} = 8 x {} online CPUs",
-                    verdict::default_cap(host.online_cpus),
-                    host.online_cpus
-                ),
-                None => format!(
-                    "its environment is unreadable; default cap {} = 8 x {} online CPUs unless arena_max is set",
-                    verdict::default_cap(host.online_cpus),
-                    host.online_cpus
-                ),
-            };
-            format!("glibc ptmalloc2; {cap}")
-        }
-        LibcKind::Musl => "musl's malloc".into(),
-        LibcKind::StaticOther => "the program's own".into(),
-    }
-}
-
-/// The whole one-shot view.
-fn render(o: &Observation, host: &Host, v: &Verdict) -> String {
-    let s = &o.snapshot;
-    let r = &s.regions;
-    let mut t = String::new();
-    let mut line = |l: String| {
-        t.push_str(&l);
-        t.push('\n');
-    };
-    line(format!(
-        "PID {} ({}), user {}",
-        o.pid,
-        o.name,
-        target::user_name(o.uid)
-    ));
-    if let Some(exe) = &o.exe {
-        line(format!(
-            "  program   {}{}",
-            exe.display(),
-            o.pointer_bits
-                .map(|b| format!(" ({b}-bit)"))
-                .unwrap_or_default()
+    let (ta, tb) = (&a.totals, &b.totals);
+    let mut out = Vec::new();
+    if ta.arenas != tb.arenas {
+        out.push(format!(
+            "arenas {} -> {} ({:+})",
+            ta.arenas,
+            tb.arenas,
+            tb.arenas as i64 - ta.arenas as i64
         ));
     }
-    line(format!("  libc      {}", libc_line(o)));
-    line(format!("  malloc    {}", malloc_line(o, host)));
-    line(format!("  threads   {}", s.threads));
-    line(format!(
-        "  RSS       {} (anonymous {}, file {}, shmem {}); peak {} (VmHWM)",
-        mib(s.rss_kib),
-        mib(s.rss_anon_kib),
-        mib(s.rss_file_kib),
-        mib(s.rss_shmem_kib),
-        mib(s.hwm_kib)
-    ));
-    line(String::new());
-    line(format!(
-        "Where the RSS sits (/proc/{}/smaps):            resident",
-        o.pid
-    ));
-    let row = |name: &str, detail: String, kib: u64| {
-        format!("  {name:<16} {detail:<26} {:>12}", mib(kib))
-    };
-    line(
-        row(
-            "arena heaps",
-            format!("{} heap(s)", r.arena_heaps),
-            r.arena_heap_rss_kib,
-        ) + &if r.arena_heaps > 0 {
-            format!(
-                "   committed {} of {} reserved",
-                mib(r.arena_heap_committed_kib),
-                mib(u64::from(r.arena_heaps) * 64 * 1024)
-            )
-        } else {
-            String::new()
-        },
-    );
-    line(row(
-        "[heap]",
-        "main arena (brk)".into(),
-        r.main_heap_rss_kib,
-    ));
-    line(
-        row(
-            "thread stacks",
-            format!("{} + the main thread's", r.thread_stacks),
-            r.stack_rss_kib,
-        ) + if u64::from(r.thread_stacks) >= s.threads {
-            // glibc keeps the stacks of exited threads for reuse (up to 40 MiB).
-            "   incl. stacks glibc caches for reuse"
-        } else {
-            ""
-        },
-    );
-    if r.python_alloc_rss_kib > 0 {
-        line(row(
-            "mimalloc",
-            "CPython's object allocator".into(),
-            r.python_alloc_rss_kib,
-        ));
-    }
-    line(row("other anonymous", String::new(), r.anon_other_rss_kib));
-    line(row("file-backed", String::new(), r.file_rss_kib));
-    line(row("total", String::new(), r.total_rss_kib));
-    line(String::new());
-    line(format!("Verdict: {} - {}", v.level.as_str(), v.headline));
-    for f in &v.findings {
-        line(format!("  - {f}"));
-    }
-    if !v.suggestions.is_empty() {
-        let old = !verdict::reads_glibc_tunables(o.libc.version.as_deref());
-        line(String::new());
-        line("Suggested tunables (in order; each is a profile in tunables/):".into());
-        for sg in &v.suggestions {
-            let setting = if old {
-                tunables::render_env_aliases(&sg.profile.tunables)
-                    .unwrap_or_else(|| "(no environment alias exists)".into())
-            } else {
-                format!("GLIBC_TUNABLES={}", sg.profile.glibc_tunables())
-            };
-            line(format!("  {setting}"));
-            line(format!("      {}: {}", sg.profile.name, sg.why));
+    for (name, x, y) in [
+        ("arena free", ta.arena_free_bytes, tb.arena_free_bytes),
+        ("in use", ta.in_use_bytes, tb.in_use_bytes),
+        ("trimmable", ta.trimmable_bytes, tb.trimmable_bytes),
+    ] {
+        let d = y as i64 - x as i64;
+        if d.unsigned_abs() >= 103 * 1024 {
+            out.push(format!(
+                "{name} {} -> {} ({}{:.1})",
+                mib(x / 1024),
+                mib(y / 1024),
+                if d > 0 { "+" } else { "-" },
+                d.unsigned_abs() as f64 / 1024.0 / 1024.0
+            ));
         }
     }
-    if !v.advice.is_empty() {
-        line(String::new());
-        line("Also:".into());
-        for a in &v.advice {
-            line(format!("  - {a}"));
-        }
-    }
-    if !v.notes.is_empty() {
-        line(String::new());
-        line("Notes:".into());
-        for n in &v.notes {
-            line(format!("  - {n}"));
-        }
-    }
-    t
+    out
 }

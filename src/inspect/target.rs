@@ -2,9 +2,11 @@
 //! by `sampler::smaps`), the files it maps, its environment at start, and which libc
 //! and malloc it uses.
 //!
-//! Only files under `/proc` are read, plus the target's own libc or executable to find
-//! the glibc version string in it; nothing is attached (no ptrace), and nothing beyond
-//! what the kernel lets the caller read is needed. The kernel shows `smaps`, `environ`,
+//! Only files under `/proc` are read here, plus the target's own libc or executable to
+//! find the glibc version string in it; nothing is attached (no ptrace), and nothing
+//! beyond what the kernel lets the caller read is needed (the process's memory, and
+//! with it glibc's arenas, is read by `crate::arena`, under the stricter ptrace
+//! *attach* check). The kernel shows `smaps`, `environ`,
 //! `exe` and `root` only to the process's own user and to root (a ptrace *read-access*
 //! check), so inspecting another user's process fails with [`InspectError::Permission`].
 //!
@@ -34,9 +36,8 @@ pub enum InspectError {
     #[error("no such process: PID {pid} does not exist{hint}")]
     NoSuchProcess { pid: i32, hint: String },
     #[error(
-        "cannot read {path}: permission denied. {why} arena-sweep reads /proc only and never \
-         attaches to the process, but the kernel shows a process's memory map only to the \
-         user it runs as and to root: {fix}"
+        "cannot read {path}: permission denied. {why} The kernel shows a process's memory \
+         map and memory only to the user it runs as and to root (CAP_SYS_PTRACE): {fix}"
     )]
     Permission {
         path: String,
@@ -202,7 +203,7 @@ pub fn same_process(pid: i32, start_ticks: u64) -> bool {
     read_start_ticks(pid).is_some_and(|t| t == start_ticks)
 }
 
-fn read_start_ticks(pid: i32) -> Option<u64> {
+pub fn read_start_ticks(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(proc_path(pid, "stat")).ok()?;
     parse_start_ticks(&stat)
 }
@@ -296,7 +297,7 @@ pub fn observe(pid: i32) -> Result<Observation, InspectError> {
 }
 
 /// One entry per mapped file, at its lowest address.
-fn mapped_files(maps: &MemoryMaps) -> Vec<MappedFile> {
+pub fn mapped_files(maps: &MemoryMaps) -> Vec<MappedFile> {
     let mut out: Vec<MappedFile> = Vec::new();
     for m in &maps.0 {
         if let MMapPath::Path(p) = &m.pathname {
@@ -314,7 +315,7 @@ fn mapped_files(maps: &MemoryMaps) -> Vec<MappedFile> {
     out
 }
 
-fn read_libc(pid: i32, linkage: &Linkage) -> Libc {
+pub fn read_libc(pid: i32, linkage: &Linkage) -> Libc {
     if let Some(musl) = &linkage.musl {
         return Libc {
             kind: LibcKind::Musl,
@@ -399,7 +400,7 @@ fn read_mapped_glibc_version(pid: i32, f: &MappedFile) -> Result<(Option<String>
 }
 
 /// `KEY=VALUE` pairs of a NUL-separated environ file.
-fn parse_environ(raw: &[u8]) -> Vec<(String, String)> {
+pub fn parse_environ(raw: &[u8]) -> Vec<(String, String)> {
     raw.split(|&b| b == 0)
         .filter_map(|e| {
             let e = String::from_utf8_lossy(e);
@@ -409,7 +410,7 @@ fn parse_environ(raw: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn env_value(env: &[(String, String)], key: &str) -> Option<String> {
+pub fn env_value(env: &[(String, String)], key: &str) -> Option<String> {
     env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
 

@@ -1,21 +1,30 @@
 //! What an inspected process's memory says about glibc arenas, and which tunables to
 //! try: a pure function from [`Facts`] (the smaps regions, threads, libc, allocator,
-//! the host's CPUs) and the host's tunables [`Catalog`] to a [`Verdict`].
+//! the host's CPUs and, when they could be read, the arenas themselves) and the host's
+//! tunables [`Catalog`] to a [`Verdict`].
 //!
 //! Levels, from the arena heaps' resident memory (`heap_rss`) and its share of RSS:
 //! - **significant**: `heap_rss` >= 64 MiB, or >= 25% of RSS and >= 8 MiB;
-//! - **notice**: arena heaps holding >= 1 MiB in all;
+//! - **notice**: arena heaps holding >= 1 MiB in all (or, with the arenas read,
+//!   >= 4 MiB that a `malloc_trim(0)` would return);
 //! - **fine**: no arena heap, or heaps that hold less than 1 MiB;
 //! - **not applicable**: malloc is not glibc's (musl, a preloaded or linked
 //!   jemalloc/mimalloc/tcmalloc, a static program without glibc) or the process is
 //!   32-bit, where glibc's heaps are 1 MiB and the 64 MiB fingerprint does not hold.
 //!
-//! The arena count is bounded, not known, from outside: every non-main arena has at
-//! least one 64 MiB heap, and a busy one may span several, so a process with N arena
-//! heaps uses at most N + 1 arenas (the main one lives in `[heap]`). Whether memory is
-//! free-but-retained cannot be seen from outside either; the verdict calls it likely
-//! when there are more arena heaps than threads besides the main one, the shape left
-//! by threads that allocated and exited.
+//! When the arenas were read from the process's memory (`crate::arena`), the verdict
+//! follows their figures (`arenas.rs`): memory that is free inside the arenas and that
+//! `malloc_trim(0)` would return points to trimming (`malloc_trim`, `trim_threshold`,
+//! `mmap_threshold`); live memory spread over many arenas points to `arena_max`;
+//! memory in mimalloc regions points to neither.
+//!
+//! When they could not be read (permission, another glibc, ...), the verdict falls
+//! back on smaps alone. Then the arena count is bounded, not known: every non-main
+//! arena has at least one 64 MiB heap, and a busy one may span several, so a process
+//! with N arena heaps uses at most N + 1 arenas (the main one lives in `[heap]`).
+//! Whether their memory is free is then a guess: the verdict calls it likely when
+//! there are more arena heaps than threads besides the main one, the shape left by
+//! threads that allocated and exited.
 //!
 //! Suggestions are [`Profile`]s named after the profiles shipped in `tunables/`, built
 //! from [`Tunable`](crate::tunables::Tunable)s the catalog validated, and printed only
@@ -34,9 +43,9 @@ pub const SIGNIFICANT_HEAP_KIB: u64 = 64 * MIB_KIB;
 pub const SIGNIFICANT_SHARE: f64 = 0.25;
 const SIGNIFICANT_SHARE_MIN_KIB: u64 = 8 * MIB_KIB;
 /// Below this, arena heaps are not worth tuning for.
-const NOTICE_HEAP_KIB: u64 = MIB_KIB;
+pub(super) const NOTICE_HEAP_KIB: u64 = MIB_KIB;
 /// Arena heap RSS from which retained memory is worth a malloc_trim.
-const RETAINED_MIN_KIB: u64 = 4 * MIB_KIB;
+pub(super) const RETAINED_MIN_KIB: u64 = 4 * MIB_KIB;
 
 /// What the verdict is computed from.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +65,8 @@ pub struct Facts {
     pub online_cpus: usize,
     /// The glibc version of the host's loader, which the catalog describes.
     pub host_glibc_version: String,
+    /// The arenas, read from the process's memory (None when they could not be read).
+    pub arenas: Option<crate::arena::ArenaSnapshot>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -181,42 +192,17 @@ pub fn verdict(f: &Facts, catalog: &Catalog) -> Verdict {
         notes.push("glibc is linked statically into the program: the analysis applies as usual, and static programs read GLIBC_TUNABLES at start too".into());
     }
 
-    let (cap, cap_text) = match &f.arena_max {
-        Some(s) => (
-            s.value,
-            format!("arena_max={} ({} at start)", s.value, s.from),
-        ),
-        None => (
-            default_cap(f.online_cpus),
-            format!(
-                "glibc's default cap on this host, 8 x {} online CPUs",
-                f.online_cpus
-            ),
-        ),
-    };
+    if let Some(snap) = &f.arenas {
+        return super::arenas::verdict(f, catalog, snap, notes);
+    }
+    let (cap, cap_text) = arena_cap(f);
     let heaps = u64::from(r.arena_heaps);
     let heap_kib = r.arena_heap_rss_kib;
-    let share = if r.total_rss_kib == 0 {
-        0.0
-    } else {
-        heap_kib as f64 / r.total_rss_kib as f64
-    };
+    let (level, share) = heap_level(r);
     let pct = format!("{:.0}%", share * 100.0);
     let at_cap = heaps > 0 && heaps + 1 >= cap;
     let other_threads = f.threads.saturating_sub(1);
     let retained = heaps > other_threads && heap_kib >= RETAINED_MIN_KIB;
-
-    let level = if heaps == 0 {
-        Level::Fine
-    } else if heap_kib >= SIGNIFICANT_HEAP_KIB
-        || (share >= SIGNIFICANT_SHARE && heap_kib >= SIGNIFICANT_SHARE_MIN_KIB)
-    {
-        Level::Significant
-    } else if heap_kib >= NOTICE_HEAP_KIB {
-        Level::Notice
-    } else {
-        Level::Fine
-    };
 
     let mut findings = Vec::new();
     let headline = match level {
@@ -273,23 +259,7 @@ pub fn verdict(f: &Facts, catalog: &Catalog) -> Verdict {
     let mut advice = Vec::new();
     if level >= Level::Notice {
         let mut add = |name: &str, entries: &[(&str, u64)], why: String| {
-            let built: Result<Vec<_>, String> = entries
-                .iter()
-                .map(|(n, v)| catalog.tunable(n, *v))
-                .collect();
-            match built {
-                Ok(tunables) => suggestions.push(Suggestion {
-                    profile: Profile {
-                        name: name.to_string(),
-                        description: why.clone(),
-                        tunables,
-                        allocator: Allocator::Glibc,
-                        env: Vec::new(),
-                    },
-                    why,
-                }),
-                Err(e) => notes.push(format!("{name} left out: {e}")),
-            }
+            suggest(catalog, name, entries, why, &mut suggestions, &mut notes)
         };
         const ARENA_MAX: &str = "glibc.malloc.arena_max";
         const TRIM: &str = "glibc.malloc.trim_threshold";
@@ -321,36 +291,9 @@ pub fn verdict(f: &Facts, catalog: &Catalog) -> Verdict {
         advice.push(
             "a preloaded jemalloc (profile preload-jemalloc) avoids glibc arenas altogether".into(),
         );
-        if !suggestions.is_empty() {
-            let names: Vec<&str> = suggestions
-                .iter()
-                .map(|s| s.profile.name.as_str())
-                .collect();
-            advice.push(format!(
-                "measure before deploying: `arena-sweep --tunables glibc-default,{}` compares them on the PoC; on this program, start it with one GLIBC_TUNABLES line at a time and inspect it again",
-                names.join(",")
-            ));
-        }
+        measure_advice(&suggestions, &mut advice);
     }
-    if !suggestions.is_empty() {
-        match f.glibc_version.as_deref() {
-            Some(v) if !version_at_least(v, (2, 26)) => notes.push(format!(
-                "glibc {v} predates GLIBC_TUNABLES (2.26): use the environment aliases shown instead"
-            )),
-            Some(v) if v != f.host_glibc_version => notes.push(format!(
-                "validated against this host's glibc {} (ld.so --list-tunables); the process runs glibc {v}",
-                f.host_glibc_version
-            )),
-            Some(_) => notes.push(format!(
-                "validated against this host's glibc {} (ld.so --list-tunables), the one the process runs",
-                f.host_glibc_version
-            )),
-            None => notes.push(format!(
-                "validated against this host's glibc {}; the process's glibc version could not be read",
-                f.host_glibc_version
-            )),
-        }
-    }
+    version_notes(f, &suggestions, &mut notes);
     Verdict {
         level,
         headline,
@@ -359,6 +302,112 @@ pub fn verdict(f: &Facts, catalog: &Catalog) -> Verdict {
         advice,
         notes,
     }
+}
+
+/// The level the arena heaps' resident memory calls for, and their share of RSS.
+pub(super) fn heap_level(r: &Regions) -> (Level, f64) {
+    let heap_kib = r.arena_heap_rss_kib;
+    let share = if r.total_rss_kib == 0 {
+        0.0
+    } else {
+        heap_kib as f64 / r.total_rss_kib as f64
+    };
+    let level = if r.arena_heaps == 0 {
+        Level::Fine
+    } else if heap_kib >= SIGNIFICANT_HEAP_KIB
+        || (share >= SIGNIFICANT_SHARE && heap_kib >= SIGNIFICANT_SHARE_MIN_KIB)
+    {
+        Level::Significant
+    } else if heap_kib >= NOTICE_HEAP_KIB {
+        Level::Notice
+    } else {
+        Level::Fine
+    };
+    (level, share)
+}
+
+/// The arena cap in force and where it comes from.
+pub(super) fn arena_cap(f: &Facts) -> (u64, String) {
+    match &f.arena_max {
+        Some(s) => (
+            s.value,
+            format!("arena_max={} ({} at start)", s.value, s.from),
+        ),
+        None => (
+            default_cap(f.online_cpus),
+            format!(
+                "glibc's default cap on this host, 8 x {} online CPUs",
+                f.online_cpus
+            ),
+        ),
+    }
+}
+
+/// Add the profile `name` made of `entries`, validated by the catalog (or a note why not).
+pub(super) fn suggest(
+    catalog: &Catalog,
+    name: &str,
+    entries: &[(&str, u64)],
+    why: String,
+    suggestions: &mut Vec<Suggestion>,
+    notes: &mut Vec<String>,
+) {
+    let built: Result<Vec<_>, String> = entries
+        .iter()
+        .map(|(n, v)| catalog.tunable(n, *v))
+        .collect();
+    match built {
+        Ok(tunables) => suggestions.push(Suggestion {
+            profile: Profile {
+                name: name.to_string(),
+                description: why.clone(),
+                tunables,
+                allocator: Allocator::Glibc,
+                env: Vec::new(),
+            },
+            why,
+        }),
+        Err(e) => notes.push(format!("{name} left out: {e}")),
+    }
+}
+
+/// "Measure before deploying", naming the suggested profiles.
+pub(super) fn measure_advice(suggestions: &[Suggestion], advice: &mut Vec<String>) {
+    if suggestions.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = suggestions
+        .iter()
+        .map(|s| s.profile.name.as_str())
+        .collect();
+    advice.push(format!(
+        "measure before deploying: `arena-sweep --tunables glibc-default,{}` compares them on the PoC; on this program, start it with one GLIBC_TUNABLES line at a time and inspect it again",
+        names.join(",")
+    ));
+}
+
+/// Which glibc the suggestions were validated against.
+pub(super) fn version_notes(f: &Facts, suggestions: &[Suggestion], notes: &mut Vec<String>) {
+    if suggestions.is_empty() {
+        return;
+    }
+    notes.push(match f.glibc_version.as_deref() {
+        Some(v) if !version_at_least(v, (2, 26)) => format!(
+            "glibc {v} predates GLIBC_TUNABLES (2.26): use the environment aliases shown instead"
+        ),
+        Some(v) if v != f.host_glibc_version => format!(
+            "validated against this host's glibc {} (ld.so --list-tunables); the process runs glibc {v}",
+            f.host_glibc_version
+        ),
+        Some(_) => format!(
+            "validated against this host's glibc {} (ld.so --list-tunables), the one the process runs",
+            f.host_glibc_version
+        ),
+        None => format!(
+            "validated against this host's glibc {}; the process's glibc version could not be read",
+            f.host_glibc_version
+        ),
+    });
 }
 
 /// For a process whose malloc is not glibc's: 64 MiB-aligned mappings are not arena heaps.
@@ -424,6 +473,7 @@ mod tests {
             arena_max: None,
             online_cpus: 2,
             host_glibc_version: "2.36".into(),
+            arenas: None,
         }
     }
 

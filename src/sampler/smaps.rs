@@ -139,16 +139,8 @@ pub fn classify(maps: &[Mapping]) -> Regions {
         let m = &maps[i];
         let rss = m.rss_bytes / 1024;
         r.total_rss_kib += rss;
-        let next = maps.get(i + 1);
         let prev = i.checked_sub(1).map(|p| &maps[p]);
-        let heap_slot = m.is_anon_rw() && m.start % ARENA_HEAP_SIZE == 0 && {
-            let slot_end = m.start + ARENA_HEAP_SIZE;
-            m.len() == ARENA_HEAP_SIZE
-                || (m.len() < ARENA_HEAP_SIZE
-                    && next
-                        .is_some_and(|n| n.is_anon_none() && n.start == m.end && n.end >= slot_end))
-        };
-        if heap_slot {
+        if is_heap_slot(maps, i) {
             r.arena_heaps += 1;
             r.arena_heap_rss_kib += rss;
             r.arena_heap_committed_kib += m.len() / 1024;
@@ -179,6 +171,27 @@ pub fn classify(maps: &[Mapping]) -> Regions {
         i += 1;
     }
     r
+}
+
+/// Is `maps[i]` the read-write part of a 64 MiB-aligned arena heap reservation?
+fn is_heap_slot(maps: &[Mapping], i: usize) -> bool {
+    let m = &maps[i];
+    let next = maps.get(i + 1);
+    m.is_anon_rw() && m.start % ARENA_HEAP_SIZE == 0 && {
+        let slot_end = m.start + ARENA_HEAP_SIZE;
+        m.len() == ARENA_HEAP_SIZE
+            || (m.len() < ARENA_HEAP_SIZE
+                && next.is_some_and(|n| n.is_anon_none() && n.start == m.end && n.end >= slot_end))
+    }
+}
+
+/// The arena heaps among `maps` (in address order), as (start, end of the read-write
+/// part): where `arena::read` looks for glibc's `heap_info` headers.
+pub fn arena_heap_slots(maps: &[Mapping]) -> Vec<(u64, u64)> {
+    (0..maps.len())
+        .filter(|&i| is_heap_slot(maps, i))
+        .map(|i| (maps[i].start, maps[i].end))
+        .collect()
 }
 
 /// Convert procfs's parsed smaps into [`Mapping`]s.

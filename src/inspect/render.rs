@@ -1,0 +1,290 @@
+//! The text view of one look at a process: who it is, where its RSS sits (smaps), its
+//! glibc arenas (when read), and the verdict.
+
+use crate::arena::{Arena, ArenaSnapshot, ReadError};
+use crate::tunables;
+
+use super::arenas::mib_b;
+use super::target::{self, LibcKind, Observation};
+use super::verdict::{self, mib, Verdict};
+use super::{Host, Look};
+
+pub(super) fn libc_line(o: &Observation) -> String {
+    let l = &o.libc;
+    let what = match l.kind {
+        LibcKind::Glibc => format!(
+            "glibc {}",
+            l.version.as_deref().unwrap_or("(version unknown)")
+        ),
+        LibcKind::Musl => "musl".to_string(),
+        LibcKind::StaticOther => "no glibc (statically linked)".to_string(),
+    };
+    let file = match &l.file {
+        Some(f) => f.display().to_string(),
+        None if l.kind == LibcKind::Glibc => "linked statically into the program".to_string(),
+        None => "no libc.so mapped".to_string(),
+    };
+    format!("{what}: {file} ({})", l.version_note)
+}
+
+pub(super) fn malloc_line(o: &Observation, host: &Host) -> String {
+    if let Some(r) = &o.replacement {
+        return format!(
+            "{} ({}{})",
+            r.name,
+            r.lib.display(),
+            if r.preloaded {
+                ", preloaded"
+            } else {
+                ", mapped, not preloaded"
+            }
+        );
+    }
+    match o.libc.kind {
+        LibcKind::Glibc => {
+            let cap = match &o.arena_max {
+                Some(s) => format!("arena_max={} set by {} at start", s.value, s.from),
+                None if o.environ_read => format!(
+                    "arena_max not set: default cap {} = 8 x {} online CPUs",
+                    verdict::default_cap(host.online_cpus),
+                    host.online_cpus
+                ),
+                None => format!(
+                    "its environment is unreadable; default cap {} = 8 x {} online CPUs unless arena_max is set",
+                    verdict::default_cap(host.online_cpus),
+                    host.online_cpus
+                ),
+            };
+            format!("glibc ptmalloc2; {cap}")
+        }
+        LibcKind::Musl => "musl's malloc".into(),
+        LibcKind::StaticOther => "the program's own".into(),
+    }
+}
+
+/// The whole one-shot view.
+pub(super) fn render(look: &Look, host: &Host, v: &Verdict) -> String {
+    let o = &look.obs;
+    let s = &o.snapshot;
+    let r = &s.regions;
+    let mut t = String::new();
+    let mut line = |l: String| {
+        t.push_str(&l);
+        t.push('\n');
+    };
+    line(format!(
+        "PID {} ({}), user {}",
+        o.pid,
+        o.name,
+        target::user_name(o.uid)
+    ));
+    if let Some(exe) = &o.exe {
+        line(format!(
+            "  program   {}{}",
+            exe.display(),
+            o.pointer_bits
+                .map(|b| format!(" ({b}-bit)"))
+                .unwrap_or_default()
+        ));
+    }
+    line(format!("  libc      {}", libc_line(o)));
+    line(format!("  malloc    {}", malloc_line(o, host)));
+    line(format!("  threads   {}", s.threads));
+    line(format!(
+        "  RSS       {} (anonymous {}, file {}, shmem {}); peak {} (VmHWM)",
+        mib(s.rss_kib),
+        mib(s.rss_anon_kib),
+        mib(s.rss_file_kib),
+        mib(s.rss_shmem_kib),
+        mib(s.hwm_kib)
+    ));
+    line(String::new());
+    line(format!(
+        "Where the RSS sits (/proc/{}/smaps):            resident",
+        o.pid
+    ));
+    let row = |name: &str, detail: String, kib: u64| {
+        format!("  {name:<16} {detail:<26} {:>12}", mib(kib))
+    };
+    line(
+        row(
+            "arena heaps",
+            format!("{} heap(s)", r.arena_heaps),
+            r.arena_heap_rss_kib,
+        ) + &if r.arena_heaps > 0 {
+            format!(
+                "   committed {} of {} reserved",
+                mib(r.arena_heap_committed_kib),
+                mib(u64::from(r.arena_heaps) * 64 * 1024)
+            )
+        } else {
+            String::new()
+        },
+    );
+    line(row(
+        "[heap]",
+        "main arena (brk)".into(),
+        r.main_heap_rss_kib,
+    ));
+    line(
+        row(
+            "thread stacks",
+            format!("{} + the main thread's", r.thread_stacks),
+            r.stack_rss_kib,
+        ) + if u64::from(r.thread_stacks) >= s.threads {
+            // glibc keeps the stacks of exited threads for reuse (up to 40 MiB).
+            "   incl. stacks glibc caches for reuse"
+        } else {
+            ""
+        },
+    );
+    if r.python_alloc_rss_kib > 0 {
+        line(row(
+            "mimalloc",
+            "CPython's object allocator".into(),
+            r.python_alloc_rss_kib,
+        ));
+    }
+    line(row("other anonymous", String::new(), r.anon_other_rss_kib));
+    line(row("file-backed", String::new(), r.file_rss_kib));
+    line(row("total", String::new(), r.total_rss_kib));
+    line(String::new());
+    for l in arena_section(look) {
+        line(l);
+    }
+    line(String::new());
+    line(format!("Verdict: {} - {}", v.level.as_str(), v.headline));
+    for f in &v.findings {
+        line(format!("  - {f}"));
+    }
+    if !v.suggestions.is_empty() {
+        let old = !verdict::reads_glibc_tunables(o.libc.version.as_deref());
+        line(String::new());
+        line("Suggested tunables (in order; each is a profile in tunables/):".into());
+        for sg in &v.suggestions {
+            let setting = if old {
+                tunables::render_env_aliases(&sg.profile.tunables)
+                    .unwrap_or_else(|| "(no environment alias exists)".into())
+            } else {
+                format!("GLIBC_TUNABLES={}", sg.profile.glibc_tunables())
+            };
+            line(format!("  {setting}"));
+            line(format!("      {}: {}", sg.profile.name, sg.why));
+        }
+    }
+    if !v.advice.is_empty() {
+        line(String::new());
+        line("Also:".into());
+        for a in &v.advice {
+            line(format!("  - {a}"));
+        }
+    }
+    if !v.notes.is_empty() {
+        line(String::new());
+        line("Notes:".into());
+        for n in &v.notes {
+            line(format!("  - {n}"));
+        }
+    }
+    t
+}
+
+/// A figure, with `*` when it could not be read consistently.
+fn fig(a: &Arena, which: crate::arena::Figure, bytes: u64) -> String {
+    let mark = if a.inconsistent.contains(&which) {
+        "*"
+    } else {
+        ""
+    };
+    format!("{}{mark}", mib_b(bytes))
+}
+
+fn arena_row(a: &Arena) -> String {
+    use crate::arena::Figure as F;
+    let name = if a.is_main {
+        "main ([heap])".to_string()
+    } else {
+        format!("{} @{:#x}", a.index, a.address)
+    };
+    format!(
+        "  {name:<22} {:>5} {:>11} {:>11} {:>11} {:>11} {:>8}",
+        if a.is_main {
+            "-".to_string()
+        } else {
+            a.heaps.len().to_string()
+        },
+        fig(a, F::SystemMemBytes, a.system_mem_bytes),
+        fig(a, F::InUseBytes, a.in_use_bytes),
+        fig(
+            a,
+            F::BinFreeBytes,
+            a.fast_free_bytes + a.bin_free_bytes + a.top_bytes
+        ),
+        fig(a, F::TrimmableBytes, a.trimmable_bytes),
+        a.attached_threads
+    )
+}
+
+fn how_read(s: &ArenaSnapshot) -> String {
+    let mut how = format!("read from its memory in {:.1} ms", s.read_s * 1e3);
+    if let Some(stopped) = s.stopped_s {
+        how.push_str(&format!(
+            "; the process was stopped for {:.1} ms",
+            stopped * 1e3
+        ));
+    }
+    if s.attempts > 1 {
+        how.push_str(&format!("; {} attempts", s.attempts));
+    }
+    how
+}
+
+/// The per-arena table and totals, or why the arenas were not read.
+pub(super) fn arena_section(look: &Look) -> Vec<String> {
+    let s = match &look.arenas {
+        Ok(s) => s,
+        Err(e) => return not_read(e),
+    };
+    let t = &s.totals;
+    let mut out = vec![
+        format!("glibc's arenas ({}):", how_read(s)),
+        format!(
+            "  {:<22} {:>5} {:>11} {:>11} {:>11} {:>11} {:>8}",
+            "arena", "heaps", "system", "in use", "free", "trimmable", "threads"
+        ),
+    ];
+    out.extend(s.arenas.iter().map(arena_row));
+    out.push(format!(
+        "  {:<22} {:>5} {:>11} {:>11} {:>11} {:>11}",
+        format!("total ({} arenas)", t.arenas),
+        t.heaps,
+        mib_b(t.system_mem_bytes),
+        mib_b(t.in_use_bytes),
+        mib_b(t.fast_free_bytes + t.bin_free_bytes + t.top_bytes),
+        mib_b(t.trimmable_bytes)
+    ));
+    out.push(format!(
+        "  free = fast bins {} + bins {} + tops {}; trimmable = the resident RSS malloc_trim(0) would return",
+        mib_b(t.fast_free_bytes),
+        mib_b(t.bin_free_bytes),
+        mib_b(t.top_bytes)
+    ));
+    if !s.consistent {
+        out.push("  * moved while it was read, in every attempt: approximate (--freeze reads it exactly)".into());
+        for a in s.arenas.iter().filter(|a| !a.problems.is_empty()) {
+            out.push(format!("    arena {}: {}", a.index, a.problems.join("; ")));
+        }
+    }
+    for n in &s.notes {
+        out.push(format!("  note: {n}"));
+    }
+    out
+}
+
+fn not_read(e: &ReadError) -> Vec<String> {
+    let mut out = vec![format!("glibc's arenas: not read. {e}.")];
+    if matches!(e, ReadError::Permission { .. }) {
+        out.push("  The view above and the verdict below come from /proc/PID/smaps alone.".into());
+    }
+    out
+}
