@@ -261,6 +261,7 @@ impl Pattern {
             | Pattern::Churn { size, .. }
             | Pattern::Fragment { size, .. }
             | Pattern::Retain { size, .. } => size,
+            Pattern::Strand { size, keep, .. } => size.max(keep),
             Pattern::Large { max, .. } | Pattern::Mixed { max, .. } => max,
             Pattern::Crash { .. } => 0,
         }
@@ -274,6 +275,7 @@ impl Pattern {
             | Pattern::Churn { size, count }
             | Pattern::Fragment { size, count, .. }
             | Pattern::Retain { size, count, .. } => size.checked_mul(count),
+            Pattern::Strand { size, count, keep } => size.checked_mul(count)?.checked_add(keep),
             Pattern::Large { max, count, .. } => max.checked_mul(count),
             Pattern::Mixed {
                 requests,
