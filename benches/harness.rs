@@ -138,6 +138,7 @@ fn harness_overhead() -> String {
     header("1. harness overhead: K short runs, arena-sweep (A) vs the minimal talk-style driver (B, the floor)");
     let out = tmpdir("overhead");
     let k_reps = 20; // x 2 builds = 40 runs
+                     // 1x1 with the run defaults (10 calls, 5 ms apart), as a user's shortest sweep.
     let args = [
         "--python-threads",
         "1",
@@ -145,10 +146,6 @@ fn harness_overhead() -> String {
         "1",
         "--reps",
         "20",
-        "--iterations",
-        "1",
-        "--sleep-ms",
-        "0",
         "--seed",
         "1",
         "--no-install",
@@ -179,7 +176,7 @@ fn harness_overhead() -> String {
             let (python, ext) = &configs[i % 2];
             let o = Command::new(python)
                 .arg(&talk)
-                .args([ext.as_str(), "1", "1", "1", "0", "seed", ""])
+                .args([ext.as_str(), "1", "1", "10", "5", "seed", ""])
                 .env_clear()
                 .env("LC_ALL", "C.UTF-8")
                 .env("PATH", "/usr/local/bin:/usr/bin:/bin")

@@ -10,9 +10,10 @@ paused at a known point:
     done     every Python thread finished the workload            -> final snapshot
     trimmed  malloc_trim(0) was called                             -> after-trim snapshot
     released blocks the pattern kept alive were freed (only when there were any)
-    report   the run's counters (calls, wall time, ...), and with "verify" the
-             process's own account (malloc_info, mallinfo2, pymalloc), taken here,
-             after the last snapshot, so that it cannot disturb one
+    report   the run's counters (calls, wall time, ...), after the last snapshot
+    verify   (with "verify") malloc_info was taken and nothing allocated since; the
+             parent reads the arenas from outside, then writes one byte
+    self_view the process's own account (malloc_info, mallinfo2, pymalloc)
 
 Nothing the driver does between two snapshots allocates for the harness: the phase
 messages from `done` on are bytes built before the baseline, written with os.write,
@@ -52,6 +53,7 @@ DONE = b'{"phase":"done"}\n'
 DONE_STORE = b'{"phase":"done","store":true}\n'
 TRIMMED = b'{"phase":"trimmed"}\n'
 RELEASED = b'{"phase":"released"}\n'
+VERIFY = '{"phase":"verify"}\n'
 GO = bytearray(64)
 GO_VIEW = [GO]
 
@@ -141,9 +143,9 @@ def pymalloc_arena_bytes():
     return int(m.group(3).replace(",", "")) if m else None
 
 
-def self_view():
-    """The process's own account: only after the last snapshot (it allocates)."""
-    info = arena_poc.malloc_info()
+def self_view(info):
+    """The process's own account, around `info` (malloc_info, taken first): only after
+    the last snapshot (it allocates)."""
     return {
         "rss_kib": arena_poc.rss_kib(),
         "arenas_reported": info["arenas"],
@@ -326,10 +328,14 @@ def main():
         released_bytes=released,
         gil_enabled=gil_enabled(),
     )
-    if CFG.get("verify"):
-        report["self_view"] = self_view()
     send(report)
     wait_go()
+    if CFG["verify"]:
+        # malloc_info, then the marker, then a one-byte wait with nothing allocated in
+        # between, so the parent reads the arenas in the state malloc_info describes.
+        info = arena_poc.malloc_info_paused(MSG_FD, 0, VERIFY)
+        send(dict(phase="self_view", **self_view(info)))
+        wait_go()
 
 
 main()

@@ -120,6 +120,81 @@ pub struct Phases {
     pub verified: Option<Snapshot>,
 }
 
+/// One arena's figures at one phase, read from outside (`crate::arena`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArenaFigures {
+    pub is_main: bool,
+    pub heaps: u32,
+    pub system_mem_bytes: u64,
+    pub max_system_mem_bytes: u64,
+    pub in_use_bytes: u64,
+    /// fast + rest, top included, as malloc_info counts them.
+    pub free_bytes: u64,
+    pub fast_free_bytes: u64,
+    pub top_bytes: u64,
+    /// Resident bytes a `malloc_trim(0)` would return.
+    pub trimmable_bytes: u64,
+    pub attached_threads: u64,
+}
+
+/// glibc's arenas at one phase, read from outside by the parent while the child was
+/// paused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArenaRead {
+    /// In malloc_info's order: 0 is the main arena, then the newest to the oldest.
+    pub arenas: Vec<ArenaFigures>,
+    pub totals: crate::arena::Totals,
+    /// Every figure settled (a paused child does not change them).
+    pub consistent: bool,
+    pub read_ms: f64,
+}
+
+impl From<&crate::arena::ArenaSnapshot> for ArenaRead {
+    fn from(s: &crate::arena::ArenaSnapshot) -> Self {
+        let mut arenas: Vec<&crate::arena::Arena> = s.arenas.iter().collect();
+        arenas.sort_by_key(|a| a.index);
+        ArenaRead {
+            arenas: arenas
+                .into_iter()
+                .map(|a| ArenaFigures {
+                    is_main: a.is_main,
+                    heaps: a.heaps.len() as u32,
+                    system_mem_bytes: a.system_mem_bytes,
+                    max_system_mem_bytes: a.max_system_mem_bytes,
+                    in_use_bytes: a.in_use_bytes,
+                    free_bytes: a.free_bytes,
+                    fast_free_bytes: a.fast_free_bytes,
+                    top_bytes: a.top_bytes,
+                    trimmable_bytes: a.trimmable_bytes,
+                    attached_threads: a.attached_threads,
+                })
+                .collect(),
+            totals: s.totals.clone(),
+            consistent: s.consistent,
+            read_ms: s.read_s * 1e3,
+        }
+    }
+}
+
+/// The arena reads of a run, phase by phase; `error` says why there are none (a
+/// preloaded allocator, musl, ...).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArenaPhases {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<ArenaRead>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<ArenaRead>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trimmed: Option<ArenaRead>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released: Option<ArenaRead>,
+    /// At the `--verify` pause, where malloc_info was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<ArenaRead>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// The measured numbers of a successful run (DESIGN.md's definitions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -169,6 +244,25 @@ pub struct Metrics {
     /// verified runs only).
     #[serde(default)]
     pub pymalloc_arena_kib: Option<u64>,
+    /// Arenas at the final snapshot, read from outside (main arena included).
+    #[serde(default)]
+    pub arenas_read: Option<u32>,
+    /// Bytes free inside the arenas at the final snapshot (fast bins, bins, tops).
+    #[serde(default)]
+    pub arena_free_kib: Option<u64>,
+    /// Bytes in use in the arenas at the final snapshot.
+    #[serde(default)]
+    pub arena_in_use_kib: Option<u64>,
+    /// Free inside arenas, final minus baseline.
+    #[serde(default)]
+    pub arena_free_delta_kib: Option<i64>,
+    /// Resident RSS a malloc_trim(0) would have returned at the final snapshot.
+    #[serde(default)]
+    pub trimmable_kib: Option<u64>,
+    /// With --verify: whether every arena's system_mem and free bytes read from
+    /// outside equal malloc_info's, taken at the same pause.
+    #[serde(default)]
+    pub malloc_info_agrees: Option<bool>,
 }
 
 /// One line of results.jsonl.
@@ -192,6 +286,9 @@ pub struct RunRecord {
     pub phases: Phases,
     /// What the child said about itself at each phase (cross-check only).
     pub child_reports: serde_json::Value,
+    /// glibc's arenas at each phase, read from outside.
+    #[serde(default)]
+    pub arenas: ArenaPhases,
     pub series: SeriesArrays,
     /// Wall time of the whole child process, measured by the parent.
     pub process_wall_s: f64,
@@ -224,6 +321,7 @@ impl RunRecord {
             metrics: Some(metrics),
             phases: Phases::default(),
             child_reports: serde_json::Value::Null,
+            arenas: ArenaPhases::default(),
             series: SeriesArrays::default(),
             process_wall_s: 0.1,
             started_unix_s: 0.0,

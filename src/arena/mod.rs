@@ -67,6 +67,10 @@ pub struct ReadOptions {
     /// Check residency in `/proc/PID/pagemap` (`trimmable_bytes` and the heaps'
     /// `resident_bytes` are 0 without it).
     pub pagemap: bool,
+    /// The caller knows the process cannot change its arenas while it is read (a
+    /// sweep's child, paused in a read with no other thread): read once, and skip the
+    /// chunk walk, as a frozen read does, without stopping it.
+    pub quiescent: bool,
 }
 
 impl Default for ReadOptions {
@@ -75,6 +79,7 @@ impl Default for ReadOptions {
             freeze: false,
             retries: 3,
             pagemap: true,
+            quiescent: false,
         }
     }
 }
@@ -108,7 +113,7 @@ pub fn read_with(
     } else {
         None
     };
-    let tries = if frozen.is_some() {
+    let tries = if frozen.is_some() || opts.quiescent {
         1
     } else {
         opts.retries + 1
@@ -262,7 +267,7 @@ fn attempt(
     };
     // Frozen, nothing moves: the chunk walk (a check against a moving process, which
     // reads every chunk header) would only make the stop longer.
-    let walk_chunks = !opts.freeze;
+    let walk_chunks = !(opts.freeze || opts.quiescent);
     walk_all(mem, layout, &maps, page, walk_chunks, &mut pagemap).map_err(|e| match e {
         AttemptError::Fatal(ReadError::ProcessGone { .. }) => {
             AttemptError::Fatal(ReadError::ProcessGone { pid })

@@ -373,7 +373,31 @@ pub fn read_libc(pid: i32, linkage: &Linkage) -> Libc {
 /// Read the glibc banner of a mapped libc through the first way that opens it.
 /// Returns the version (if a banner was found) and the path used, or every attempt's
 /// error.
+/// Versions read from libc files, by (device, inode, path): scanning a libc for its
+/// banner takes milliseconds, and a sweep reads the same libc in every child.
+#[allow(clippy::type_complexity)]
+static GLIBC_VERSIONS: std::sync::Mutex<
+    Vec<(((i32, i32), u64, PathBuf), (Option<String>, String))>,
+> = std::sync::Mutex::new(Vec::new());
+
 fn read_mapped_glibc_version(pid: i32, f: &MappedFile) -> Result<(Option<String>, String), String> {
+    let key = (f.dev, f.inode, f.path.clone());
+    let cache = || GLIBC_VERSIONS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, v)) = cache().iter().find(|(k, _)| *k == key) {
+        return Ok(v.clone());
+    }
+    let found = scan_mapped_glibc_version(pid, f)?;
+    if !f.path.to_string_lossy().ends_with(" (deleted)") {
+        let mut c = cache();
+        if c.len() >= 16 {
+            c.remove(0);
+        }
+        c.push((key, found.clone()));
+    }
+    Ok(found)
+}
+
+fn scan_mapped_glibc_version(pid: i32, f: &MappedFile) -> Result<(Option<String>, String), String> {
     let path = f.path.to_string_lossy();
     let deleted = path.ends_with(" (deleted)");
     let mut candidates = Vec::new();

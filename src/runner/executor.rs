@@ -2,8 +2,10 @@
 //! measure it from `/proc` at each pause.
 //!
 //! The child gets an explicit environment (nothing inherited), its own process group
-//! (so a timeout or Ctrl-C kills everything it started), the message pipe as fd 3,
-//! and "go" lines on stdin. Its stdout and stderr are kept (the tail) for failure
+//! (so a timeout or Ctrl-C kills everything it started), the message pipe's write end
+//! (its number in the `msg_fd` argument) and "go" lines on stdin. While it is paused
+//! at each phase, the parent snapshots /proc and reads glibc's arenas from outside
+//! (`crate::arena`). Its stdout and stderr are kept (the tail) for failure
 //! reports. Whatever goes wrong in the child becomes a failed `RunRecord` with a
 //! reason; this function does not return errors for child failures.
 
@@ -19,12 +21,12 @@ use serde_json::Value;
 use crate::ext::ExtBuild;
 use crate::plan::StartMode;
 use crate::python::inspect::Interpreter;
-use crate::results::{Cell, Failure, Metrics, Phases, RunRecord, SeriesArrays, Status};
+use crate::results::{
+    ArenaPhases, ArenaRead, Cell, Failure, Metrics, Phases, RunRecord, SeriesArrays, Status,
+};
 use crate::sampler::series::{Probe, Series};
 use crate::sampler::{snapshot, Snapshot};
 
-/// The file descriptor the driver writes its messages to.
-const MSG_FD: i32 = 3;
 /// How much of the child's stderr a failure keeps.
 const TAIL_BYTES: usize = 4096;
 
@@ -62,7 +64,7 @@ pub struct RunSpec<'a> {
 
 /// The driver's configuration as `key=value` arguments (driver.py reads them without
 /// importing a JSON parser, which would add to every run's start-up).
-fn driver_args(spec: &RunSpec) -> Vec<std::ffi::OsString> {
+fn driver_args(spec: &RunSpec, msg_fd: i32) -> Vec<std::ffi::OsString> {
     use std::ffi::OsString;
     let kv = |k: &str, v: &std::ffi::OsStr| {
         let mut s = OsString::from(format!("{k}="));
@@ -84,7 +86,7 @@ fn driver_args(spec: &RunSpec) -> Vec<std::ffi::OsString> {
         None => (OsString::new(), String::new()),
     };
     vec![
-        text("msg_fd", &MSG_FD.to_string()),
+        text("msg_fd", &msg_fd.to_string()),
         text("build", spec.cell.build.as_str()),
         kv("ext_dir", spec.ext.dir.as_os_str()),
         kv("ext_file", spec.ext.file.as_os_str()),
@@ -353,8 +355,12 @@ impl Session {
     }
 
     fn go(&mut self) -> Result<(), Fail> {
+        self.send(b"go\n")
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Fail> {
         self.stdin
-            .write_all(b"go\n")
+            .write_all(bytes)
             .and_then(|_| self.stdin.flush())
             .map_err(|e| {
                 fail(
@@ -382,6 +388,40 @@ impl Session {
             )
         })
     }
+}
+
+/// glibc's arenas of the paused child, read from outside. Once a read is refused
+/// for good (a preloaded allocator, musl, an unsupported glibc), `error` says why and
+/// later phases do not try again.
+fn read_arenas(pid: i32, error: &mut Option<String>) -> Option<ArenaRead> {
+    if error.is_some() {
+        return None;
+    }
+    // The child is paused in a read, and its workers have been joined: nothing moves.
+    let opts = crate::arena::ReadOptions {
+        quiescent: true,
+        ..Default::default()
+    };
+    match crate::arena::read(pid, &opts) {
+        Ok(snap) => Some(ArenaRead::from(&snap)),
+        Err(e) => {
+            *error = Some(e.to_string());
+            None
+        }
+    }
+}
+
+/// Whether every arena's system_mem and free bytes, read from outside, equal what
+/// malloc_info said at the same pause (the child's `self_view.malloc_arenas`).
+fn agrees_with_malloc_info(view: &Value, read: &ArenaRead) -> bool {
+    let Some(theirs) = view.get("malloc_arenas").and_then(Value::as_array) else {
+        return false;
+    };
+    theirs.len() == read.arenas.len()
+        && theirs.iter().zip(&read.arenas).all(|(m, a)| {
+            m.get("system_current_bytes").and_then(Value::as_u64) == Some(a.system_mem_bytes)
+                && m.get("free_bytes").and_then(Value::as_u64) == Some(a.free_bytes)
+        })
 }
 
 /// wait4 with a deadline; returns (wait status, rusage) or None if it did not end.
@@ -472,6 +512,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
     let started_unix_s = unix_now();
     let t0 = Instant::now();
     let mut phases = Phases::default();
+    let mut arenas = ArenaPhases::default();
     let mut series_samples = Vec::new();
     let mut reports = serde_json::Map::new();
     let mut pipes_slot: Option<Pipes> = None;
@@ -486,27 +527,27 @@ pub fn run(spec: &RunSpec) -> RunRecord {
         // passes on purpose with --env.
         cmd.args(["-s", "-P", "-X", "faulthandler"])
             .arg(spec.driver)
-            .args(driver_args(spec))
+            .args(driver_args(spec, msg_w.as_raw_fd()))
             .env_clear()
             .envs(child_env(spec))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        // The write end is the one descriptor the child inherits besides stdio: it
+        // loses O_CLOEXEC just for this spawn (the parent starts no other process
+        // meanwhile), and the driver is told its number. No pre_exec hook, so the
+        // standard library can spawn with posix_spawn rather than fork.
         let wfd = msg_w.as_raw_fd();
-        // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if wfd == MSG_FD {
-                    // dup2 onto itself keeps O_CLOEXEC; clear it instead.
-                    if libc::fcntl(wfd, libc::F_SETFD, 0) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                } else if libc::dup2(wfd, MSG_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+        // SAFETY: fcntl on a descriptor we own.
+        if unsafe { libc::fcntl(wfd, libc::F_SETFD, 0) } < 0 {
+            return Err(fail(
+                "spawn",
+                format!(
+                    "cannot pass the message pipe: {}",
+                    std::io::Error::last_os_error()
+                ),
+            ));
         }
         let mut child = cmd.spawn().map_err(|e| {
             fail(
@@ -531,6 +572,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
             s.expect(&["ready"])?;
             let baseline = s.snap("ready")?;
             phases.ready = Some(baseline);
+            arenas.ready = read_arenas(pid, &mut arenas.error);
             let series = Series::start(pid, spec.sample_interval)
                 .map_err(|e| fail("harness", format!("{e:#}")))?;
             s.go()?;
@@ -546,26 +588,39 @@ pub fn run(spec: &RunSpec) -> RunRecord {
             series_samples = series.stop();
             let done = done?;
             phases.done = Some(done);
+            arenas.done = read_arenas(pid, &mut arenas.error);
             s.go()?;
             s.expect(&["trimmed"])?;
             let trimmed = s.snap_status("trimmed")?;
             phases.trimmed = Some(trimmed);
+            arenas.trimmed = read_arenas(pid, &mut arenas.error);
             s.go()?;
             if done_msg.get("store").and_then(Value::as_bool) == Some(true) {
                 s.expect(&["released"])?;
                 phases.released = Some(s.snap_status("released")?);
+                arenas.released = read_arenas(pid, &mut arenas.error);
                 s.go()?;
             }
             // Every snapshot is taken: the child may now allocate to report.
             let report = s.expect(&["report"])?;
-            if spec.verify {
-                phases.verified = Some(s.snap("report")?);
-            }
             s.go()?;
+            let mut view = None;
+            if spec.verify {
+                // The child took malloc_info and allocated nothing since: read the
+                // same state from outside, then let it go on (one byte).
+                s.expect(&["verify"])?;
+                phases.verified = Some(s.snap("verify")?);
+                arenas.verified = read_arenas(pid, &mut arenas.error);
+                s.send(b"v")?;
+                view = Some(s.expect(&["self_view"])?);
+                s.go()?;
+            }
 
             let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-            let view = report.get("self_view");
-            let view_num = |k: &str| view.and_then(|v| v.get(k)).and_then(Value::as_u64);
+            let view_num = |k: &str| view.as_ref().and_then(|v| v.get(k)).and_then(Value::as_u64);
+            let at_done = arenas.done.as_ref().map(|a| &a.totals);
+            let free_at =
+                |a: &Option<ArenaRead>| a.as_ref().map(|a| a.totals.arena_free_bytes as i64);
             let peak_sampled = series_samples.iter().map(|x| x.rss_kib).max().unwrap_or(0);
             let peak_threads = series_samples.iter().map(|x| x.threads).max().unwrap_or(0);
             let wall_s = num(&report, "wall_s");
@@ -597,6 +652,17 @@ pub fn run(spec: &RunSpec) -> RunRecord {
                 heaps_reported: view_num("heaps_reported").map(|n| n as u32),
                 regions_delta: done.regions.delta(&baseline.regions),
                 pymalloc_arena_kib: view_num("pymalloc_arena_bytes").map(|b| b / 1024),
+                arenas_read: at_done.map(|t| t.arenas as u32),
+                arena_free_kib: at_done.map(|t| t.arena_free_bytes / 1024),
+                arena_in_use_kib: at_done.map(|t| t.in_use_bytes / 1024),
+                arena_free_delta_kib: free_at(&arenas.done)
+                    .zip(free_at(&arenas.ready))
+                    .map(|(d, r)| (d - r) / 1024),
+                trimmable_kib: at_done.map(|t| t.trimmable_bytes / 1024),
+                malloc_info_agrees: view
+                    .as_ref()
+                    .zip(arenas.verified.as_ref())
+                    .map(|(v, a)| agrees_with_malloc_info(v, a)),
             })
         })();
         let Session {
@@ -688,6 +754,7 @@ pub fn run(spec: &RunSpec) -> RunRecord {
         metrics,
         phases,
         child_reports: Value::Object(reports),
+        arenas,
         series: SeriesArrays::from(&series_samples[..]),
         process_wall_s: t0.elapsed().as_secs_f64(),
         started_unix_s,

@@ -6,8 +6,6 @@ pub mod record;
 pub mod series;
 pub mod smaps;
 
-use std::io::BufReader;
-
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
@@ -67,10 +65,10 @@ pub fn snapshot(pid: i32) -> Result<Snapshot> {
     let status = std::fs::File::open(format!("{dir}/status"))
         .with_context(|| format!("cannot read {dir}/status"))?;
     let mut snap = parse_status(status)?;
-    let smaps = std::fs::File::open(format!("{dir}/smaps"))
+    let text = std::fs::read(format!("{dir}/smaps"))
         .with_context(|| format!("cannot read {dir}/smaps"))?;
-    let maps = smaps::parse(BufReader::with_capacity(1 << 16, smaps))
-        .with_context(|| format!("unreadable {dir}/smaps"))?;
+    let maps =
+        smaps::parse_bytes(&text).map_err(|e| anyhow::anyhow!("unreadable {dir}/smaps: {e}"))?;
     snap.regions = smaps::classify(&maps);
     snap.regions_measured = true;
     Ok(snap)
