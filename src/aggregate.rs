@@ -98,6 +98,21 @@ pub struct BuildStats {
     /// Median bytes the pattern kept alive at the final snapshot (KiB).
     #[serde(default)]
     pub store_kib: Option<f64>,
+    /// Arenas at the final snapshot, read from outside (runs where they could be).
+    #[serde(default)]
+    pub arenas_read: Option<Summary>,
+    /// Free inside the arenas at the final snapshot (fast bins, bins, tops), KiB.
+    #[serde(default)]
+    pub arena_free_kib: Option<Summary>,
+    /// Change of the free bytes inside the arenas, final minus baseline (median, KiB).
+    #[serde(default)]
+    pub arena_free_delta_kib: Option<f64>,
+    /// Resident RSS a malloc_trim(0) would have returned at the final snapshot, KiB.
+    #[serde(default)]
+    pub trimmable_kib: Option<Summary>,
+    /// Verified runs (--verify) whose outside reading differed from malloc_info.
+    #[serde(default)]
+    pub malloc_info_mismatches: usize,
 }
 
 /// Median change of each smaps region over a cell's runs, in KiB.
@@ -246,11 +261,7 @@ fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
         reclaimable_kib: Summary::of(&col(|m| m.reclaimable_kib as f64))?,
         arena_heaps: Summary::of(&col(|m| m.arena_heaps as f64))?,
         heap_rss_kib: Summary::of(&col(|m| m.heap_rss_kib as f64))?,
-        arenas_reported: Summary::of(
-            &ok.iter()
-                .filter_map(|m| m.arenas_reported.map(f64::from))
-                .collect::<Vec<_>>(),
-        ),
+        arenas_reported: some_summary(&ok, |m| m.arenas_reported.map(f64::from)),
         peak_threads: Summary::of(&col(|m| m.peak_threads as f64))?,
         wall_s: Summary::of(&col(|m| m.wall_s))?,
         calls_per_s: Summary::of(&col(|m| m.calls_per_s))?,
@@ -290,9 +301,23 @@ fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
                 .collect::<Vec<_>>(),
         ),
         store_kib: stats::median(&col(|m| m.store_bytes as f64 / 1024.0)),
+        arenas_read: some_summary(&ok, |m| m.arenas_read.map(f64::from)),
+        arena_free_kib: some_summary(&ok, |m| m.arena_free_kib.map(|k| k as f64)),
+        arena_free_delta_kib: some_summary(&ok, |m| m.arena_free_delta_kib.map(|k| k as f64))
+            .map(|s| s.median),
+        trimmable_kib: some_summary(&ok, |m| m.trimmable_kib.map(|k| k as f64)),
+        malloc_info_mismatches: ok
+            .iter()
+            .filter(|m| m.malloc_info_agrees == Some(false))
+            .count(),
         finals_kib: col(|m| m.final_rss_kib as f64),
         deltas_kib: deltas,
     })
+}
+
+/// The summary of an optional metric over the runs that have it.
+fn some_summary(ok: &[&Metrics], f: impl Fn(&Metrics) -> Option<f64>) -> Option<Summary> {
+    Summary::of(&ok.iter().filter_map(|m| f(m)).collect::<Vec<_>>())
 }
 
 fn med(xs: &[f64]) -> f64 {

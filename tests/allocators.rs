@@ -1,6 +1,7 @@
 //! Allocator profiles measured for real: each must change what glibc's documentation
-//! says it changes. Numbers come from the parent's smaps classification and the
-//! child's own malloc_info / mallinfo2, in the same runs.
+//! says it changes. Numbers come from the parent's smaps classification, glibc's
+//! arenas read from outside at each phase, and (with --verify) the child's own
+//! malloc_info after the last snapshot, in the same runs.
 
 mod common;
 
@@ -34,6 +35,7 @@ fn measure(profiles: &str, extra: &[&str]) -> BTreeMap<(String, String), Vec<Val
             "--seed",
             "3",
             "--no-install",
+            "--verify",
         ])
         .args(["--tunables", profiles])
         .args(&extra)
@@ -61,12 +63,12 @@ fn metric(r: &Value, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("no metric {name}"))
 }
 
-/// Growth of glibc's in-use bytes (mallinfo2 uordblks, all arenas) during the workload.
+/// Growth of glibc's in-use bytes (all arenas, read from outside) during the workload.
 fn glibc_in_use_growth(r: &Value) -> i64 {
     let at = |phase: &str| {
-        r["child_reports"][phase]["mallinfo2"]["uordblks"]
+        r["arenas"][phase]["totals"]["in_use_bytes"]
             .as_i64()
-            .unwrap()
+            .unwrap_or_else(|| panic!("no arena read at {phase}: {}", r["arenas"]))
     };
     at("done") - at("ready")
 }
@@ -88,11 +90,19 @@ fn arena_caps_bound_the_arena_heaps() {
         assert_eq!(heaps("arena-max-2"), 1, "{build}");
         for p in ["glibc-default", "arena-max-1", "arena-max-2"] {
             let r = &by[&(p.to_string(), build.to_string())][0];
+            // At the final snapshot: smaps and the arenas read from outside.
             assert_eq!(
                 metric(r, "arena_heaps"),
-                metric(r, "heaps_reported"),
+                r["arenas"]["done"]["totals"]["heaps"].as_i64().unwrap(),
+                "{p} {build}: smaps and the outside reading agree"
+            );
+            // At the --verify pause: smaps, malloc_info and the outside reading.
+            assert_eq!(
+                r["phases"]["verified"]["regions"]["arena_heaps"].as_i64(),
+                Some(metric(r, "heaps_reported")),
                 "{p} {build}: smaps and malloc_info agree"
             );
+            assert_eq!(r["metrics"]["malloc_info_agrees"], true, "{p} {build}");
         }
     }
 }

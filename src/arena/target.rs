@@ -191,7 +191,7 @@ impl Maps {
             after_libc = is_libc;
         }
         Ok(Maps {
-            heap_slots: smaps::arena_heap_slots(&plain),
+            heap_slots: smaps::arena_heap_candidates(&plain),
             brk: maps
                 .0
                 .iter()

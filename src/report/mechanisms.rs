@@ -16,6 +16,9 @@ pub struct Row {
     pub point: String,
     pub profile: String,
     pub nogil_delta: String,
+    /// Free inside the free-threaded build's arenas at the final snapshot, and its
+    /// change over the run (read from outside).
+    pub free_in_arenas: String,
     pub extra: String,
     pub nogil: String,
     pub gil: String,
@@ -43,6 +46,13 @@ pub fn rows(summaries: &[CellSummary]) -> Vec<Row> {
                     .nogil
                     .as_ref()
                     .map_or("-".into(), |b| format!("{} MiB", mib(b.delta_kib.median))),
+                free_in_arenas: c
+                    .nogil
+                    .as_ref()
+                    .and_then(|b| Some((b.arena_free_kib?.median, b.arena_free_delta_kib?)))
+                    .map_or("-".into(), |(free, delta)| {
+                        format!("{} MiB ({} MiB)", mib(free), signed_mib(delta))
+                    }),
                 extra: c.extra_kib.map_or("-".into(), |e| {
                     format!(
                         "{} MiB{}",
@@ -76,7 +86,7 @@ fn levers(rows: &[Row]) -> Vec<Mechanism> {
     out
 }
 
-const INTRO: &str = "Where each point's free-threaded delta sits, by mechanism (the share of the delta), from the region split and what malloc_trim(0) returned; the extra memory is the nogil delta minus the GIL delta with its 95% bootstrap CI. A mechanism points to the lever that acts on it.";
+const INTRO: &str = "Where each point's free-threaded delta sits, by mechanism (the share of the delta), from the region split, what malloc_trim(0) returned and glibc's arenas read from outside (free inside arenas at the final snapshot, and its change over the run); the extra memory is the nogil delta minus the GIL delta with its 95% bootstrap CI. A mechanism points to the lever that acts on it.";
 
 /// The section for summary.md; `esc` escapes table text.
 pub fn markdown(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
@@ -88,16 +98,17 @@ pub fn markdown(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
     let _ = writeln!(s, "## What the memory is\n\n{INTRO}\n");
     let _ = writeln!(
         s,
-        "| point | profile | nogil delta | extra vs GIL [95% CI] | nogil: mechanism | GIL: mechanism | unstable |"
+        "| point | profile | nogil delta | free inside arenas (change) | extra vs GIL [95% CI] | nogil: mechanism | GIL: mechanism | unstable |"
     );
-    let _ = writeln!(s, "|---|---|--:|--:|---|---|---|");
+    let _ = writeln!(s, "|---|---|--:|--:|--:|---|---|---|");
     for r in &rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             esc(&r.point),
             esc(&r.profile),
             r.nogil_delta,
+            r.free_in_arenas,
             r.extra,
             esc(&r.nogil),
             esc(&r.gil),
@@ -124,14 +135,15 @@ pub fn html(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
         "<h2>What the memory is</h2><p class=\"muted\">{}</p><div class=\"wrap\"><table>",
         esc(INTRO)
     );
-    s.push_str("<tr><th class=\"l\">point</th><th class=\"l\">profile</th><th>nogil delta</th><th>extra vs GIL [95% CI]</th><th class=\"l\">nogil: mechanism</th><th class=\"l\">GIL: mechanism</th><th class=\"l\">unstable</th></tr>\n");
+    s.push_str("<tr><th class=\"l\">point</th><th class=\"l\">profile</th><th>nogil delta</th><th>free inside arenas (change)</th><th>extra vs GIL [95% CI]</th><th class=\"l\">nogil: mechanism</th><th class=\"l\">GIL: mechanism</th><th class=\"l\">unstable</th></tr>\n");
     for r in &rows {
         let _ = writeln!(
             s,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l{}\">{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l{}\">{}</td></tr>",
             esc(&r.point),
             esc(&r.profile),
             esc(&r.nogil_delta),
+            esc(&r.free_in_arenas),
             esc(&r.extra),
             esc(&r.nogil),
             esc(&r.gil),

@@ -54,6 +54,15 @@ const ROWS: &[Row] = &[
     }),
     ("arena heaps (smaps)", |b| count_cell(&b.arena_heaps)),
     ("arena heap RSS", |b| kib_cell(&b.heap_rss_kib)),
+    ("arenas (read from outside)", |b| {
+        b.arenas_read.as_ref().map_or("-".to_string(), count_cell)
+    }),
+    ("free inside arenas", |b| {
+        b.arena_free_kib.as_ref().map_or("-".to_string(), kib_cell)
+    }),
+    ("trim would return (outside)", |b| {
+        b.trimmable_kib.as_ref().map_or("-".to_string(), kib_cell)
+    }),
     ("arenas (malloc_info)", |b| {
         b.arenas_reported
             .as_ref()
@@ -135,8 +144,27 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(s, "  {label:<28}{g:<36}{n}");
     }
+    let free_delta = |b: &Option<BuildStats>| {
+        b.as_ref()
+            .and_then(|b| b.arena_free_delta_kib)
+            .map_or("-".to_string(), mib_signed)
+    };
+    let _ = writeln!(
+        s,
+        "  {:<28}{:<36}{}",
+        "  of which free in arenas",
+        free_delta(&c.gil),
+        free_delta(&c.nogil)
+    );
     for (name, b) in [("GIL", &c.gil), ("nogil", &c.nogil)] {
         if let Some(b) = b {
+            if b.malloc_info_mismatches > 0 {
+                let _ = writeln!(
+                    s,
+                    "  note: {name}: in {} of {} run(s) the arenas read from outside differ from malloc_info's",
+                    b.malloc_info_mismatches, b.runs_ok
+                );
+            }
             if b.heap_count_mismatches > 0 {
                 let _ = writeln!(
                     s,

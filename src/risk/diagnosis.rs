@@ -3,7 +3,9 @@
 //! The delta (final - baseline RSS) of a build at a point is split, from the median
 //! region split (smaps, final minus baseline) and the trim figures, into:
 //! - **free memory retained inside glibc** (arenas and `[heap]`): what `malloc_trim(0)`
-//!   gave back (final - after-trim RSS). Lever: return it: a lower
+//!   gave back (final - after-trim RSS), or the growth of the free bytes inside the
+//!   arenas read from outside (thread arenas' tops, which a trim does not shrink),
+//!   whichever is larger. Lever: return it: a lower
 //!   `glibc.malloc.trim_threshold`, `glibc.malloc.mmap_threshold` for large blocks, or a
 //!   `malloc_trim(0)` after bursts.
 //! - **more arenas**: memory in arena heaps that trimming did not return, when the
@@ -60,7 +62,7 @@ impl Mechanism {
     /// A few words, for tables.
     pub fn short_name(self) -> &'static str {
         match self {
-            Mechanism::FreeRetained => "free memory in glibc (trim returns it)",
+            Mechanism::FreeRetained => "free memory in arenas",
             Mechanism::MoreArenas => "more arenas",
             Mechanism::LiveData => "live data",
             Mechanism::Mimalloc => "mimalloc",
@@ -72,7 +74,7 @@ impl Mechanism {
     /// The setting that acts on it.
     pub fn lever(self) -> &'static str {
         match self {
-            Mechanism::FreeRetained => "return it: a lower glibc.malloc.trim_threshold, glibc.malloc.mmap_threshold for large blocks, or malloc_trim(0) after bursts",
+            Mechanism::FreeRetained => "return it: a lower glibc.malloc.trim_threshold (heap tops shrink on free), glibc.malloc.mmap_threshold for large blocks, or malloc_trim(0) after bursts (it returns the free pages in the bins and the main arena's top, not a thread arena's top)",
             Mechanism::MoreArenas => "cap the arenas: glibc.malloc.arena_max (measure the profiles arena-max-2, arena-max-4)",
             Mechanism::LiveData => "none of malloc's settings: the workload keeps this data alive",
             Mechanism::Mimalloc => "none of glibc's tunables (arena_max, trim and mmap thresholds do not change mimalloc): fewer or smaller live Python objects",
@@ -97,6 +99,8 @@ pub struct Diagnosis {
     pub parts: Vec<Part>,
     /// Arena heaps the run added (median).
     pub heaps_added: f64,
+    /// What malloc_trim(0) returned (final - after-trim RSS, median), KiB.
+    pub trim_returned_kib: f64,
 }
 
 impl Diagnosis {
@@ -148,10 +152,13 @@ impl Diagnosis {
         };
         let share = |p: &Part| (self.share(p) * 100.0).round();
         let describe = |p: &Part| {
-            let extra = if p.mechanism == Mechanism::MoreArenas {
-                format!(", {:.0} new heap(s)", self.heaps_added)
-            } else {
-                String::new()
+            let extra = match p.mechanism {
+                Mechanism::MoreArenas => format!(", {:.0} new heap(s)", self.heaps_added),
+                Mechanism::FreeRetained => format!(
+                    ", of which malloc_trim(0) returned {:.2} MiB",
+                    mib(self.trim_returned_kib.min(p.kib))
+                ),
+                _ => String::new(),
             };
             format!(
                 "{} {:.2} MiB ({:.0}%{extra})",
@@ -175,7 +182,11 @@ pub fn diagnose(b: &BuildStats) -> Diagnosis {
     let pos = |x: f64| x.max(0.0);
     let delta = b.delta_kib.median;
     let glibc = pos(r.arena_heaps) + pos(r.main_heap);
-    let free = pos(b.reclaimable_kib.median);
+    // Free memory glibc holds: what a trim returned, or, read from outside, how much
+    // the free bytes inside the arenas grew (tops of thread arenas included, which
+    // malloc_trim(0) leaves alone), at most the glibc regions' growth.
+    let free =
+        pos(b.reclaimable_kib.median).max(pos(b.arena_free_delta_kib.unwrap_or(0.0)).min(glibc));
     let kept = pos(glibc - free);
     let live_kept = pos(b.store_kib.unwrap_or(0.0)).min(kept);
     let heaps_added = r.arena_heaps_added;
@@ -207,6 +218,7 @@ pub fn diagnose(b: &BuildStats) -> Diagnosis {
         delta_kib: delta,
         parts,
         heaps_added,
+        trim_returned_kib: pos(b.reclaimable_kib.median),
     }
 }
 

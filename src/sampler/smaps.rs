@@ -194,6 +194,34 @@ pub fn arena_heap_slots(maps: &[Mapping]) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// Where glibc heap headers may be, for the arena reader: the arena heaps, plus a
+/// heap whose read-write head the kernel merged with an adjacent read-write anonymous
+/// mapping below it (another allocator's, e.g. an extension's jemalloc), which smaps
+/// then shows unaligned: its slot starts at the last 64 MiB boundary inside the
+/// merged mapping, with the heap's PROT_NONE tail right after. The reader checks each
+/// candidate's `heap_info` before believing it; the region split counts only
+/// [`arena_heap_slots`], whose RSS smaps gives apart.
+pub fn arena_heap_candidates(maps: &[Mapping]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for (i, m) in maps.iter().enumerate() {
+        if is_heap_slot(maps, i) {
+            out.push((m.start, m.end));
+            continue;
+        }
+        let Some(next) = maps.get(i + 1) else {
+            continue;
+        };
+        if !(m.is_anon_rw() && next.is_anon_none() && next.start == m.end) {
+            continue;
+        }
+        let a = (m.end - 1) & !(ARENA_HEAP_SIZE - 1);
+        if a > m.start && next.end >= a + ARENA_HEAP_SIZE {
+            out.push((a, m.end));
+        }
+    }
+    out
+}
+
 /// Convert procfs's parsed smaps into [`Mapping`]s.
 pub fn from_procfs(maps: &procfs::process::MemoryMaps) -> Vec<Mapping> {
     use procfs::process::{MMPermissions, MMapPath};
@@ -360,6 +388,26 @@ mod tests {
         assert_eq!(r.arena_heap_committed_kib, 132);
         assert_eq!(r.anon_other_rss_kib, 8);
         assert_eq!(r.total_rss_kib, 48);
+    }
+
+    #[test]
+    fn a_heap_merged_with_the_mapping_below_is_a_candidate_for_the_reader() {
+        let base = 0x7f00_0000_0000u64;
+        // Another allocator's 3 MiB read-write region ends where the heap starts; the
+        // kernel shows one mapping from base - 3 MiB to the heap's committed end.
+        let maps = vec![
+            anon(base - 3 * MIB, 3 * MIB + 132 * 1024, true, 1024 * 1024),
+            anon(base + 132 * 1024, ARENA_HEAP_SIZE - 132 * 1024, false, 0),
+        ];
+        assert_eq!(classify(&maps).arena_heaps, 0, "smaps cannot split its RSS");
+        assert_eq!(arena_heap_candidates(&maps), [(base, base + 132 * 1024)]);
+        // A plain slot is a candidate too; a read-write mapping without the tail is not.
+        let plain = vec![
+            anon(base, 132 * 1024, true, 40 * 1024),
+            anon(base + 132 * 1024, ARENA_HEAP_SIZE - 132 * 1024, false, 0),
+        ];
+        assert_eq!(arena_heap_candidates(&plain), [(base, base + 132 * 1024)]);
+        assert!(arena_heap_candidates(&[anon(base - MIB, 2 * MIB, true, 0)]).is_empty());
     }
 
     #[test]
