@@ -28,6 +28,7 @@ On failure it writes {"phase": "error", "kind": ..., "message": ...} and exits n
 Numbers the driver reports about itself are cross-checks; the parent measures.
 """
 
+import array
 import os
 import sys
 import threading
@@ -240,9 +241,10 @@ def classify(exc):
 
 def run_workload(call):
     """Run the workload on the Python threads; returns (wall seconds, bytes requested,
-    errors). A worker does what the talk's did (call, pause) and counts only in its
-    own locals: shared counters would allocate objects on every thread, in the
-    window being measured (a free-threaded build gives each thread its own heap)."""
+    errors). A worker does what the talk's did (call, pause) and keeps no object it
+    made: its counts go into a C array made here, so nothing a worker thread allocated
+    outlives it (a free-threaded build gives each thread its own heap, and a page with
+    one live object in it stays after the thread is gone)."""
     python_threads = CFG["python_threads"]
     rust_threads = CFG["rust_threads"]
     iterations = CFG["iterations"]
@@ -250,7 +252,7 @@ def run_workload(call):
     barrier = threading.Barrier(python_threads) if CFG["start"] == "barrier" else None
     stopped = [False]
     errors = []
-    requested = [0] * python_threads
+    requested = array.array("Q", bytes(8 * python_threads))
 
     def worker(worker_id):
         if barrier is not None:
@@ -258,14 +260,13 @@ def run_workload(call):
                 barrier.wait()
             except threading.BrokenBarrierError:
                 return
-        total = 0
         try:
             for it in range(iterations):
                 if stopped[0]:
                     return
                 got = call(rust_threads, worker_id, it)
-                if got.__class__ is int:
-                    total += got
+                if got.__class__ is int and 0 <= got < 1 << 63:
+                    requested[worker_id] += got
                 if pause:
                     time.sleep(pause)
         except Exception as exc:  # noqa: BLE001 - reported to the parent
@@ -273,7 +274,6 @@ def run_workload(call):
             stopped[0] = True
             if barrier is not None:
                 barrier.abort()
-        requested[worker_id] = total
 
     t0 = time.perf_counter()
     try:
