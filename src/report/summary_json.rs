@@ -192,7 +192,9 @@ fn advice_verdict(advice: &Advice) -> AdviceVerdict {
             glibc_tunables: r.glibc_tunables.clone(),
             env: r.env.clone(),
             saving_mib: mib(r.saved_kib.unwrap_or(0.0)),
-            saving_ci_mib: r.saved_ci.map_or(Interval { lo: 0.0, hi: 0.0 }, interval_mib),
+            saving_ci_mib: r
+                .saved_ci
+                .map_or(Interval { lo: 0.0, hi: 0.0 }, interval_mib),
             throughput: r.throughput,
             over_budget: r.over_budget,
             needs_jemalloc_build: r.needs_jemalloc_build,
@@ -276,7 +278,11 @@ mod tests {
         assert_eq!(j.schema_version, SCHEMA_VERSION);
         // No profile of the plan was passed: every saving is real, but none can be
         // deployed from an unknown profile, so the default stays.
-        assert!(matches!(j.advice, AdviceVerdict::KeepDefault { .. }), "{:?}", j.advice);
+        assert!(
+            matches!(j.advice, AdviceVerdict::KeepDefault { .. }),
+            "{:?}",
+            j.advice
+        );
         assert_eq!(j.risk_counts.high, 2);
         assert_eq!(j.worst_risk, Some(RiskLevel::High));
         let text = serde_json::to_string(&j).unwrap();

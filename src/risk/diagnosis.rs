@@ -328,9 +328,14 @@ mod tests {
         b.delta_kib.median = 1560.0;
         b.arena_free_delta_kib = Some(1390.0);
         let d = diagnose(&b);
-        assert_eq!(d.main().unwrap().mechanism, Mechanism::FreeRetained, "{d:?}");
+        assert_eq!(
+            d.main().unwrap().mechanism,
+            Mechanism::FreeRetained,
+            "{d:?}"
+        );
         assert!(
-            d.line().contains("of which malloc_trim(0) returned 0.03 MiB"),
+            d.line()
+                .contains("of which malloc_trim(0) returned 0.03 MiB"),
             "{}",
             d.line()
         );

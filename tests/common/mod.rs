@@ -76,8 +76,10 @@ pub fn count_entries(dir: &Path) -> usize {
 /// Validate `<dir>/summary.json` against `docs/summary.schema.json`; returns it.
 pub fn valid_summary(dir: &Path) -> Value {
     let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/summary.schema.json"))
-            .unwrap(),
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/summary.schema.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     let doc: Value = serde_json::from_str(
