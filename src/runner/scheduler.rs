@@ -211,29 +211,13 @@ pub fn new_report_dir(out: &Path, shard: Option<Shard>) -> Result<PathBuf> {
     anyhow::bail!("too many report folders named {stamp} in {}", out.display())
 }
 
-/// "2026-11-21T10-00-00" (UTC; dashes so the name is safe everywhere).
+/// "2026-11-21T10-00-00" (UTC; dashes so the name is safe everywhere). A clock
+/// outside the years jiff handles (-9999 to 9999) gives the epoch's stamp.
 pub fn utc_stamp(t: std::time::SystemTime) -> String {
-    let secs = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}-{:02}-{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    jiff::Timestamp::try_from(t)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime("%Y-%m-%dT%H-%M-%S")
+        .to_string()
 }
 
 /// Build (or find cached) every extension variant the plan needs, for both builds.
@@ -443,6 +427,12 @@ mod tests {
         assert_eq!(
             utc_stamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00-00-00"
+        );
+        // date -u -d @1700000007.9 +%Y-%m-%dT%H-%M-%S -> 2023-11-14T22-13-27: the
+        // fraction of a second is cut, not rounded.
+        assert_eq!(
+            utc_stamp(UNIX_EPOCH + Duration::from_millis(1_700_000_007_900)),
+            "2023-11-14T22-13-27"
         );
     }
 }
