@@ -6,8 +6,9 @@
 use crate::aggregate::CellSummary;
 use crate::risk::RiskLevel;
 
-/// The exit code of a tripped gate.
-pub const EXIT_GATE: i32 = 3;
+/// The exit code of a tripped gate (decided, like every exit code, by
+/// `crate::error::Exit`).
+pub const EXIT_GATE: i32 = crate::error::Exit::Gate.code();
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Gates {
