@@ -20,7 +20,7 @@ use crate::sampler::{RegionDelta, Snapshot};
 /// compared with each other.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Point {
-    /// How Python calls the Rust code: pyo3, pyo3-detach, ctypes-cdll, ctypes-pydll.
+    /// How Python calls the Rust code: a [`Binding`]'s name.
     pub binding: String,
     /// The allocator profile (tunables/*.toml, or "adhoc").
     pub profile: String,
@@ -36,6 +36,63 @@ impl Point {
             "{}x{} {} {} {}",
             self.python_threads, self.rust_threads, self.pattern, self.binding, self.profile
         )
+    }
+}
+
+/// How Python calls the Rust code. Plans and records keep the binding as its name
+/// (`Point::binding`); this is the one table of names and what each means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Binding {
+    /// PyO3, the GIL held through the call (the talk's).
+    Pyo3,
+    /// PyO3 with `py.detach`: the GIL released during the call.
+    Pyo3Detach,
+    /// ctypes.CDLL: the GIL released during the call.
+    CtypesCdll,
+    /// ctypes.PyDLL: the GIL held through the call.
+    CtypesPydll,
+}
+
+impl Binding {
+    pub const ALL: [Binding; 4] = [
+        Binding::Pyo3,
+        Binding::Pyo3Detach,
+        Binding::CtypesCdll,
+        Binding::CtypesPydll,
+    ];
+
+    /// The names, in the order of [`Binding::ALL`] (the flag's and a matrix file's).
+    pub const NAMES: [&'static str; 4] = [
+        Binding::Pyo3.as_str(),
+        Binding::Pyo3Detach.as_str(),
+        Binding::CtypesCdll.as_str(),
+        Binding::CtypesPydll.as_str(),
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Binding::Pyo3 => "pyo3",
+            Binding::Pyo3Detach => "pyo3-detach",
+            Binding::CtypesCdll => "ctypes-cdll",
+            Binding::CtypesPydll => "ctypes-pydll",
+        }
+    }
+
+    /// The binding of a name, if it is one.
+    pub fn parse(name: &str) -> Option<Binding> {
+        Binding::ALL.into_iter().find(|b| b.as_str() == name)
+    }
+
+    /// Whether the GIL is held while the Rust code runs (on GIL builds).
+    pub fn holds_gil(self) -> bool {
+        matches!(self, Binding::Pyo3 | Binding::CtypesPydll)
+    }
+}
+
+impl std::fmt::Display for Binding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -600,6 +657,22 @@ mod tests {
         std::fs::write(&path, "{\"format\":7,\"runs\":[]}\n").unwrap();
         let e = format!("{:#}", load(&path).unwrap_err());
         assert!(e.contains("line 1 has format version 7"), "{e}");
+    }
+
+    #[test]
+    fn bindings_have_one_name_each_and_serde_writes_it() {
+        assert_eq!(
+            Binding::NAMES,
+            ["pyo3", "pyo3-detach", "ctypes-cdll", "ctypes-pydll"]
+        );
+        for b in Binding::ALL {
+            assert_eq!(serde_json::to_value(b).unwrap(), b.as_str());
+            assert_eq!(Binding::parse(b.as_str()), Some(b));
+            assert_eq!(b.to_string(), b.as_str());
+        }
+        assert_eq!(Binding::parse("PyO3"), None);
+        let held: Vec<Binding> = Binding::ALL.into_iter().filter(|b| b.holds_gil()).collect();
+        assert_eq!(held, [Binding::Pyo3, Binding::CtypesPydll]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! error (2).
 
 use crate::aggregate::CellSummary;
+use crate::cli::GateLevel;
 use crate::risk::RiskLevel;
 
 /// The exit code of a tripped gate (decided, like every exit code, by
@@ -21,10 +22,9 @@ pub struct Gates {
 impl Gates {
     pub fn from_args(args: &crate::cli::GateArgs) -> Gates {
         Gates {
-            risk: args.fail_on_risk.as_deref().map(|l| match l {
-                "high" => RiskLevel::High,
-                "medium" => RiskLevel::Medium,
-                _ => RiskLevel::Low,
+            risk: args.fail_on_risk.map(|l| match l {
+                GateLevel::High => RiskLevel::High,
+                GateLevel::Medium => RiskLevel::Medium,
             }),
             amplification: args.fail_on_amplification,
         }
@@ -107,6 +107,29 @@ mod tests {
             amplification: None,
         };
         assert_eq!(violations(&s, &medium).len(), 6);
+    }
+
+    #[test]
+    fn the_flags_levels_are_high_and_medium_only() {
+        use clap::ValueEnum;
+        let gate = |level: &str| {
+            let level = GateLevel::from_str(level, false)?;
+            Ok::<_, String>(
+                Gates::from_args(&crate::cli::GateArgs {
+                    fail_on_risk: Some(level),
+                    fail_on_amplification: None,
+                })
+                .risk,
+            )
+        };
+        assert_eq!(gate("high"), Ok(Some(RiskLevel::High)));
+        assert_eq!(gate("medium"), Ok(Some(RiskLevel::Medium)));
+        // A gate at LOW would trip on every point: the flag does not take it.
+        assert!(gate("low").is_err());
+        assert_eq!(
+            Gates::from_args(&crate::cli::GateArgs::default()).risk,
+            None
+        );
     }
 
     #[test]
