@@ -56,20 +56,25 @@ pub enum Command {
     ///
     /// The folders must hold the same plan; each run may appear in only one of them.
     Merge(MergeArgs),
-    /// Explain a live process's glibc arenas, read from /proc (no ptrace).
+    /// Explain a live process's glibc arenas: /proc, and glibc's own structures read
+    /// from its memory.
     ///
     /// Shows the arena heaps (64 MiB-aligned reservations) and their RSS, [heap], the
     /// thread stacks, mimalloc regions, the anonymous/file split, the thread count, and
     /// the process's libc and glibc version (read from the banner in its libc.so.6).
-    /// Ends with a verdict and suggested GLIBC_TUNABLES, validated against this host's
-    /// `ld.so --list-tunables`. A process whose malloc is not glibc's (musl, a static
-    /// program without glibc, a preloaded or linked jemalloc/mimalloc/tcmalloc) gets an
-    /// explanation instead of an arena analysis.
+    /// Then, read from the process's memory without debug symbols or gdb (and without
+    /// stopping it unless --freeze): per arena its heaps, system_mem, bytes in use and
+    /// free, and what malloc_trim(0) would give back. Ends with a verdict and suggested
+    /// GLIBC_TUNABLES, validated against this host's `ld.so --list-tunables`. A process
+    /// whose malloc is not glibc's (musl, a static program without glibc, a preloaded or
+    /// linked jemalloc/mimalloc/tcmalloc) gets an explanation instead of an arena
+    /// analysis.
     ///
-    /// Reading another user's memory map needs that user or root. Exit codes: 0 when
-    /// inspected (and when a --watch ends); 2 when the process cannot be inspected (no
-    /// such process, permission denied, a kernel thread or a zombie); 1 for other
-    /// failures to read /proc.
+    /// Reading another process's memory needs ptrace-level access (the same user where
+    /// Yama allows it, or root); when that is refused, the smaps view is shown with the
+    /// rule that refused it. Exit codes: 0 when inspected (and when a --watch ends); 2
+    /// when the process cannot be inspected (no such process, permission denied, a
+    /// kernel thread or a zombie); 1 for other failures to read /proc.
     Inspect(InspectArgs),
     /// Show this host's provenance and check that it can run sweeps.
     ///

@@ -58,7 +58,7 @@ fn check_gates(
     if !gates.any() {
         return Ok(Exit::of_gate(false));
     }
-    let v = gate::violations(summaries, gates);
+    let v = gate::violations(&super::summary_json::points(summaries), gates);
     if v.is_empty() {
         writeln!(out, "gates passed: no point reached them")?;
         return Ok(Exit::of_gate(false));

@@ -3,7 +3,7 @@
 //! pipeline can tell "the sweep found a problem" from a run failure (1) or a usage
 //! error (2).
 
-use crate::aggregate::CellSummary;
+use super::summary_json::PointVerdict;
 use crate::cli::GateLevel;
 use crate::risk::RiskLevel;
 
@@ -35,10 +35,11 @@ impl Gates {
     }
 }
 
-/// One line per point that trips a gate.
-pub fn violations(summaries: &[CellSummary], gates: &Gates) -> Vec<String> {
+/// One line per point that trips a gate. The gates read the points as summary.json
+/// has them, so a gate and the file never disagree.
+pub fn violations(points: &[PointVerdict], gates: &Gates) -> Vec<String> {
     let mut out = Vec::new();
-    for c in summaries {
+    for c in points {
         let mut why = Vec::new();
         if let (Some(min), Some(risk)) = (gates.risk, c.risk) {
             if risk >= min {
@@ -56,7 +57,15 @@ pub fn violations(summaries: &[CellSummary], gates: &Gates) -> Vec<String> {
             }
         }
         if !why.is_empty() {
-            out.push(format!("{}: {}", c.point.label(), why.join(", ")));
+            out.push(format!(
+                "{}x{} {} {} {}: {}",
+                c.python_threads,
+                c.rust_threads,
+                c.pattern,
+                c.binding,
+                c.profile,
+                why.join(", ")
+            ));
         }
     }
     out
@@ -78,7 +87,7 @@ mod tests {
 
     #[test]
     fn gates_trip_at_the_level_and_above() {
-        let s = crate::risk::tests_support::sweep();
+        let s = super::super::summary_json::points(&crate::risk::tests_support::sweep());
         // glibc-default's points: nogil delta 30005 KiB / GIL 2005 KiB = 14.97x, HIGH;
         // the others are MEDIUM at about 9.9x.
         let high = Gates {
