@@ -248,12 +248,19 @@ fn parse_non_negative(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The risk levels `--fail-on-risk` takes (a gate at LOW would trip on every point).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateLevel {
+    High,
+    Medium,
+}
+
 /// CI gates: exit with code 3 when a point reaches them.
 #[derive(Debug, Clone, Args, Default)]
 pub struct GateArgs {
     /// Exit with code 3 if any point's risk is at least LEVEL.
-    #[arg(long, value_name = "LEVEL", value_parser = ["high", "medium"])]
-    pub fail_on_risk: Option<String>,
+    #[arg(long, value_name = "LEVEL", value_enum)]
+    pub fail_on_risk: Option<GateLevel>,
     /// Exit with code 3 if any point's amplification is X or more.
     #[arg(long, value_name = "X", value_parser = crate::report::gate::parse_amplification)]
     pub fail_on_amplification: Option<f64>,
@@ -398,7 +405,7 @@ pub struct RunArgs {
     /// GIL during the call, as the talk did; pyo3-detach releases it; ctypes-cdll calls
     /// a C export through ctypes.CDLL (releases the GIL); ctypes-pydll through
     /// ctypes.PyDLL (holds it).
-    #[arg(long = "binding", default_value = "pyo3", value_delimiter = ',', value_parser = ["pyo3", "pyo3-detach", "ctypes-cdll", "ctypes-pydll"])]
+    #[arg(long = "binding", default_value = "pyo3", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::results::Binding::NAMES))]
     pub bindings: Vec<String>,
     /// Your own workload instead of the PoC patterns: a Python file defining
     /// call(rust_threads, worker_id, iteration) and optionally setup(params). Lines

@@ -4,10 +4,12 @@
 //! error (2).
 
 use super::summary_json::PointVerdict;
+use crate::cli::GateLevel;
 use crate::risk::RiskLevel;
 
-/// The exit code of a tripped gate.
-pub const EXIT_GATE: i32 = 3;
+/// The exit code of a tripped gate (decided, like every exit code, by
+/// `crate::error::Exit`).
+pub const EXIT_GATE: i32 = crate::error::Exit::Gate.code();
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Gates {
@@ -20,10 +22,9 @@ pub struct Gates {
 impl Gates {
     pub fn from_args(args: &crate::cli::GateArgs) -> Gates {
         Gates {
-            risk: args.fail_on_risk.as_deref().map(|l| match l {
-                "high" => RiskLevel::High,
-                "medium" => RiskLevel::Medium,
-                _ => RiskLevel::Low,
+            risk: args.fail_on_risk.map(|l| match l {
+                GateLevel::High => RiskLevel::High,
+                GateLevel::Medium => RiskLevel::Medium,
             }),
             amplification: args.fail_on_amplification,
         }
@@ -115,6 +116,29 @@ mod tests {
             amplification: None,
         };
         assert_eq!(violations(&s, &medium).len(), 6);
+    }
+
+    #[test]
+    fn the_flags_levels_are_high_and_medium_only() {
+        use clap::ValueEnum;
+        let gate = |level: &str| {
+            let level = GateLevel::from_str(level, false)?;
+            Ok::<_, String>(
+                Gates::from_args(&crate::cli::GateArgs {
+                    fail_on_risk: Some(level),
+                    fail_on_amplification: None,
+                })
+                .risk,
+            )
+        };
+        assert_eq!(gate("high"), Ok(Some(RiskLevel::High)));
+        assert_eq!(gate("medium"), Ok(Some(RiskLevel::Medium)));
+        // A gate at LOW would trip on every point: the flag does not take it.
+        assert!(gate("low").is_err());
+        assert_eq!(
+            Gates::from_args(&crate::cli::GateArgs::default()).risk,
+            None
+        );
     }
 
     #[test]
