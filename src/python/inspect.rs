@@ -13,30 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::runner::wait_output_with_timeout;
 
-/// GIL or free-threaded: the build half of a cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Build {
-    Gil,
-    Nogil,
-}
-
-impl Build {
-    pub const BOTH: [Build; 2] = [Build::Gil, Build::Nogil];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Build::Gil => "gil",
-            Build::Nogil => "nogil",
-        }
-    }
-}
-
-impl std::fmt::Display for Build {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::model::Build;
 
 /// What an interpreter said about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,8 +10,8 @@ use super::figure::{mib, stars, times, STARS_LEGEND};
 use super::heatmap::{Group, Metric};
 use super::markdown::{risk_counts, throughput};
 use crate::aggregate::CellSummary;
+use crate::plan_file::PlanFile;
 use crate::risk::{Advice, ProfileRank, Verdict, MAX_THROUGHPUT_COST};
-use crate::runner::scheduler::PlanFile;
 
 /// Escape text for HTML element content and double-quoted attributes.
 pub fn esc(s: &str) -> String {

@@ -23,8 +23,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::catalog::{edit_distance, ENV_ALIASES};
-use super::located::{PlanError, Source};
 use super::{Allocator, Catalog, Profile, Tunable};
+use crate::located::{PlanError, Source};
 
 /// The variable the extension's jemalloc reads its options from.
 ///
