@@ -100,19 +100,9 @@ impl Explicit {
     }
 }
 
-/// Look up a program name on PATH, as execvp would.
-pub fn find_in_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+/// `dir/name`, if it is an executable file.
+fn executable_in(dir: &Path, name: &str) -> Option<PathBuf> {
+    which::which_in_global(name, Some(dir)).ok()?.next()
 }
 
 fn names() -> Vec<String> {
@@ -124,7 +114,7 @@ fn names() -> Vec<String> {
 }
 
 fn uv_candidates() -> Vec<PathBuf> {
-    let Some(uv) = find_in_path("uv") else {
+    let Ok(uv) = which::which_global("uv") else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -163,12 +153,7 @@ fn path_candidates() -> Vec<PathBuf> {
         if dir.ends_with("shims") {
             continue;
         }
-        for n in names() {
-            let p = dir.join(&n);
-            if is_executable(&p) {
-                out.push(p);
-            }
-        }
+        out.extend(names().iter().filter_map(|n| executable_in(&dir, n)));
     }
     out
 }
@@ -181,12 +166,8 @@ fn versions_bins(root: &Path) -> Vec<PathBuf> {
     dirs.sort();
     let mut out = Vec::new();
     for d in dirs {
-        for n in names() {
-            let p = d.join("bin").join(&n);
-            if is_executable(&p) {
-                out.push(p);
-            }
-        }
+        let bin = d.join("bin");
+        out.extend(names().iter().filter_map(|n| executable_in(&bin, n)));
     }
     out
 }
@@ -194,7 +175,7 @@ fn versions_bins(root: &Path) -> Vec<PathBuf> {
 fn pyenv_candidates() -> Vec<PathBuf> {
     let root = std::env::var_os("PYENV_ROOT")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+        .or_else(|| dirs::home_dir().map(|h| h.join(".pyenv")));
     root.map(|r| versions_bins(&r.join("versions")))
         .unwrap_or_default()
 }

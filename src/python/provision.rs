@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::discover::{find_in_path, Pair};
+use super::discover::Pair;
 use super::inspect::{inspect, Build, Interpreter};
 use super::sources::{self, SourceTarball};
 use crate::error::usage;
@@ -320,12 +320,12 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
 /// and zlib's headers (without them `make install` cannot install pip).
 fn check_build_tools() -> Result<()> {
     let mut missing = Vec::new();
-    if find_in_path("make").is_none() {
+    if which::which_global("make").is_err() {
         missing.push("make");
     }
     if ["cc", "gcc", "clang"]
         .iter()
-        .all(|c| find_in_path(c).is_none())
+        .all(|c| which::which_global(c).is_err())
     {
         missing.push("a C compiler (gcc)");
     }
@@ -354,7 +354,7 @@ fn configure_flags(prefix: &Path, build: Build) -> Vec<String> {
 }
 
 fn try_uv(wanted: &str, log: &mut std::fs::File) -> Result<Pair> {
-    let uv = find_in_path("uv").context("uv is not installed")?;
+    let uv = which::which_global("uv").context("uv is not installed")?;
     let threaded = format!("{wanted}t");
     let mut install = Command::new(&uv);
     install.args(["python", "install", wanted, &threaded]);

@@ -13,8 +13,6 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use super::discover::find_in_path;
-
 /// Source code ready to build.
 #[derive(Debug, Clone)]
 pub struct SourceTarball {
@@ -72,7 +70,7 @@ const OFFICIAL_BASE: &str = "https://www.python.org/ftp/python";
 
 /// Download the official tarball for `wanted` into `downloads`.
 pub fn official(wanted: &str, downloads: &Path, log: &mut std::fs::File) -> Result<SourceTarball> {
-    let curl = find_in_path("curl").context("curl is not installed")?;
+    let curl = which::which_global("curl").context("curl is not installed")?;
     let version = if wanted.split('.').count() == 3 {
         wanted.to_string()
     } else {
@@ -377,7 +375,7 @@ pub fn debian(
     log: &mut std::fs::File,
 ) -> Result<SourceTarball> {
     use std::io::Write;
-    if find_in_path("apt-get").is_none() {
+    if which::which_global("apt-get").is_err() {
         bail!("apt-get is not installed");
     }
     let minor: String = wanted.split('.').take(2).collect::<Vec<_>>().join(".");

@@ -373,7 +373,6 @@ pub fn parse_value(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large (the maximum is {})", u64::MAX))
 }
 
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -556,5 +555,4 @@ pub(crate) mod tests {
         assert!(err("glibc.malloc.arenä_max=2").contains("ASCII"));
         assert!(err("glibc.malloc.arena_max=\u{1b}2").contains("control"));
     }
-
 }
