@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod arena;
+pub mod child;
 pub mod cli;
 pub mod doctor;
 pub mod error;

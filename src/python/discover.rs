@@ -14,15 +14,15 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
 
 use super::inspect::{check_supported, inspect, Build, Interpreter};
+use crate::child::{self, ChildError};
 use crate::error::usage;
-use crate::runner::wait_output_with_timeout;
 
 /// Minor versions searched for by name (python3.13 ... python3.16).
 const MINORS: std::ops::RangeInclusive<u32> = 13..=16;
@@ -120,22 +120,19 @@ fn uv_candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     for m in MINORS {
         for req in [format!("3.{m}"), format!("3.{m}t")] {
-            let Ok(child) = Command::new(&uv)
-                .args(["python", "find", "--no-project", &req])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-            else {
-                return out;
-            };
-            if let Ok(o) = wait_output_with_timeout(child, Duration::from_secs(20)) {
-                if o.status.success() {
+            let found = child::run(
+                Command::new(&uv).args(["python", "find", "--no-project", &req]),
+                Duration::from_secs(20),
+            );
+            match found {
+                Ok(o) if o.status.success() => {
                     let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
                     if !p.is_empty() {
                         out.push(PathBuf::from(p));
                     }
                 }
+                Err(ChildError::Start { .. }) => return out,
+                _ => {}
             }
         }
     }
