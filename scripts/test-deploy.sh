@@ -3,7 +3,7 @@
 # Docker engine is needed):
 # 1. deploy/job.yaml validates, strictly (unknown fields refused), against the
 #    Kubernetes schemas bundled in kubernetes-validate, and a broken copy does not;
-# 2. the README's Indexed Job block is the Job in deploy/job.yaml, field for field;
+# 2. docs/scale-out.md's Indexed Job block is the Job in deploy/job.yaml, field for field;
 # 3. deploy/Dockerfile builds the interpreter pair before it copies the sources, and
 #    configures CPython with the flags src/python/provision.rs uses.
 set -euo pipefail
@@ -35,7 +35,7 @@ if "$venv/bin/kubernetes-validate" --strict "$work/broken.yaml" >"$work/out.txt"
 fi
 pass "deploy/job.yaml validates against the Kubernetes schemas; a misspelt field does not"
 
-"$venv/bin/python" - README.md deploy/job.yaml <<'EOF' || fail "the README's Job and deploy/job.yaml differ"
+"$venv/bin/python" - docs/scale-out.md deploy/job.yaml <<'EOF' || fail "docs/scale-out.md's Job and deploy/job.yaml differ"
 import sys, yaml
 readme, manifest = open(sys.argv[1]).read(), sys.argv[2]
 marker = "A Kubernetes Indexed Job"
@@ -46,7 +46,7 @@ docs = [d for d in yaml.safe_load_all(open(manifest)) if d]
 jobs = [d for d in docs if d.get("kind") == "Job"]
 assert len(jobs) == 1, docs
 if block != jobs[0]:
-    print("README:", block, "\ndeploy:", jobs[0], file=sys.stderr)
+    print("docs/scale-out.md:", block, "\ndeploy:", jobs[0], file=sys.stderr)
     sys.exit(1)
 claims = {d["metadata"]["name"] for d in docs if d.get("kind") == "PersistentVolumeClaim"}
 used = {v["persistentVolumeClaim"]["claimName"] for v in jobs[0]["spec"]["template"]["spec"]["volumes"]}
@@ -54,7 +54,7 @@ assert used <= claims, (used, claims)
 args = jobs[0]["spec"]["template"]["spec"]["containers"][0]["args"]
 assert args[args.index("--shard") + 1] == str(jobs[0]["spec"]["completions"]), args
 EOF
-pass "the README's Indexed Job is deploy/job.yaml's; shards = completions; the claim exists"
+pass "docs/scale-out.md's Indexed Job is deploy/job.yaml's; shards = completions; the claim exists"
 
 df=deploy/Dockerfile
 line() { grep -n -m1 -- "$1" "$df" | cut -d: -f1; }

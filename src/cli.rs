@@ -56,20 +56,25 @@ pub enum Command {
     ///
     /// The folders must hold the same plan; each run may appear in only one of them.
     Merge(MergeArgs),
-    /// Explain a live process's glibc arenas, read from /proc (no ptrace).
+    /// Explain a live process's glibc arenas: /proc, and glibc's own structures read
+    /// from its memory.
     ///
     /// Shows the arena heaps (64 MiB-aligned reservations) and their RSS, [heap], the
     /// thread stacks, mimalloc regions, the anonymous/file split, the thread count, and
     /// the process's libc and glibc version (read from the banner in its libc.so.6).
-    /// Ends with a verdict and suggested GLIBC_TUNABLES, validated against this host's
-    /// `ld.so --list-tunables`. A process whose malloc is not glibc's (musl, a static
-    /// program without glibc, a preloaded or linked jemalloc/mimalloc/tcmalloc) gets an
-    /// explanation instead of an arena analysis.
+    /// Then, read from the process's memory without debug symbols or gdb (and without
+    /// stopping it unless --freeze): per arena its heaps, system_mem, bytes in use and
+    /// free, and what malloc_trim(0) would give back. Ends with a verdict and suggested
+    /// GLIBC_TUNABLES, validated against this host's `ld.so --list-tunables`. A process
+    /// whose malloc is not glibc's (musl, a static program without glibc, a preloaded or
+    /// linked jemalloc/mimalloc/tcmalloc) gets an explanation instead of an arena
+    /// analysis.
     ///
-    /// Reading another user's memory map needs that user or root. Exit codes: 0 when
-    /// inspected (and when a --watch ends); 2 when the process cannot be inspected (no
-    /// such process, permission denied, a kernel thread or a zombie); 1 for other
-    /// failures to read /proc.
+    /// Reading another process's memory needs ptrace-level access (the same user where
+    /// Yama allows it, or root); when that is refused, the smaps view is shown with the
+    /// rule that refused it. Exit codes: 0 when inspected (and when a --watch ends); 2
+    /// when the process cannot be inspected (no such process, permission denied, a
+    /// kernel thread or a zombie); 1 for other failures to read /proc.
     Inspect(InspectArgs),
     /// Show this host's provenance and check that it can run sweeps.
     ///
@@ -243,12 +248,19 @@ fn parse_non_negative(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The risk levels `--fail-on-risk` takes (a gate at LOW would trip on every point).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateLevel {
+    High,
+    Medium,
+}
+
 /// CI gates: exit with code 3 when a point reaches them.
 #[derive(Debug, Clone, Args, Default)]
 pub struct GateArgs {
     /// Exit with code 3 if any point's risk is at least LEVEL.
-    #[arg(long, value_name = "LEVEL", value_parser = ["high", "medium"])]
-    pub fail_on_risk: Option<String>,
+    #[arg(long, value_name = "LEVEL", value_enum)]
+    pub fail_on_risk: Option<GateLevel>,
     /// Exit with code 3 if any point's amplification is X or more.
     #[arg(long, value_name = "X", value_parser = crate::report::gate::parse_amplification)]
     pub fail_on_amplification: Option<f64>,
@@ -393,7 +405,7 @@ pub struct RunArgs {
     /// GIL during the call, as the talk did; pyo3-detach releases it; ctypes-cdll calls
     /// a C export through ctypes.CDLL (releases the GIL); ctypes-pydll through
     /// ctypes.PyDLL (holds it).
-    #[arg(long = "binding", default_value = "pyo3", value_delimiter = ',', value_parser = ["pyo3", "pyo3-detach", "ctypes-cdll", "ctypes-pydll"])]
+    #[arg(long = "binding", default_value = "pyo3", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::results::Binding::NAMES))]
     pub bindings: Vec<String>,
     /// Your own workload instead of the PoC patterns: a Python file defining
     /// call(rust_threads, worker_id, iteration) and optionally setup(params). Lines

@@ -1,19 +1,32 @@
 """arena-sweep driver: the Python side of one run (embedded in the arena-sweep binary).
 
-Protocol: the parent passes the config as `key=value` arguments (no JSON parser to
-import: the driver's start-up is part of every run's cost). The driver writes JSON lines
-to the message pipe (file descriptor `msg_fd`) and, after each phase, waits until the
-parent writes "go" on stdin, so the parent can snapshot /proc while the process is
-paused at a known point:
+Protocol (its reference is the header of src/runner/executor/protocol.rs, whose tests
+parse every example below with the parent's own message types): the parent passes the
+config as `key=value` arguments (no JSON parser to import: the driver's start-up is
+part of every run's cost). The driver writes one JSON object per line to the message
+pipe (file descriptor `msg_fd`) and, after each, waits until the parent writes "go" on
+stdin, so the parent can snapshot /proc while the process is paused at a known point:
 
-    ready    extension imported, build checked; nothing run yet   -> baseline snapshot
-    done     every Python thread finished the workload            -> final snapshot
-    trimmed  malloc_trim(0) was called                             -> after-trim snapshot
-    released blocks the pattern kept alive were freed (only when there were any)
-    report   the run's counters (calls, wall time, ...), after the last snapshot
-    verify   (with "verify") malloc_info was taken and nothing allocated since; the
-             parent reads the arenas from outside, then writes one byte
-    self_view the process's own account (malloc_info, mallinfo2, pymalloc)
+ready: extension imported, build checked; nothing run yet -> baseline snapshot
+    {"phase": "ready", "pid": 4242, "python": "3.13.5", "gil_enabled": false}
+done: every Python thread finished the workload -> final snapshot; "store" is there
+only when the pattern keeps blocks alive
+    {"phase": "done"}
+    {"phase": "done", "store": true}
+trimmed: malloc_trim(0) was called -> after-trim snapshot
+    {"phase": "trimmed"}
+released: the blocks the pattern kept alive were freed (only after "store": true)
+    {"phase": "released"}
+report: the run's counters, once every snapshot is taken
+    {"phase": "report", "wall_s": 0.52, "calls": 20, "requested_bytes": 1048576, "store_bytes": 0, "trim_returned": 1, "released_bytes": 0, "gil_enabled": false}
+verify: (with verify=1) malloc_info was taken and nothing allocated since; the parent
+reads the arenas from outside, then writes one byte
+    {"phase": "verify"}
+self_view: (with verify=1) the process's own account (malloc_info, mallinfo2, pymalloc)
+    {"phase": "self_view", "rss_kib": 20480, "arenas_reported": 2, "heaps_reported": 1, "malloc_arenas": [{"system_current_bytes": 135168, "system_max_bytes": 135168, "free_bytes": 1024, "subheaps": 0}], "pymalloc_arena_bytes": null, "malloc_system_bytes": 135168, "mallinfo2": {"arena": 135168, "uordblks": 134144}}
+error: anything failed; the driver exits non-zero. "kind" is gil_enabled, gil_disabled,
+thread_spawn, import, config or workload
+    {"phase": "error", "kind": "config", "message": "unknown binding 'x'"}
 
 Nothing the driver does between two snapshots allocates for the harness: the phase
 messages from `done` on are bytes built before the baseline, written with os.write,
@@ -24,7 +37,6 @@ How the Python threads start is the config's "start": "submit" (the talk's harne
 each worker starts as the ThreadPoolExecutor gets it) or "barrier" (every worker
 waits at a threading.Barrier and they start together).
 
-On failure it writes {"phase": "error", "kind": ..., "message": ...} and exits non-zero.
 Numbers the driver reports about itself are cross-checks; the parent measures.
 """
 

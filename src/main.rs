@@ -1,10 +1,12 @@
 //! arena-sweep: wiring only. Parse flags, call the command, print `Error: {:#}`, and
-//! exit with 2 for usage errors, 1 for run failures, 3 for a tripped `--fail-on-*` gate.
+//! exit with the code `error::Exit` decides (0, 1 for run failures, 2 for usage
+//! errors, 3 for a tripped `--fail-on-*` gate, 130 when interrupted).
 
 use std::io::Write;
 
 use anyhow::Result;
-use arena_sweep::{cli, doctor, error, ext, inspect, manual, python, report, runner, sampler};
+use arena_sweep::error::Exit;
+use arena_sweep::{cli, doctor, ext, inspect, manual, python, report, runner, sampler};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command, PythonsCommand};
@@ -23,30 +25,26 @@ fn main() {
     if let Some(a) = ext_args {
         ext::configure(a.policy());
     }
-    let code = match dispatch(cli, &matches) {
-        Ok(code) => {
+    let exit = match dispatch(cli, &matches) {
+        Ok(exit) => {
             // A command that succeeded may leave what it learnt about interpreters
             // in the cache (a run does so earlier, once its input is valid).
             python::inspect::persist_probes();
-            code
+            exit
         }
-        Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("Error: {e:#}");
-            error::exit_code(&e)
+            let exit = Exit::of_error(&e);
+            // A broken pipe is the reader having had enough, not an error to show.
+            if exit != Exit::Success {
+                eprintln!("Error: {e:#}");
+            }
+            exit
         }
     };
-    std::process::exit(code);
+    std::process::exit(exit.code());
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
+fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<Exit> {
     let mut out = std::io::stdout().lock();
     match cli.command {
         None => runner::command::run(&cli.run, &cli::explicit_plan_flags(matches), &mut out),
@@ -55,7 +53,7 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
             runner::command::run(&args, &cli::explicit_plan_flags(sub), &mut out)
         }
         Some(Command::Pythons(PythonsCommand::List(args))) => {
-            python::list(&args, &mut out).map(|_| 0)
+            python::list(&args, &mut out).map(|_| Exit::Success)
         }
         Some(Command::Pythons(PythonsCommand::Install(args))) => {
             let opts = python::provision::InstallOptions {
@@ -78,10 +76,14 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
                 pair.nogil.executable.display(),
                 pair.nogil.label()
             )?;
-            Ok(0)
+            Ok(Exit::Success)
         }
-        Some(Command::Inspect(args)) => inspect::command(&args, &mut out),
-        Some(Command::Doctor(args)) => doctor::command(&args, &mut out),
+        Some(Command::Inspect(args)) => {
+            inspect::command(&args, &mut out).map(|code| Exit::of_success(code == 0))
+        }
+        Some(Command::Doctor(args)) => {
+            doctor::command(&args, &mut out).map(|code| Exit::of_success(code == 0))
+        }
         Some(Command::Sample(a)) => sampler::record::run(
             a.pid,
             a.interval,
@@ -90,30 +92,15 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<i32> {
             a.csv.as_deref(),
             &mut out,
         )
-        .map(|_| 0),
+        .map(|_| Exit::Success),
         Some(Command::Report(args)) => report::command::report(&args, &mut out),
         Some(Command::Compare(args)) => report::command::compare(&args, &mut out),
-        Some(Command::Completions(args)) => manual::completions(args.shell, &mut out).map(|_| 0),
-        Some(Command::Man(args)) => manual::man(args.out_dir.as_deref(), &mut out).map(|_| 0),
-        Some(Command::Merge(args)) => {
-            let m = runner::merge::merge(&args.dirs, &args.out)?;
-            writeln!(
-                out,
-                "Merged {} of {} runs into {}",
-                m.runs,
-                m.expected,
-                args.out.display()
-            )?;
-            if !m.complete {
-                writeln!(
-                    out,
-                    "The plan is incomplete: {} run(s) missing, e.g. {}",
-                    m.missing.len(),
-                    m.missing[0]
-                )?;
-                return Ok(1);
-            }
-            Ok(0)
+        Some(Command::Completions(args)) => {
+            manual::completions(args.shell, &mut out).map(|_| Exit::Success)
         }
+        Some(Command::Man(args)) => {
+            manual::man(args.out_dir.as_deref(), &mut out).map(|_| Exit::Success)
+        }
+        Some(Command::Merge(args)) => runner::merge::command(&args.dirs, &args.out, &mut out),
     }
 }

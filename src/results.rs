@@ -20,7 +20,7 @@ use crate::sampler::{RegionDelta, Snapshot};
 /// compared with each other.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Point {
-    /// How Python calls the Rust code: pyo3, pyo3-detach, ctypes-cdll, ctypes-pydll.
+    /// How Python calls the Rust code: a [`Binding`]'s name.
     pub binding: String,
     /// The allocator profile (tunables/*.toml, or "adhoc").
     pub profile: String,
@@ -36,6 +36,63 @@ impl Point {
             "{}x{} {} {} {}",
             self.python_threads, self.rust_threads, self.pattern, self.binding, self.profile
         )
+    }
+}
+
+/// How Python calls the Rust code. Plans and records keep the binding as its name
+/// (`Point::binding`); this is the one table of names and what each means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Binding {
+    /// PyO3, the GIL held through the call (the talk's).
+    Pyo3,
+    /// PyO3 with `py.detach`: the GIL released during the call.
+    Pyo3Detach,
+    /// ctypes.CDLL: the GIL released during the call.
+    CtypesCdll,
+    /// ctypes.PyDLL: the GIL held through the call.
+    CtypesPydll,
+}
+
+impl Binding {
+    pub const ALL: [Binding; 4] = [
+        Binding::Pyo3,
+        Binding::Pyo3Detach,
+        Binding::CtypesCdll,
+        Binding::CtypesPydll,
+    ];
+
+    /// The names, in the order of [`Binding::ALL`] (the flag's and a matrix file's).
+    pub const NAMES: [&'static str; 4] = [
+        Binding::Pyo3.as_str(),
+        Binding::Pyo3Detach.as_str(),
+        Binding::CtypesCdll.as_str(),
+        Binding::CtypesPydll.as_str(),
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Binding::Pyo3 => "pyo3",
+            Binding::Pyo3Detach => "pyo3-detach",
+            Binding::CtypesCdll => "ctypes-cdll",
+            Binding::CtypesPydll => "ctypes-pydll",
+        }
+    }
+
+    /// The binding of a name, if it is one.
+    pub fn parse(name: &str) -> Option<Binding> {
+        Binding::ALL.into_iter().find(|b| b.as_str() == name)
+    }
+
+    /// Whether the GIL is held while the Rust code runs (on GIL builds).
+    pub fn holds_gil(self) -> bool {
+        matches!(self, Binding::Pyo3 | Binding::CtypesPydll)
+    }
+}
+
+impl std::fmt::Display for Binding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -77,15 +134,97 @@ pub enum Status {
 /// Why a run failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
-    /// gil_enabled, crashed, timeout, max_rss, thread_spawn, protocol, exit, import,
-    /// config, workload, interrupted, spawn.
-    pub kind: String,
+    pub kind: FailureKind,
     pub message: String,
     /// The signal that ended the child, if one did.
     pub signal: Option<i32>,
     pub exit_code: Option<i32>,
     /// The last lines the child wrote to stderr.
     pub stderr_tail: String,
+}
+
+/// What kind of failure ended a run, written as the snake_case strings results.jsonl
+/// has always used (`"max_rss"`, `"thread_spawn"`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The free-threaded build ran with the GIL enabled (the driver noticed).
+    GilEnabled,
+    /// The GIL build ran without the GIL.
+    GilDisabled,
+    /// A Python or Rust thread could not be started (EAGAIN, a thread limit).
+    ThreadSpawn,
+    /// The extension could not be imported.
+    Import,
+    /// The driver refused its configuration (a bad pattern, an unknown binding).
+    Config,
+    /// The workload raised (a pattern's call, or a user's workload file).
+    Workload,
+    /// The child was killed by a signal.
+    Crashed,
+    /// The run took longer than `--timeout`.
+    Timeout,
+    /// RSS went above `--max-rss`.
+    MaxRss,
+    /// The child wrote something that is not a protocol message, or out of order.
+    Protocol,
+    /// The child exited, or stopped reading, before its last phase.
+    Exit,
+    /// SIGINT or SIGTERM arrived during the run (never recorded: `--resume` runs it again).
+    Interrupted,
+    /// The child could not be started.
+    Spawn,
+    /// arena-sweep itself failed (the sampler could not start).
+    Harness,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 14] = [
+        FailureKind::GilEnabled,
+        FailureKind::GilDisabled,
+        FailureKind::ThreadSpawn,
+        FailureKind::Import,
+        FailureKind::Config,
+        FailureKind::Workload,
+        FailureKind::Crashed,
+        FailureKind::Timeout,
+        FailureKind::MaxRss,
+        FailureKind::Protocol,
+        FailureKind::Exit,
+        FailureKind::Interrupted,
+        FailureKind::Spawn,
+        FailureKind::Harness,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::GilEnabled => "gil_enabled",
+            FailureKind::GilDisabled => "gil_disabled",
+            FailureKind::ThreadSpawn => "thread_spawn",
+            FailureKind::Import => "import",
+            FailureKind::Config => "config",
+            FailureKind::Workload => "workload",
+            FailureKind::Crashed => "crashed",
+            FailureKind::Timeout => "timeout",
+            FailureKind::MaxRss => "max_rss",
+            FailureKind::Protocol => "protocol",
+            FailureKind::Exit => "exit",
+            FailureKind::Interrupted => "interrupted",
+            FailureKind::Spawn => "spawn",
+            FailureKind::Harness => "harness",
+        }
+    }
+
+    /// A wrong build: every later run of that build would measure the wrong thing.
+    pub fn wrong_build(self) -> bool {
+        matches!(self, FailureKind::GilEnabled | FailureKind::GilDisabled)
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The time series as parallel arrays (compact in JSON).
@@ -268,6 +407,10 @@ pub struct Metrics {
 /// One line of results.jsonl.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
+    /// The line's format version (`crate::format`); 1 for lines written before
+    /// versions existed.
+    #[serde(default = "crate::format::unversioned")]
+    pub format: u32,
     pub run_id: String,
     pub rep: u32,
     #[serde(flatten)]
@@ -308,6 +451,7 @@ impl RunRecord {
     #[cfg(test)]
     pub fn for_test(cell: Cell, rep: u32, metrics: Metrics) -> RunRecord {
         RunRecord {
+            format: crate::format::CURRENT,
             run_id: cell.run_id(rep),
             rep,
             cell,
@@ -357,8 +501,17 @@ impl ResultsWriter {
     /// returns, the record survives the process being killed. It is not fsynced per
     /// run (that guards only against the machine itself going down, at milliseconds
     /// per run); [`ResultsWriter::sync`] does that once at the end of a sweep.
+    /// The line is written in this build's format, whatever format the record was
+    /// read in (a merge copies records from older folders).
     pub fn append(&mut self, record: &RunRecord) -> Result<()> {
-        let mut line = serde_json::to_vec(record)?;
+        let mut line = if record.format == crate::format::CURRENT {
+            serde_json::to_vec(record)?
+        } else {
+            serde_json::to_vec(&RunRecord {
+                format: crate::format::CURRENT,
+                ..record.clone()
+            })?
+        };
         line.push(b'\n');
         self.file
             .write_all(&line)
@@ -402,7 +555,9 @@ pub struct Loaded {
     pub skipped: Vec<(usize, String)>,
 }
 
-/// Read a results.jsonl file.
+/// Read a results.jsonl file. A line that cannot be read (a torn last line) is
+/// skipped and listed; a line of a format this build does not read is an error
+/// (`crate::format`), so a newer file is never mistaken for a damaged one.
 pub fn load(path: &Path) -> Result<Loaded> {
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut out = Loaded::default();
@@ -412,9 +567,16 @@ pub fn load(path: &Path) -> Result<Loaded> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        let what = || format!("{} line {}", path.display(), i + 1);
         match serde_json::from_slice::<RunRecord>(&line) {
-            Ok(r) => out.records.push(r),
-            Err(e) => out.skipped.push((i + 1, e.to_string())),
+            Ok(r) => {
+                crate::format::check_version(&r.format.into(), what())?;
+                out.records.push(r);
+            }
+            Err(e) => {
+                crate::format::check(&line, what())?;
+                out.skipped.push((i + 1, e.to_string()));
+            }
         }
     }
     Ok(out)
@@ -462,6 +624,86 @@ mod tests {
         let ids: Vec<_> = loaded.records.iter().map(|r| r.run_id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);
         assert!(loaded.skipped.is_empty());
+    }
+
+    #[test]
+    fn unversioned_lines_load_and_lines_from_the_future_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let mut v1 = serde_json::to_value(record("old")).unwrap();
+        v1.as_object_mut().unwrap().remove("format");
+        let v2 = serde_json::to_string(&record("new")).unwrap();
+        assert!(v2.starts_with(r#"{"format":2,"#), "{v2}");
+        std::fs::write(&path, format!("{v1}\n{v2}\n")).unwrap();
+        let loaded = load(&path).unwrap();
+        let formats: Vec<u32> = loaded.records.iter().map(|r| r.format).collect();
+        assert_eq!(formats, [1, 2]);
+        // Appending writes the current format, whatever the record was read as.
+        let mut w = ResultsWriter::open(&path).unwrap();
+        w.append(&loaded.records[0]).unwrap();
+        assert_eq!(load(&path).unwrap().records[2].format, 2);
+
+        // A newer line, even one this build could parse, is refused, not skipped.
+        let mut v3 = serde_json::to_value(record("future")).unwrap();
+        v3["format"] = 3.into();
+        std::fs::write(&path, format!("{v2}\n{v3}\n")).unwrap();
+        let e = format!("{:#}", load(&path).unwrap_err());
+        assert!(
+            e.contains(&format!("{} line 2 has format version 3", path.display()))
+                && e.contains("reads format versions 1 to 2"),
+            "{e}"
+        );
+        // So is one whose shape changed past recognition.
+        std::fs::write(&path, "{\"format\":7,\"runs\":[]}\n").unwrap();
+        let e = format!("{:#}", load(&path).unwrap_err());
+        assert!(e.contains("line 1 has format version 7"), "{e}");
+    }
+
+    #[test]
+    fn bindings_have_one_name_each_and_serde_writes_it() {
+        assert_eq!(
+            Binding::NAMES,
+            ["pyo3", "pyo3-detach", "ctypes-cdll", "ctypes-pydll"]
+        );
+        for b in Binding::ALL {
+            assert_eq!(serde_json::to_value(b).unwrap(), b.as_str());
+            assert_eq!(Binding::parse(b.as_str()), Some(b));
+            assert_eq!(b.to_string(), b.as_str());
+        }
+        assert_eq!(Binding::parse("PyO3"), None);
+        let held: Vec<Binding> = Binding::ALL.into_iter().filter(|b| b.holds_gil()).collect();
+        assert_eq!(held, [Binding::Pyo3, Binding::CtypesPydll]);
+    }
+
+    #[test]
+    fn failure_kinds_read_and_write_the_strings_of_earlier_files() {
+        // The strings results.jsonl held before the kinds were typed.
+        let earlier = "gil_enabled gil_disabled thread_spawn import config workload crashed \
+                       timeout max_rss protocol exit interrupted spawn harness";
+        let texts: Vec<&str> = earlier.split_whitespace().collect();
+        assert_eq!(texts.len(), FailureKind::ALL.len());
+        for (kind, text) in FailureKind::ALL.into_iter().zip(texts) {
+            assert_eq!(serde_json::to_value(kind).unwrap(), text);
+            assert_eq!(kind.to_string(), text);
+            let back: FailureKind = serde_json::from_value(text.into()).unwrap();
+            assert_eq!(back, kind);
+        }
+    }
+
+    #[test]
+    fn the_unversioned_fixtures_load() {
+        for name in ["arena-max-2", "glibc-default", "tunables"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/reports")
+                .join(name)
+                .join("results.jsonl");
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(!text.contains("\"format\""), "{name} is a version 1 file");
+            let loaded = load(&path).unwrap();
+            assert_eq!(loaded.records.len(), text.lines().count(), "{name}");
+            assert!(loaded.skipped.is_empty(), "{name}: {:?}", loaded.skipped);
+            assert!(loaded.records.iter().all(|r| r.format == 1), "{name}");
+        }
     }
 
     #[test]

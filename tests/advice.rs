@@ -125,6 +125,14 @@ fn a_profile_that_really_saves_memory_is_recommended() {
     );
     let html = read(&dir.join("index.html"));
     assert!(html.contains("<h3>Recommended: mmap-threshold-128k</h3>"));
+    let doc = valid_summary(&dir);
+    assert_eq!(doc["advice"]["kind"], "recommend");
+    assert_eq!(doc["advice"]["profile"], "mmap-threshold-128k");
+    assert_eq!(
+        doc["advice"]["glibc_tunables"],
+        "glibc.malloc.mmap_threshold=131072"
+    );
+    assert!(doc["advice"]["saving_ci_mib"]["lo"].as_f64().unwrap() > 0.0);
     // The region split names where the default's memory went: glibc kept it.
     assert!(md.contains("## What the memory is"), "{md}");
 }

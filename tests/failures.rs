@@ -198,9 +198,12 @@ fn garbage_on_the_protocol_pipe_fails_the_run_not_the_sweep() {
     let w = workload(
         dir.path(),
         "noisy.py",
-        "import os\n\
+        // The driver is told the message pipe's number as `msg_fd=N` on its command
+        // line; the workload finds it there, as a stray library writing to it would.
+        "import os, sys\n\
+         FD = int(next(a for a in sys.argv if a.startswith('msg_fd='))[7:])\n\
          def call(rust_threads, worker_id, iteration):\n\
-         \x20   os.write(3, b'this is not a protocol message\\n')\n",
+         \x20   os.write(FD, b'this is not a protocol message\\n')\n",
     );
     let out = dir.path().join("reports");
     let o = bin()

@@ -333,10 +333,10 @@ fn inspect_explains_a_static_program_without_libc() {
 
 #[test]
 fn inspect_explains_musl() {
-    if !has("musl-gcc") {
-        eprintln!("skipped: musl-gcc is not installed (Debian: musl-tools; scripts/setup-debian.sh installs it)");
-        return;
-    }
+    assert!(
+        has("musl-gcc"),
+        "this test needs musl-gcc (Debian: musl-tools; scripts/setup-debian.sh installs it)"
+    );
     let tmp = tempfile::tempdir().unwrap();
     for (name, flags, expect) in [
         (
@@ -364,10 +364,10 @@ fn inspect_explains_musl() {
 
 #[test]
 fn inspect_says_which_file_is_denied_and_who_may_read_it() {
-    if !nix_is_root() {
-        eprintln!("skipped: needs root, to run inspect as nobody against a root process");
-        return;
-    }
+    assert!(
+        nix_is_root(),
+        "this test needs root, to run inspect as nobody against a root process (CI runs as root)"
+    );
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     // A copy of the binary that nobody may run.
@@ -424,13 +424,24 @@ fn inspect_reports_no_such_process() {
 
 #[test]
 fn inspect_refuses_a_kernel_thread() {
-    // PID 2 is kthreadd on Linux (unless in a PID namespace, where it may be anything).
-    let comm = std::fs::read_to_string("/proc/2/comm").unwrap_or_default();
-    if comm.trim() != "kthreadd" {
-        eprintln!("skipped: PID 2 is not kthreadd here");
-        return;
-    }
-    let (code, _, err) = inspect("2");
+    // A kernel thread: PF_KTHREAD (0x00200000) in the flags of /proc/PID/stat (field 9).
+    let kthread = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            // Fields after the name: state(3) ppid(4) ... flags is field 9, the 7th here.
+            after
+                .split_whitespace()
+                .nth(6)
+                .and_then(|f| f.parse::<u64>().ok())
+                .is_some_and(|flags| flags & 0x0020_0000 != 0)
+        })
+        .expect(
+            "this test needs a kernel thread visible in /proc (not a PID namespace without one)",
+        );
+    let (code, _, err) = inspect(&kthread.to_string());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is a kernel thread"), "{err}");
 }

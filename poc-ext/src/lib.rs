@@ -41,14 +41,6 @@ pub const ALLOCATOR: &str = if cfg!(feature = "jemalloc") {
     "glibc"
 };
 
-fn run(rust_threads: usize, pattern: &str, params: &str, call_id: u64) -> Result<usize, String> {
-    let workload = patterns::parse(pattern, params).map_err(|e| e.to_string())?;
-    patterns::run_threads(rust_threads, &workload, call_id).map_err(|e| match e.errno {
-        Some(errno) => format!("{e} (errno {errno})"),
-        None => e.to_string(),
-    })
-}
-
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
@@ -73,11 +65,12 @@ pub unsafe extern "C" fn arena_poc_run(
         }
     };
     let (pattern, params) = (read(pattern, "seed"), read(params, ""));
-    match run(rust_threads as usize, &pattern, &params, call_id) {
+    match patterns::call(rust_threads as usize, &pattern, &params, call_id) {
         Ok(bytes) => bytes as i64,
-        Err(msg) => {
+        Err(err) => {
             LAST_ERROR.with(|e| {
-                *e.borrow_mut() = CString::new(msg.replace('\0', " ")).unwrap_or_default()
+                *e.borrow_mut() =
+                    CString::new(err.to_string().replace('\0', " ")).unwrap_or_default()
             });
             -1
         }
@@ -101,14 +94,12 @@ mod arena_poc {
     #[pymodule_export]
     const ALLOCATOR: &str = crate::ALLOCATOR;
 
-    fn to_py_err(msg: String) -> PyErr {
-        if msg.starts_with("unknown pattern")
-            || msg.starts_with("pattern")
-            || msg.starts_with("crash mode")
-        {
-            PyValueError::new_err(msg)
-        } else {
-            PyRuntimeError::new_err(msg)
+    /// A bad pattern or parameter is the caller's `ValueError`; a run that failed
+    /// is a `RuntimeError`.
+    fn to_py_err(err: patterns::CallError) -> PyErr {
+        match err {
+            patterns::CallError::Params(_) => PyValueError::new_err(err.to_string()),
+            patterns::CallError::Run(_) => PyRuntimeError::new_err(err.to_string()),
         }
     }
 
@@ -121,7 +112,7 @@ mod arena_poc {
         params: &str,
         call_id: u64,
     ) -> PyResult<usize> {
-        crate::run(rust_threads, pattern, params, call_id).map_err(to_py_err)
+        patterns::call(rust_threads, pattern, params, call_id).map_err(to_py_err)
     }
 
     /// Like `run_arena_test`, with the GIL released for the duration of the call.
@@ -135,7 +126,7 @@ mod arena_poc {
         call_id: u64,
     ) -> PyResult<usize> {
         let (pattern, params) = (pattern.to_owned(), params.to_owned());
-        py.detach(move || crate::run(rust_threads, &pattern, &params, call_id))
+        py.detach(move || patterns::call(rust_threads, &pattern, &params, call_id))
             .map_err(to_py_err)
     }
 

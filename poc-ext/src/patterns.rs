@@ -538,6 +538,42 @@ impl fmt::Display for SpawnError {
     }
 }
 
+/// Why a call of the extension failed, by kind: the caller's pattern or parameters
+/// (a `ValueError` in Python), or the run itself (a `RuntimeError`).
+#[derive(Debug)]
+pub enum CallError {
+    /// The pattern or its parameters are invalid; nothing ran.
+    Params(ParamError),
+    /// The Rust threads could not all be started, or one panicked.
+    Run(SpawnError),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Params(e) => e.fmt(f),
+            CallError::Run(e) => match e.errno {
+                // The driver files "errno 11" under thread_spawn.
+                Some(errno) => write!(f, "{e} (errno {errno})"),
+                None => e.fmt(f),
+            },
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Parse `name` and `params`, then run the pattern on `rust_threads` fresh threads.
+pub fn call(
+    rust_threads: usize,
+    name: &str,
+    params: &str,
+    call_id: u64,
+) -> Result<usize, CallError> {
+    let workload = parse(name, params).map_err(CallError::Params)?;
+    run_threads(rust_threads, &workload, call_id).map_err(CallError::Run)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -633,5 +669,25 @@ mod tests {
             let s = rng.log_uniform(100, 1000);
             assert!((100..=1000).contains(&s));
         }
+    }
+
+    #[test]
+    fn call_errors_are_typed_by_kind() {
+        let e = call(1, "nope", "", 0).unwrap_err();
+        assert!(matches!(e, CallError::Params(_)), "{e}");
+        assert!(e.to_string().starts_with("unknown pattern `nope`"), "{e}");
+        let e = call(1, "seed", "count=x", 0).unwrap_err();
+        assert!(matches!(e, CallError::Params(_)), "{e}");
+        let e = CallError::Run(SpawnError {
+            started: 3,
+            requested: 8,
+            errno: Some(11),
+            message: "Resource temporarily unavailable".into(),
+        });
+        assert_eq!(
+            e.to_string(),
+            "could not start Rust thread 4 of 8: Resource temporarily unavailable (errno 11)"
+        );
+        assert_eq!(call(2, "seed", "count=1,size=64", 0).unwrap(), 2 * 64);
     }
 }

@@ -28,15 +28,12 @@ use toml::Spanned;
 use super::parse_grid;
 use crate::plan::PatternSpec;
 use crate::python::inspect::Build;
+use crate::results::Binding;
 use crate::tunables::{
     check_name, find_named_file, find_profile, Catalog, PlanError, Profile, Source,
 };
 
 use crate::patterns;
-
-/// How Python may call into the Rust code (DESIGN.md): `pyo3` holds the GIL during the
-/// call, `pyo3-detach` releases it, `ctypes-cdll` releases it, `ctypes-pydll` holds it.
-pub const BINDINGS: &[&str] = &["pyo3", "pyo3-detach", "ctypes-cdll", "ctypes-pydll"];
 
 /// A sweep as a matrix file defines it. `None` means "not set here".
 #[derive(Debug, Clone, PartialEq)]
@@ -189,13 +186,13 @@ pub fn parse_matrix(path: &Path, text: &str) -> Result<MatrixFile, PlanError> {
             list,
             &src,
             |b: &String| {
-                if BINDINGS.contains(&b.as_str()) {
+                if Binding::parse(b).is_some() {
                     Ok(b.clone())
                 } else {
                     Err(format!(
                         "unknown binding `{}`; expected one of {}",
                         b.escape_default(),
-                        BINDINGS.join(", ")
+                        Binding::NAMES.join(", ")
                     ))
                 }
             },

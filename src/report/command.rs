@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use super::folder::{self, Options, Written};
 use super::gate::{self, Gates, EXIT_GATE};
 use crate::cli::{CompareArgs, ReportArgs, ReportOptions};
-use crate::error::usage;
+use crate::error::{usage, Exit};
 use crate::results::RunRecord;
 use crate::runner::scheduler::PlanFile;
 
@@ -21,8 +21,8 @@ impl ReportOptions {
     }
 }
 
-/// Print the advice and the gates' verdict; returns EXIT_GATE if one tripped.
-fn finish(w: &Written, gates: &Gates, out: &mut dyn Write) -> Result<i32> {
+/// Print the advice and the gates' verdict; returns `Exit::Gate` if one tripped.
+fn finish(w: &Written, gates: &Gates, out: &mut dyn Write) -> Result<Exit> {
     write!(out, "{}", advice_text(&w.advice, &w.summaries))?;
     check_gates(&w.summaries, gates, out)
 }
@@ -54,14 +54,14 @@ fn check_gates(
     summaries: &[crate::aggregate::CellSummary],
     gates: &Gates,
     out: &mut dyn Write,
-) -> Result<i32> {
+) -> Result<Exit> {
     if !gates.any() {
-        return Ok(0);
+        return Ok(Exit::of_gate(false));
     }
-    let v = gate::violations(summaries, gates);
+    let v = gate::violations(&super::summary_json::points(summaries), gates);
     if v.is_empty() {
         writeln!(out, "gates passed: no point reached them")?;
-        return Ok(0);
+        return Ok(Exit::of_gate(false));
     }
     writeln!(
         out,
@@ -71,7 +71,7 @@ fn check_gates(
     for line in v {
         writeln!(out, "  {line}")?;
     }
-    Ok(EXIT_GATE)
+    Ok(Exit::of_gate(true))
 }
 
 /// The report step of a run: write the files into the run's folder, then the gates.
@@ -81,14 +81,14 @@ pub fn after_run(
     records: &[RunRecord],
     opts: &ReportOptions,
     out: &mut dyn Write,
-) -> Result<i32> {
+) -> Result<Exit> {
     let w = folder::write(dir, pf, records, &opts.options())?;
     writeln!(out, "Report: {}", dir.join("index.html").display())?;
     finish(&w, &Gates::from_args(&opts.gates), out)
 }
 
 /// `arena-sweep report DIR`.
-pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<i32> {
+pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<Exit> {
     let loaded = folder::load(&args.dir)?;
     super::timeseries::check_cells(
         &args.report.timeseries_cells,
@@ -135,7 +135,7 @@ pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<i32> {
 }
 
 /// `arena-sweep compare A B`.
-pub fn compare(args: &CompareArgs, out: &mut dyn Write) -> Result<i32> {
+pub fn compare(args: &CompareArgs, out: &mut dyn Write) -> Result<Exit> {
     let a = folder::load(&args.a)?;
     let b = folder::load(&args.b)?;
     let sa =

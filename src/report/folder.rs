@@ -120,6 +120,21 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
     }
 
     write_file(out.join("cells.csv"), &csv::render(&summaries)?)?;
+    let summary = super::summary_json::build(
+        &super::summary_json::Context {
+            plan: &plan.name,
+            host: &ctx.host,
+            complete: pf.complete,
+            thresholds: &plan.thresholds,
+            floor_mib: plan.floor_mib,
+        },
+        &summaries,
+        &advice,
+    );
+    write_file(
+        out.join("summary.json"),
+        &(serde_json::to_string_pretty(&summary)? + "\n"),
+    )?;
     let header = markdown::Header {
         plan_name: &plan.name,
         host: &ctx.host,
@@ -159,7 +174,7 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
         out.join("index.html"),
         &html::render(pf, &summaries, &ranks, &advice, &figs),
     )?;
-    files.extend(["cells.csv", "summary.md", "index.html"].map(String::from));
+    files.extend(["cells.csv", "summary.json", "summary.md", "index.html"].map(String::from));
     Ok(Written {
         summaries,
         advice,

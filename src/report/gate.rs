@@ -3,11 +3,13 @@
 //! pipeline can tell "the sweep found a problem" from a run failure (1) or a usage
 //! error (2).
 
-use crate::aggregate::CellSummary;
+use super::summary_json::PointVerdict;
+use crate::cli::GateLevel;
 use crate::risk::RiskLevel;
 
-/// The exit code of a tripped gate.
-pub const EXIT_GATE: i32 = 3;
+/// The exit code of a tripped gate (decided, like every exit code, by
+/// `crate::error::Exit`).
+pub const EXIT_GATE: i32 = crate::error::Exit::Gate.code();
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Gates {
@@ -20,10 +22,9 @@ pub struct Gates {
 impl Gates {
     pub fn from_args(args: &crate::cli::GateArgs) -> Gates {
         Gates {
-            risk: args.fail_on_risk.as_deref().map(|l| match l {
-                "high" => RiskLevel::High,
-                "medium" => RiskLevel::Medium,
-                _ => RiskLevel::Low,
+            risk: args.fail_on_risk.map(|l| match l {
+                GateLevel::High => RiskLevel::High,
+                GateLevel::Medium => RiskLevel::Medium,
             }),
             amplification: args.fail_on_amplification,
         }
@@ -34,10 +35,11 @@ impl Gates {
     }
 }
 
-/// One line per point that trips a gate.
-pub fn violations(summaries: &[CellSummary], gates: &Gates) -> Vec<String> {
+/// One line per point that trips a gate. The gates read the points as summary.json
+/// has them, so a gate and the file never disagree.
+pub fn violations(points: &[PointVerdict], gates: &Gates) -> Vec<String> {
     let mut out = Vec::new();
-    for c in summaries {
+    for c in points {
         let mut why = Vec::new();
         if let (Some(min), Some(risk)) = (gates.risk, c.risk) {
             if risk >= min {
@@ -55,7 +57,15 @@ pub fn violations(summaries: &[CellSummary], gates: &Gates) -> Vec<String> {
             }
         }
         if !why.is_empty() {
-            out.push(format!("{}: {}", c.point.label(), why.join(", ")));
+            out.push(format!(
+                "{}x{} {} {} {}: {}",
+                c.python_threads,
+                c.rust_threads,
+                c.pattern,
+                c.binding,
+                c.profile,
+                why.join(", ")
+            ));
         }
     }
     out
@@ -77,7 +87,7 @@ mod tests {
 
     #[test]
     fn gates_trip_at_the_level_and_above() {
-        let s = crate::risk::tests_support::sweep();
+        let s = super::super::summary_json::points(&crate::risk::tests_support::sweep());
         // glibc-default's points: nogil delta 30005 KiB / GIL 2005 KiB = 14.97x, HIGH;
         // the others are MEDIUM at about 9.9x.
         let high = Gates {
@@ -106,6 +116,29 @@ mod tests {
             amplification: None,
         };
         assert_eq!(violations(&s, &medium).len(), 6);
+    }
+
+    #[test]
+    fn the_flags_levels_are_high_and_medium_only() {
+        use clap::ValueEnum;
+        let gate = |level: &str| {
+            let level = GateLevel::from_str(level, false)?;
+            Ok::<_, String>(
+                Gates::from_args(&crate::cli::GateArgs {
+                    fail_on_risk: Some(level),
+                    fail_on_amplification: None,
+                })
+                .risk,
+            )
+        };
+        assert_eq!(gate("high"), Ok(Some(RiskLevel::High)));
+        assert_eq!(gate("medium"), Ok(Some(RiskLevel::Medium)));
+        // A gate at LOW would trip on every point: the flag does not take it.
+        assert!(gate("low").is_err());
+        assert_eq!(
+            Gates::from_args(&crate::cli::GateArgs::default()).risk,
+            None
+        );
     }
 
     #[test]

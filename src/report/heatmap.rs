@@ -68,10 +68,10 @@ impl Metric {
 
     fn colorbar_label(self) -> &'static str {
         match self {
-            Metric::Amplification => "amplification (fixed log scale; 1x = no difference)",
-            Metric::DeltaGil | Metric::DeltaNogil => "delta, MiB (GIL and nogil maps share it)",
-            Metric::ArenaHeaps => "arena heaps (64 MiB reservations in smaps)",
-            Metric::Reclaimable => "reclaimable, MiB (final - after trim)",
+            Metric::Amplification => "amplification (log; 1x = same)",
+            Metric::DeltaGil | Metric::DeltaNogil => "delta, MiB (one scale, both builds)",
+            Metric::ArenaHeaps => "arena heaps (64 MiB each)",
+            Metric::Reclaimable => "reclaimable, MiB (final - trimmed)",
         }
     }
 

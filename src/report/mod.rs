@@ -17,5 +17,6 @@ pub mod mechanisms;
 pub mod pareto;
 mod raster;
 pub mod scale;
+pub mod summary_json;
 pub mod terminal;
 pub mod timeseries;

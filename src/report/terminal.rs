@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::aggregate::{BuildStats, CellSummary, RegionMedians, Summary};
+use crate::results::Binding;
 use crate::risk::Thresholds;
 
 fn mib(kib: f64) -> String {
@@ -405,10 +406,10 @@ pub fn diagnosis_block(summaries: &[CellSummary]) -> String {
 
 /// Whether the GIL is held while the Rust code runs, per binding (GIL builds).
 fn gil_during_call(binding: &str) -> &'static str {
-    match binding {
-        "pyo3" | "ctypes-pydll" => "held",
-        "pyo3-detach" | "ctypes-cdll" => "released",
-        _ => "?",
+    match Binding::parse(binding).map(Binding::holds_gil) {
+        Some(true) => "held",
+        Some(false) => "released",
+        None => "?",
     }
 }
 
@@ -429,8 +430,12 @@ pub fn bindings_block(points: &[&CellSummary], reps: u32) -> String {
     // The reference: the GIL build holding the GIL through the call, as in the talk.
     let held = points
         .iter()
-        .find(|c| c.point.binding == "pyo3")
-        .or_else(|| points.iter().find(|c| c.point.binding == "ctypes-pydll"))
+        .find(|c| Binding::parse(&c.point.binding) == Some(Binding::Pyo3))
+        .or_else(|| {
+            points
+                .iter()
+                .find(|c| Binding::parse(&c.point.binding) == Some(Binding::CtypesPydll))
+        })
         .and_then(|c| c.gil.as_ref())
         .map(|b| b.delta_kib.median);
     let floor = first.floor_kib;
@@ -450,12 +455,8 @@ pub fn bindings_block(points: &[&CellSummary], reps: u32) -> String {
         "amplif."
     );
     // Held before released, as a reader compares them.
-    let rank = |b: &str| {
-        ["pyo3", "ctypes-pydll", "pyo3-detach", "ctypes-cdll"]
-            .iter()
-            .position(|x| *x == b)
-            .unwrap_or(9)
-    };
+    let rank =
+        |b: &str| Binding::parse(b).map_or((true, usize::MAX), |b| (!b.holds_gil(), b as usize));
     let mut points: Vec<&CellSummary> = points.to_vec();
     points.sort_by_key(|c| rank(&c.point.binding));
     let mut rows: Vec<(&str, &str, &BuildStats)> = Vec::new();
@@ -522,4 +523,63 @@ pub fn bindings_block(points: &[&CellSummary], reps: u32) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_show_gil_held_before_gil_released_against_pyo3() {
+        let one = crate::risk::tests_support::sweep()
+            .into_iter()
+            .find(|c| c.point.profile == "arena-max-2")
+            .unwrap();
+        let mut points = Vec::new();
+        // Given in no useful order; one name is not a binding this build knows.
+        for (binding, grow) in [
+            ("ctypes-cdll", 4.0),
+            ("pyo3-detach", 3.0),
+            ("cffi", 5.0),
+            ("ctypes-pydll", 2.0),
+            ("pyo3", 1.0),
+        ] {
+            let mut c = one.clone();
+            c.point.binding = binding.to_string();
+            if let Some(g) = c.gil.as_mut() {
+                g.delta_kib.median *= grow;
+            }
+            points.push(c);
+        }
+        let refs: Vec<&CellSummary> = points.iter().collect();
+        let text = bindings_block(&refs, 2);
+        let gil_rows: Vec<(&str, &str, &str)> = text
+            .lines()
+            .take_while(|l| !l.contains("where the delta went"))
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                match (w.next(), w.next(), w.next()) {
+                    (Some("gil"), Some(b), Some(d)) => Some((b, d, w.last().unwrap())),
+                    _ => None,
+                }
+            })
+            .collect();
+        assert_eq!(
+            gil_rows
+                .iter()
+                .map(|(b, d, _)| (*b, *d))
+                .collect::<Vec<_>>(),
+            [
+                ("pyo3", "held"),
+                ("ctypes-pydll", "held"),
+                ("pyo3-detach", "released"),
+                ("ctypes-cdll", "released"),
+                ("cffi", "?"),
+            ],
+            "{text}"
+        );
+        // Amplification is against the GIL build with pyo3.
+        assert_eq!(gil_rows[0].2, "1.00x", "{text}");
+        assert_eq!(gil_rows[2].2, "3.00x", "{text}");
+    }
 }

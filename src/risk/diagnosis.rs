@@ -10,7 +10,8 @@
 //!   `malloc_trim(0)` after bursts.
 //! - **more arenas**: memory in arena heaps that trimming did not return, when the
 //!   run added arena heaps and kept no data of its own there (each new arena holds its
-//!   header, bins and top pages). Lever: `glibc.malloc.arena_max`.
+//!   header, bins and top pages); when the new heaps hold under 64 KiB each, all of it,
+//!   free or not, since only fewer arenas would save it. Lever: `glibc.malloc.arena_max`.
 //! - **live data kept by the workload**: what glibc still holds after the trim when
 //!   the workload kept blocks alive (or added no arena), including the holes those
 //!   blocks pin. Lever: none of malloc's settings returns live data.
@@ -31,6 +32,9 @@ use crate::aggregate::BuildStats;
 
 /// Below this delta there is nothing to diagnose (KiB).
 pub const SMALL_DELTA_KIB: f64 = 512.0;
+/// Resident memory per new arena heap below which the new arenas hold little more
+/// than their own structures and a few touched pages (KiB).
+const ARENA_OVERHEAD_KIB: f64 = 64.0;
 /// A second mechanism is named when it holds at least this share of the delta.
 const SECOND_SHARE: f64 = 1.0 / 3.0;
 
@@ -48,9 +52,7 @@ pub enum Mechanism {
 impl Mechanism {
     pub fn name(self) -> &'static str {
         match self {
-            Mechanism::FreeRetained => {
-                "free memory retained inside glibc (malloc_trim(0) returned it)"
-            }
+            Mechanism::FreeRetained => "free memory retained inside glibc's arenas",
             Mechanism::MoreArenas => "more arenas",
             Mechanism::LiveData => "live data kept by the workload (still in glibc after a trim)",
             Mechanism::Mimalloc => "CPython's mimalloc (Python objects)",
@@ -185,11 +187,22 @@ pub fn diagnose(b: &BuildStats) -> Diagnosis {
     // Free memory glibc holds: what a trim returned, or, read from outside, how much
     // the free bytes inside the arenas grew (tops of thread arenas included, which
     // malloc_trim(0) leaves alone), at most the glibc regions' growth.
-    let free =
-        pos(b.reclaimable_kib.median).max(pos(b.arena_free_delta_kib.unwrap_or(0.0)).min(glibc));
+    let heaps_added = r.arena_heaps_added;
+    let trimmed = pos(b.reclaimable_kib.median);
+    // New arenas that hold only a few pages each (their header, bins and the touched
+    // part of their top): the cost of having more arenas, whether those pages are free
+    // or not; only fewer arenas would save it. Otherwise free memory glibc holds is
+    // what a trim returned or, read from outside, how much the free bytes inside the
+    // arenas grew (tops of thread arenas included, which malloc_trim(0) leaves
+    // alone), at most the glibc regions' growth.
+    let overhead_only = heaps_added > 0.0 && pos(r.arena_heaps) / heaps_added < ARENA_OVERHEAD_KIB;
+    let free = if overhead_only {
+        trimmed.min(glibc)
+    } else {
+        trimmed.max(pos(b.arena_free_delta_kib.unwrap_or(0.0)).min(glibc))
+    };
     let kept = pos(glibc - free);
     let live_kept = pos(b.store_kib.unwrap_or(0.0)).min(kept);
-    let heaps_added = r.arena_heaps_added;
     let (arenas, live) = if heaps_added > 0.0 {
         (kept - live_kept, live_kept)
     } else {
@@ -287,6 +300,45 @@ mod tests {
         assert_eq!(d.main().unwrap().mechanism, Mechanism::MoreArenas);
         assert!(d.line().contains("15 new heap(s)"), "{}", d.line());
         assert!(d.line().contains("glibc.malloc.arena_max"), "{}", d.line());
+    }
+
+    #[test]
+    fn new_arenas_of_a_few_pages_are_more_arenas_even_when_their_pages_are_free() {
+        // The talk's seed cell read from outside: 15 new heaps of ~23 KiB resident,
+        // whose tops count ~1.9 MiB free (mostly committed, untouched), trim returned
+        // 0.03 MiB. Only fewer arenas would save those pages.
+        let mut b = stats(
+            560.0,
+            30.0,
+            0.0,
+            RegionMedians {
+                arena_heaps: 350.0,
+                arena_heaps_added: 15.0,
+                stacks: 40.0,
+                file: 130.0,
+                ..Default::default()
+            },
+        );
+        b.arena_free_delta_kib = Some(1900.0);
+        let d = diagnose(&b);
+        assert_eq!(d.main().unwrap().mechanism, Mechanism::MoreArenas, "{d:?}");
+        // Arena heaps of ~140 KiB each that hold free memory: trimming.
+        b.regions_delta_kib.arena_heaps = 1430.0;
+        b.regions_delta_kib.arena_heaps_added = 10.0;
+        b.delta_kib.median = 1560.0;
+        b.arena_free_delta_kib = Some(1390.0);
+        let d = diagnose(&b);
+        assert_eq!(
+            d.main().unwrap().mechanism,
+            Mechanism::FreeRetained,
+            "{d:?}"
+        );
+        assert!(
+            d.line()
+                .contains("of which malloc_trim(0) returned 0.03 MiB"),
+            "{}",
+            d.line()
+        );
     }
 
     #[test]

@@ -5,13 +5,14 @@
 //! that lists where each part came from and whether the plan is now complete.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
 use super::resume::plan_diff;
 use super::scheduler::{load_plan_file, write_plan_file, MergedFrom, PlanFile};
-use crate::error::usage;
+use crate::error::{usage, Exit, SweepEnd};
 use crate::results::{self, ResultsWriter, RunRecord};
 
 /// What a merge produced.
@@ -23,6 +24,32 @@ pub struct Merged {
     pub missing: Vec<String>,
 }
 
+/// `arena-sweep merge`: merge, and say how many runs the result holds. A plan still
+/// incomplete after the merge is not a success.
+pub fn command(inputs: &[PathBuf], merged: &Path, out: &mut dyn Write) -> Result<Exit> {
+    let m = merge(inputs, merged)?;
+    writeln!(
+        out,
+        "Merged {} of {} runs into {}",
+        m.runs,
+        m.expected,
+        merged.display()
+    )?;
+    if !m.complete {
+        writeln!(
+            out,
+            "The plan is incomplete: {} run(s) missing, e.g. {}",
+            m.missing.len(),
+            m.missing[0]
+        )?;
+    }
+    Ok(Exit::of_sweep(SweepEnd {
+        complete: m.complete,
+        ..SweepEnd::default()
+    }))
+}
+
+/// Join the folders `inputs` into `out` (see the module's header).
 pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     if inputs.len() < 2 {
         return Err(usage("merge needs at least two report folders"));
@@ -105,6 +132,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     }
     let complete = missing.is_empty();
     let file = PlanFile {
+        format: crate::format::CURRENT,
         plan: first.plan.clone(),
         shard: None,
         provenance: first.provenance.clone(),

@@ -1,12 +1,20 @@
-//! Running children: the executor (one run in a fresh process), the scheduler (cells
-//! x repetitions, in order), thread-limit checks, and the helpers they share.
+//! Running children: the `run` command's stages (`command`), the executor (one run
+//! in a fresh process, behind the `Executor` trait), the scheduler (cells x
+//! repetitions, in order), the report folder and its plan.json, resume, merge,
+//! thread-limit checks, and the helpers they share.
 
 pub mod command;
 pub mod executor;
+pub mod folder;
 pub mod limits;
 pub mod merge;
+#[cfg(test)]
+mod mock;
+pub mod plan_file;
 pub mod resume;
 pub mod scheduler;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -22,7 +30,8 @@ pub fn install_interrupt_flag() -> Result<()> {
     let flag = INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false)));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // Registered first, so it sees the flag as it was before this signal.
-        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(flag))?;
+        let code = crate::error::Exit::Interrupted.code();
+        signal_hook::flag::register_conditional_shutdown(sig, code, Arc::clone(flag))?;
         signal_hook::flag::register(sig, Arc::clone(flag))?;
     }
     Ok(())

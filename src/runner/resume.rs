@@ -90,6 +90,26 @@ pub fn check(dir: &Path, saved: &PlanFile, plan: &Plan, provenance: &Provenance)
     )))
 }
 
+/// Run ids already recorded in `DIR/results.jsonl`, saying how many there are and
+/// that unreadable lines (a torn last line) will be run again.
+pub fn done_runs(dir: &Path, out: &mut dyn std::io::Write) -> Result<HashSet<String>> {
+    let (done, unreadable) = recorded(dir)?;
+    if unreadable > 0 {
+        writeln!(
+            out,
+            "note: {unreadable} unreadable line(s) in {} are ignored and will be run again",
+            dir.join("results.jsonl").display()
+        )?;
+    }
+    writeln!(
+        out,
+        "Resuming {}: {} run(s) already recorded",
+        dir.display(),
+        done.len()
+    )?;
+    Ok(done)
+}
+
 /// Run ids already recorded in `DIR/results.jsonl`, and how many lines were unusable.
 pub fn recorded(dir: &Path) -> Result<(HashSet<String>, usize)> {
     let path = dir.join("results.jsonl");

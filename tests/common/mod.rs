@@ -72,3 +72,28 @@ pub fn text(o: &Output) -> (String, String) {
 pub fn count_entries(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
+
+/// Validate `<dir>/summary.json` against `docs/summary.schema.json`; returns it.
+pub fn valid_summary(dir: &Path) -> Value {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/summary.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("summary.json"))
+            .unwrap_or_else(|e| panic!("{}/summary.json: {e}", dir.display())),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "{}/summary.json does not follow docs/summary.schema.json:\n{}",
+        dir.display(),
+        errors.join("\n")
+    );
+    doc
+}

@@ -1,0 +1,253 @@
+//! A child being walked through the protocol's phases (`protocol.rs`): wait for each
+//! message under the run's guards (deadline, `--max-rss`, SIGINT/SIGTERM), snapshot
+//! `/proc` and read glibc's arenas while the child is paused, then let it go on.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use super::metrics::{self, Measured};
+use super::pipes::{Next, Pipes};
+use super::protocol::{
+    Done, Message, Phase, Ready, Received, Released, Report, SelfView, Trimmed, Verify,
+};
+use super::{fail, Fail, RunSpec, Trace};
+use crate::results::{ArenaRead, FailureKind, Metrics};
+use crate::sampler::series::{Probe, Series};
+use crate::sampler::{snapshot, Snapshot};
+
+pub struct Session {
+    pub pid: i32,
+    stdin: std::process::ChildStdin,
+    pipes: Pipes,
+    deadline: Instant,
+    timeout: Duration,
+    max_rss_kib: Option<u64>,
+    probe: Option<Probe>,
+}
+
+impl Session {
+    pub fn new(
+        pid: i32,
+        stdin: std::process::ChildStdin,
+        pipes: Pipes,
+        spec: &RunSpec,
+        t0: Instant,
+    ) -> Self {
+        Session {
+            pid,
+            stdin,
+            pipes,
+            deadline: t0 + spec.timeout,
+            timeout: spec.timeout,
+            max_rss_kib: spec.max_rss_kib,
+            probe: Probe::open(pid).ok(),
+        }
+    }
+
+    /// The end of the conversation: stdin closes (a driver waiting for "go" exits),
+    /// and the pipes stay for what the child writes last.
+    pub fn into_pipes(self) -> Pipes {
+        self.pipes
+    }
+
+    /// Walk the child through every phase, filling `trace` as it goes (so a failure
+    /// keeps what was measured before it).
+    pub fn walk(&mut self, spec: &RunSpec, trace: &mut Trace) -> Result<Metrics, Fail> {
+        self.expect::<Ready>(trace)?;
+        let baseline = self.snap("ready")?;
+        trace.phases.ready = Some(baseline);
+        trace.arenas.ready = self.read_arenas(trace);
+        let series = Series::start(self.pid, spec.sample_interval)
+            .map_err(|e| fail(FailureKind::Harness, format!("{e:#}")))?;
+        self.go()?;
+        let done_msg = match self.expect::<Done>(trace) {
+            Ok(m) => m,
+            Err(f) => {
+                trace.series = series.stop();
+                return Err(f);
+            }
+        };
+        std::thread::sleep(spec.settle);
+        let done = self.snap("done");
+        trace.series = series.stop();
+        let done = done?;
+        trace.phases.done = Some(done);
+        trace.arenas.done = self.read_arenas(trace);
+        self.go()?;
+        self.expect::<Trimmed>(trace)?;
+        let trimmed = self.snap_status("trimmed")?;
+        trace.phases.trimmed = Some(trimmed);
+        trace.arenas.trimmed = self.read_arenas(trace);
+        self.go()?;
+        if done_msg.store {
+            self.expect::<Released>(trace)?;
+            trace.phases.released = Some(self.snap_status("released")?);
+            trace.arenas.released = self.read_arenas(trace);
+            self.go()?;
+        }
+        // Every snapshot is taken: the child may now allocate to report.
+        let report = self.expect::<Report>(trace)?;
+        self.go()?;
+        let view = if spec.verify {
+            Some(self.verify(trace)?)
+        } else {
+            None
+        };
+        Ok(metrics::metrics(&Measured {
+            baseline,
+            done,
+            trimmed,
+            series: &trace.series,
+            arenas: &trace.arenas,
+            report: &report,
+            view: view.as_ref(),
+        }))
+    }
+
+    /// `--verify`: the child took malloc_info and allocated nothing since: read the
+    /// same state from outside, then let it go on (one byte) and take its own view.
+    fn verify(&mut self, trace: &mut Trace) -> Result<SelfView, Fail> {
+        self.expect::<Verify>(trace)?;
+        trace.phases.verified = Some(self.snap("verify")?);
+        trace.arenas.verified = self.read_arenas(trace);
+        self.send(b"v")?;
+        let view = self.expect::<SelfView>(trace)?;
+        self.go()?;
+        Ok(view)
+    }
+
+    /// Wait for the message of phase `T`, keeping it in `trace.reports`.
+    fn expect<T: Phase>(&mut self, trace: &mut Trace) -> Result<T, Fail> {
+        loop {
+            self.guard()?;
+            let received = match self.pipes.next(Duration::from_millis(20)) {
+                Next::Line(r) => r,
+                Next::Nothing => continue,
+                Next::Closed => {
+                    return Err(fail(
+                        FailureKind::Exit,
+                        format!(
+                            "the child closed the message pipe before phase {}",
+                            T::PHASE
+                        ),
+                    ))
+                }
+            };
+            let message = match received {
+                Received::Message(Message::Error(e)) => return Err(fail(e.kind.into(), e.message)),
+                Received::Message(m) => m,
+                Received::Malformed { line, error } => {
+                    return Err(fail(
+                        FailureKind::Protocol,
+                        format!("the child sent a malformed protocol message ({error}): {line:?}"),
+                    ))
+                }
+                Received::Garbage(line) => {
+                    return Err(fail(
+                        FailureKind::Protocol,
+                        format!(
+                            "the child wrote something other than a protocol message: {line:?}"
+                        ),
+                    ))
+                }
+            };
+            let (phase, as_sent) = (message.phase(), serde_json::to_value(&message));
+            return match T::from_message(message) {
+                Some(payload) => {
+                    if let Ok(v) = as_sent {
+                        trace.reports.insert(phase.to_string(), v);
+                    }
+                    Ok(payload)
+                }
+                None => Err(fail(
+                    FailureKind::Protocol,
+                    format!("expected phase {}, got {phase:?}", T::PHASE),
+                )),
+            };
+        }
+    }
+
+    /// The run's guards, checked while waiting: SIGINT/SIGTERM, the deadline, and
+    /// `--max-rss`.
+    fn guard(&mut self) -> Result<(), Fail> {
+        if crate::runner::interrupted() {
+            return Err(fail(
+                FailureKind::Interrupted,
+                "interrupted by SIGINT/SIGTERM",
+            ));
+        }
+        if Instant::now() >= self.deadline {
+            return Err(fail(
+                FailureKind::Timeout,
+                format!("the run took longer than --timeout {:?}", self.timeout),
+            ));
+        }
+        if let (Some(limit), Some(probe)) = (self.max_rss_kib, self.probe.as_mut()) {
+            if let Some((rss, _)) = probe.read() {
+                if rss > limit {
+                    return Err(fail(
+                        FailureKind::MaxRss,
+                        format!("RSS reached {rss} KiB, above --max-rss {limit} KiB"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn go(&mut self) -> Result<(), Fail> {
+        self.send(b"go\n")
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Fail> {
+        self.stdin
+            .write_all(bytes)
+            .and_then(|_| self.stdin.flush())
+            .map_err(|e| {
+                fail(
+                    FailureKind::Exit,
+                    format!("the child stopped reading its commands: {e}"),
+                )
+            })
+    }
+
+    /// Status only: RSS, HWM, threads.
+    fn snap_status(&self, phase: &str) -> Result<Snapshot, Fail> {
+        crate::sampler::snapshot_status(self.pid).map_err(|e| {
+            fail(
+                FailureKind::Exit,
+                format!("could not read /proc at phase {phase}: {e:#}"),
+            )
+        })
+    }
+
+    fn snap(&self, phase: &str) -> Result<Snapshot, Fail> {
+        snapshot(self.pid).map_err(|e| {
+            fail(
+                FailureKind::Exit,
+                format!("could not snapshot /proc at phase {phase}: {e:#}"),
+            )
+        })
+    }
+
+    /// glibc's arenas of the paused child, read from outside. Once a read is refused
+    /// for good (a preloaded allocator, musl, an unsupported glibc),
+    /// `trace.arenas.error` says why and later phases do not try again.
+    fn read_arenas(&self, trace: &mut Trace) -> Option<ArenaRead> {
+        if trace.arenas.error.is_some() {
+            return None;
+        }
+        // The child is paused in a read, and its workers have been joined: nothing moves.
+        let opts = crate::arena::ReadOptions {
+            quiescent: true,
+            ..Default::default()
+        };
+        match crate::arena::read(self.pid, &opts) {
+            Ok(snap) => Some(ArenaRead::from(&snap)),
+            Err(e) => {
+                trace.arenas.error = Some(e.to_string());
+                None
+            }
+        }
+    }
+}
