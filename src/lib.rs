@@ -7,6 +7,8 @@ pub mod arena;
 pub mod child;
 pub mod cli;
 pub mod doctor;
+#[cfg(test)]
+mod enum_names;
 pub mod error;
 pub mod ext;
 pub mod format;

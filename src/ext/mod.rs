@@ -32,8 +32,22 @@ use crate::paths::hash_parts;
 use crate::python::inspect::Interpreter;
 
 /// Which allocator the extension's Rust code uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Variant {
     /// The system malloc (glibc ptmalloc2), as in the talk.
     Glibc,
@@ -42,11 +56,9 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// The name in cache keys, labels and results files (serde's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Variant::Glibc => "glibc",
-            Variant::Jemalloc => "jemalloc",
-        }
+        self.into()
     }
 }
 

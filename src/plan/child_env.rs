@@ -14,8 +14,20 @@ use serde::{Deserialize, Serialize};
 use crate::error::usage;
 
 /// How the Python threads of a run start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum StartMode {
     /// The talk's harness: each thread starts as soon as the ThreadPoolExecutor gets
     /// its task, so the threads ramp up one after another.
@@ -32,11 +44,9 @@ impl StartMode {
         StartMode::Barrier
     }
 
+    /// The name the driver and plan.json use (serde's, and the flag's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            StartMode::Submit => "submit",
-            StartMode::Barrier => "barrier",
-        }
+        self.into()
     }
 }
 

@@ -14,8 +14,23 @@ use serde::{Deserialize, Serialize};
 use crate::child::{self, ChildError};
 
 /// GIL or free-threaded: the build half of a cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Build {
     Gil,
     Nogil,
@@ -24,17 +39,9 @@ pub enum Build {
 impl Build {
     pub const BOTH: [Build; 2] = [Build::Gil, Build::Nogil];
 
+    /// The name in run ids, labels and results files (serde's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Build::Gil => "gil",
-            Build::Nogil => "nogil",
-        }
-    }
-}
-
-impl std::fmt::Display for Build {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
