@@ -9,11 +9,12 @@
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::child::{self, ChildError};
 use crate::cli::DoctorArgs;
 use crate::ext::{self, Variant};
 use crate::model::Build;
@@ -308,25 +309,29 @@ pub fn check_pair(resolved: &Result<Option<Pair>>, candidates: &[Candidate]) -> 
 fn import_check(interp: &Interpreter, dir: &Path) -> std::result::Result<bool, String> {
     const PROBE: &str = "import sys; sys.path.insert(0, sys.argv[1]); import arena_poc; \
                          print(getattr(sys, '_is_gil_enabled', lambda: True)())";
-    let child = Command::new(&interp.executable)
-        .args(["-I", "-c", PROBE])
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", interp.executable.display()))?;
-    let out = crate::runner::wait_output_with_timeout(child, Duration::from_secs(60))
-        .map_err(|e| format!("importing it {e:#}"))?;
+    let out = child::run(
+        Command::new(&interp.executable)
+            .args(["-I", "-c", PROBE])
+            .arg(dir),
+        Duration::from_secs(60),
+    )
+    .map_err(|e| match e {
+        ChildError::Start { .. } => e.to_string(),
+        e => format!("importing it: {e}"),
+    })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     match stdout.trim() {
         "True" => Ok(true),
         "False" => Ok(false),
         _ => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = child::last_line(&out.stderr);
             Err(format!(
                 "importing it failed: {}",
-                stderr.lines().last().unwrap_or("no output")
+                if stderr.is_empty() {
+                    "no output"
+                } else {
+                    &stderr
+                }
             ))
         }
     }

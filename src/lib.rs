@@ -5,8 +5,11 @@
 pub mod aggregate;
 pub mod amplification;
 pub mod arena;
+pub mod child;
 pub mod cli;
 pub mod doctor;
+#[cfg(test)]
+mod enum_names;
 pub mod error;
 pub mod ext;
 pub mod format;

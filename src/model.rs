@@ -8,8 +8,23 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// GIL or free-threaded: the build half of a cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Build {
     Gil,
     Nogil,
@@ -18,23 +33,29 @@ pub enum Build {
 impl Build {
     pub const BOTH: [Build; 2] = [Build::Gil, Build::Nogil];
 
+    /// The name in run ids, labels and results files (serde's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Build::Gil => "gil",
-            Build::Nogil => "nogil",
-        }
-    }
-}
-
-impl std::fmt::Display for Build {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
 /// Which allocator the extension's Rust code uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Variant {
     /// The system malloc (glibc ptmalloc2), as in the talk.
     Glibc,
@@ -43,11 +64,9 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// The name in cache keys, labels and results files (serde's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Variant::Glibc => "glibc",
-            Variant::Jemalloc => "jemalloc",
-        }
+        self.into()
     }
 }
 
@@ -71,8 +90,20 @@ pub struct PatternSpec {
 }
 
 /// How the Python threads of a run start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum StartMode {
     /// The talk's harness: each thread starts as soon as the ThreadPoolExecutor gets
     /// its task, so the threads ramp up one after another.
@@ -89,11 +120,9 @@ impl StartMode {
         StartMode::Barrier
     }
 
+    /// The name the driver and plan.json use (serde's, and the flag's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            StartMode::Submit => "submit",
-            StartMode::Barrier => "barrier",
-        }
+        self.into()
     }
 }
 

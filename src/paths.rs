@@ -2,7 +2,9 @@
 //! built, extension builds, the extracted driver) and the default report folder.
 //!
 //! The cache is `$ARENA_SWEEP_CACHE` if set, else `$XDG_CACHE_HOME/arena-sweep`,
-//! else `~/.cache/arena-sweep`.
+//! else `~/.cache/arena-sweep`. The last two come from the `dirs` crate, which follows
+//! the XDG spec: a relative `XDG_CACHE_HOME` is ignored, and without `HOME` the home
+//! folder is the user's entry in the password database.
 
 use std::path::{Path, PathBuf};
 
@@ -12,13 +14,9 @@ pub fn cache_dir() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("ARENA_SWEEP_CACHE").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    if let Some(p) = std::env::var_os("XDG_CACHE_HOME").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p).join("arena-sweep"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|p| !p.is_empty())
+    let cache = dirs::cache_dir()
         .context("cannot find a cache folder: set ARENA_SWEEP_CACHE, XDG_CACHE_HOME or HOME")?;
-    Ok(PathBuf::from(home).join(".cache").join("arena-sweep"))
+    Ok(cache.join("arena-sweep"))
 }
 
 /// A file-name component made from input (a profile, pattern or binding name): every

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::SplitMix64;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::RunArgs;
@@ -80,19 +82,6 @@ pub struct Shard {
 impl std::fmt::Display for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.k, self.n)
-    }
-}
-
-/// splitmix64: small and seedable, for the run order.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 }
 
@@ -319,18 +308,20 @@ impl Plan {
             .collect();
         let mut out = Vec::with_capacity(points.len() * self.builds.len() * self.reps as usize);
         for rep in 0..self.reps {
-            let mut rng =
-                SplitMix(self.seed ^ (u64::from(rep) + 1).wrapping_mul(0xA076_1D64_78BD_642F));
+            // splitmix64: small, and seeded by its state, so a seed keeps its order.
+            let mut rng = SplitMix64::seed_from_u64(
+                self.seed ^ (u64::from(rep) + 1).wrapping_mul(0xA076_1D64_78BD_642F),
+            );
             let mut order: Vec<usize> = (0..points.len()).collect();
             // Fisher-Yates.
             for i in (1..order.len()).rev() {
-                let j = (rng.next() % (i as u64 + 1)) as usize;
+                let j = (rng.next_u64() % (i as u64 + 1)) as usize;
                 order.swap(i, j);
             }
             for idx in order {
                 let (point, params, profile_index) = &points[idx];
                 let mut builds = self.builds.clone();
-                if rng.next() & 1 == 1 {
+                if rng.next_u64() & 1 == 1 {
                     builds.reverse();
                 }
                 for build in builds {

@@ -11,15 +11,15 @@
 //! (`<cache>/workload-envs/`), so the user's interpreters are never modified.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::child;
 use crate::error::usage;
 use crate::python::inspect::Interpreter;
-use crate::runner::wait_output_with_timeout;
 
 /// A validated workload file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,17 +158,15 @@ else:
 
 /// Check with a real interpreter that the file parses and defines the functions.
 pub fn check_with(interp: &Interpreter, spec: &WorkloadSpec) -> Result<()> {
-    let child = Command::new(&interp.path)
-        .args(["-I", "-c", AST_CHECK])
-        .arg(&spec.path)
-        .env_clear()
-        .env("LC_ALL", "C.UTF-8")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot start the interpreter to check the workload")?;
-    let out = wait_output_with_timeout(child, Duration::from_secs(30))?;
+    let out = child::run(
+        Command::new(&interp.path)
+            .args(["-I", "-c", AST_CHECK])
+            .arg(&spec.path)
+            .env_clear()
+            .env("LC_ALL", "C.UTF-8"),
+        Duration::from_secs(30),
+    )
+    .context("checking the workload")?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
         format!(
             "checking the workload failed: {}",
@@ -222,28 +220,20 @@ pub fn python_for(
     std::fs::create_dir_all(log_path.parent().context("cache layout")?)?;
     let mut log = std::fs::File::create(&log_path)?;
     let mut step = |cmd: &mut Command, what: &str| -> Result<()> {
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let o = wait_output_with_timeout(child, Duration::from_secs(900))?;
-        use std::io::Write as _;
-        log.write_all(&o.stdout)?;
-        log.write_all(&o.stderr)?;
-        if !o.status.success() {
-            let err = String::from_utf8_lossy(&o.stderr);
-            bail!(
-                "{what} failed for {}: {}; full log: {}",
-                interp.label(),
-                err.lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("")
-                    .trim(),
-                log_path.display()
-            );
-        }
+        child::Run::new(cmd, Duration::from_secs(900))
+            .log(&mut log)
+            .success()
+            .map_err(|e| {
+                let why = match e {
+                    child::ChildError::Failed { last_stderr, .. } => last_stderr,
+                    e => e.to_string(),
+                };
+                anyhow!(
+                    "{what} failed for {}: {why}; full log: {}",
+                    interp.label(),
+                    log_path.display()
+                )
+            })?;
         Ok(())
     };
     step(

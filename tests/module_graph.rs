@@ -23,7 +23,6 @@ type Graph = BTreeMap<String, BTreeMap<String, Vec<Site>>>;
 const TEST_ONLY: &[&str] = &["fuzz"];
 
 #[test]
-#[ignore = "import cycles remain: ext -> runner, python -> runner, workload -> runner (each only for runner::wait_output_with_timeout, which moves to src/child.rs)"]
 fn no_import_cycle_between_top_level_modules() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let graph = read_graph(&src);

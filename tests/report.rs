@@ -3,9 +3,10 @@
 //! summary.md, SVGs that hold the values, the HTML in headless Chromium, `compare`,
 //! the `--fail-on-*` gates and bad input.
 //!
-//! Snapshots: `ARENA_SWEEP_BLESS=1 cargo test --test report` rewrites the expected
-//! files under tests/fixtures/reports/<name>/expected/ (review the diff before
-//! committing it).
+//! Snapshots are insta's, in tests/snapshots/: a changed report fails the test and
+//! leaves a `.snap.new` beside the `.snap`; review it with `cargo insta review`, or
+//! rewrite them all with `INSTA_UPDATE=always cargo test --test report` and review the
+//! diff before committing it.
 
 mod common;
 
@@ -39,29 +40,9 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// Compare with the expected file, or rewrite it under ARENA_SWEEP_BLESS=1.
+/// Compare with the snapshot `<fixture>__<file>` (tests/snapshots/).
 fn snapshot(name: &str, file: &str, got: &str) {
-    let path = fixture(name).join("expected").join(file);
-    if std::env::var_os("ARENA_SWEEP_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, got).unwrap();
-        return;
-    }
-    let want = read(&path);
-    if want != got {
-        let line = want
-            .lines()
-            .zip(got.lines())
-            .position(|(a, b)| a != b)
-            .map_or(want.lines().count().min(got.lines().count()), |i| i);
-        panic!(
-            "{} differs from the report (first at line {}):\n  want: {:?}\n  got:  {:?}\nrerun with ARENA_SWEEP_BLESS=1 if the change is intended",
-            path.display(),
-            line + 1,
-            want.lines().nth(line),
-            got.lines().nth(line)
-        );
-    }
+    insta::assert_snapshot!(format!("{name}__{file}"), got);
 }
 
 /// cells.csv as (header, rows of name -> value).

@@ -7,8 +7,22 @@ use super::layout::Arch;
 
 /// A figure of an arena, named as in the JSON, for the "could not be read
 /// consistently" flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Figure {
     SystemMemBytes,
     TopBytes,
@@ -21,15 +35,7 @@ pub enum Figure {
 
 impl Figure {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Figure::SystemMemBytes => "system_mem_bytes",
-            Figure::TopBytes => "top_bytes",
-            Figure::FastFreeBytes => "fast_free_bytes",
-            Figure::BinFreeBytes => "bin_free_bytes",
-            Figure::InUseBytes => "in_use_bytes",
-            Figure::TrimmableBytes => "trimmable_bytes",
-            Figure::AttachedThreads => "attached_threads",
-        }
+        self.into()
     }
 }
 

@@ -17,12 +17,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use super::{key_parts, source_hash, wheel_version, ExtBuild, Origin, Variant, WheelRef};
+use crate::child;
 use crate::paths::{cache_dir, hash_parts};
 use crate::python::inspect::Interpreter;
 
@@ -191,8 +192,8 @@ pub fn ensure(
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
     let report_path = tmp.join(".pip-report.json");
-    let child = Command::new(&interp.executable)
-        .args(["-I", "-m", "pip", "--isolated", "install"])
+    let mut pip = Command::new(&interp.executable);
+    pip.args(["-I", "-m", "pip", "--isolated", "install"])
         .args(["--no-index", "--no-deps", "--no-cache-dir", "--no-compile"])
         .args([
             "--disable-pip-version-check",
@@ -205,19 +206,11 @@ pub fn ensure(
         .arg(&tmp)
         .arg("--report")
         .arg(&report_path)
-        .arg(format!("{DIST}=={want}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {}", interp.executable.display()))?;
-    let output = crate::runner::wait_output_with_timeout(child, Duration::from_secs(300))
-        .with_context(|| {
-            format!(
-                "installing the extension wheel with {}",
-                interp.executable.display()
-            )
-        })?;
+        .arg(format!("{DIST}=={want}"));
+    let output = child::Run::new(&mut pip, Duration::from_secs(300))
+        .name(format!("{} -m pip install", interp.executable.display()))
+        .output()
+        .context("installing the extension wheel")?;
     if !output.status.success() {
         let _ = std::fs::remove_dir_all(&tmp);
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -69,8 +69,10 @@ pub struct Facts {
     pub arenas: Option<crate::arena::ArenaSnapshot>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum Level {
+    #[strum(serialize = "not applicable")]
     NotApplicable,
     Fine,
     Notice,
@@ -79,12 +81,7 @@ pub enum Level {
 
 impl Level {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Level::NotApplicable => "not applicable",
-            Level::Fine => "fine",
-            Level::Notice => "notice",
-            Level::Significant => "significant",
-        }
+        self.into()
     }
 }
 

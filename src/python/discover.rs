@@ -14,15 +14,15 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
 
 use super::inspect::{check_supported, inspect, Build, Interpreter};
+use crate::child::{self, ChildError};
 use crate::error::usage;
-use crate::runner::wait_output_with_timeout;
 
 /// Minor versions searched for by name (python3.13 ... python3.16).
 const MINORS: std::ops::RangeInclusive<u32> = 13..=16;
@@ -100,19 +100,9 @@ impl Explicit {
     }
 }
 
-/// Look up a program name on PATH, as execvp would.
-pub fn find_in_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+/// `dir/name`, if it is an executable file.
+fn executable_in(dir: &Path, name: &str) -> Option<PathBuf> {
+    which::which_in_global(name, Some(dir)).ok()?.next()
 }
 
 fn names() -> Vec<String> {
@@ -124,28 +114,25 @@ fn names() -> Vec<String> {
 }
 
 fn uv_candidates() -> Vec<PathBuf> {
-    let Some(uv) = find_in_path("uv") else {
+    let Ok(uv) = which::which_global("uv") else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for m in MINORS {
         for req in [format!("3.{m}"), format!("3.{m}t")] {
-            let Ok(child) = Command::new(&uv)
-                .args(["python", "find", "--no-project", &req])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-            else {
-                return out;
-            };
-            if let Ok(o) = wait_output_with_timeout(child, Duration::from_secs(20)) {
-                if o.status.success() {
+            let found = child::run(
+                Command::new(&uv).args(["python", "find", "--no-project", &req]),
+                Duration::from_secs(20),
+            );
+            match found {
+                Ok(o) if o.status.success() => {
                     let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
                     if !p.is_empty() {
                         out.push(PathBuf::from(p));
                     }
                 }
+                Err(ChildError::Start { .. }) => return out,
+                _ => {}
             }
         }
     }
@@ -163,12 +150,7 @@ fn path_candidates() -> Vec<PathBuf> {
         if dir.ends_with("shims") {
             continue;
         }
-        for n in names() {
-            let p = dir.join(&n);
-            if is_executable(&p) {
-                out.push(p);
-            }
-        }
+        out.extend(names().iter().filter_map(|n| executable_in(&dir, n)));
     }
     out
 }
@@ -181,12 +163,8 @@ fn versions_bins(root: &Path) -> Vec<PathBuf> {
     dirs.sort();
     let mut out = Vec::new();
     for d in dirs {
-        for n in names() {
-            let p = d.join("bin").join(&n);
-            if is_executable(&p) {
-                out.push(p);
-            }
-        }
+        let bin = d.join("bin");
+        out.extend(names().iter().filter_map(|n| executable_in(&bin, n)));
     }
     out
 }
@@ -194,7 +172,7 @@ fn versions_bins(root: &Path) -> Vec<PathBuf> {
 fn pyenv_candidates() -> Vec<PathBuf> {
     let root = std::env::var_os("PYENV_ROOT")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+        .or_else(|| dirs::home_dir().map(|h| h.join(".pyenv")));
     root.map(|r| versions_bins(&r.join("versions")))
         .unwrap_or_default()
 }

@@ -5,13 +5,13 @@
 //! interpreter gets a clear "too old" message instead of a syntax error.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::runner::wait_output_with_timeout;
+use crate::child::{self, ChildError};
 
 pub use crate::model::Build;
 
@@ -206,22 +206,21 @@ fn probe(path: &Path) -> Result<Interpreter> {
     if meta.is_dir() {
         bail!("{} is a folder, not a Python interpreter", path.display());
     }
-    let child = Command::new(path)
-        .args(["-I", "-c", PROBE])
+    let mut cmd = Command::new(path);
+    cmd.args(["-I", "-c", PROBE])
         .env_clear()
-        .env("LC_ALL", "C.UTF-8")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "{} could not be started as a Python interpreter",
-                path.display()
-            )
-        })?;
-    let out = wait_output_with_timeout(child, Duration::from_secs(20))
-        .with_context(|| format!("{} did not answer as a Python interpreter", path.display()))?;
+        .env("LC_ALL", "C.UTF-8");
+    let out = child::run(&mut cmd, Duration::from_secs(20)).map_err(|e| match e {
+        ChildError::Start { source, .. } => anyhow!(
+            "{} could not be started as a Python interpreter: {source}",
+            path.display()
+        ),
+        e => anyhow!(
+            "{} did not answer as a Python interpreter: it {}",
+            path.display(),
+            e.reason()
+        ),
+    })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         bail!(

@@ -18,12 +18,12 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::discover::{find_in_path, Pair};
+use super::discover::Pair;
 use super::inspect::{inspect, Build, Interpreter};
 use super::sources::{self, SourceTarball};
+use crate::child;
 use crate::error::usage;
 use crate::progress::Progress;
-use crate::runner::wait_output_with_timeout;
 
 const STAMP: &str = ".arena-sweep-build.json";
 
@@ -300,12 +300,12 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
 /// and zlib's headers (without them `make install` cannot install pip).
 fn check_build_tools() -> Result<()> {
     let mut missing = Vec::new();
-    if find_in_path("make").is_none() {
+    if which::which_global("make").is_err() {
         missing.push("make");
     }
     if ["cc", "gcc", "clang"]
         .iter()
-        .all(|c| find_in_path(c).is_none())
+        .all(|c| which::which_global(c).is_err())
     {
         missing.push("a C compiler (gcc)");
     }
@@ -334,36 +334,26 @@ fn configure_flags(prefix: &Path, build: Build) -> Vec<String> {
 }
 
 fn try_uv(wanted: &str, log: &mut std::fs::File) -> Result<Pair> {
-    let uv = find_in_path("uv").context("uv is not installed")?;
+    let uv = which::which_global("uv").context("uv is not installed")?;
     let threaded = format!("{wanted}t");
     let mut install = Command::new(&uv);
     install.args(["python", "install", wanted, &threaded]);
-    writeln!(log, "$ {install:?}")?;
-    let child = install
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let out = wait_output_with_timeout(child, Duration::from_secs(600))?;
-    log.write_all(&out.stdout)?;
-    log.write_all(&out.stderr)?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        bail!(
-            "`uv python install` failed: {}",
-            err.lines().last().unwrap_or("").trim()
-        );
-    }
+    child::Run::new(&mut install, Duration::from_secs(600))
+        .name("`uv python install`")
+        .log(log)
+        .success()?;
     let find = |req: &str| -> Result<PathBuf> {
-        let child = Command::new(&uv)
-            .args(["python", "find", "--no-project", req])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let o = wait_output_with_timeout(child, Duration::from_secs(30))?;
+        let o = child::Run::new(
+            Command::new(&uv).args(["python", "find", "--no-project", req]),
+            Duration::from_secs(30),
+        )
+        .name(format!("`uv python find {req}`"))
+        .output()?;
         if !o.status.success() {
-            bail!("`uv python find {req}` found nothing after the install");
+            bail!(
+                "`uv python find {req}` found nothing after the install: {}",
+                child::last_line(&o.stderr)
+            );
         }
         Ok(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
     };
@@ -389,11 +379,9 @@ fn extract(source: &SourceTarball, src_dir: &Path, log: &mut std::fs::File) -> R
     std::fs::create_dir_all(&tmp)?;
     let mut tar = Command::new("tar");
     tar.arg("-xf").arg(&source.path).arg("-C").arg(&tmp);
-    writeln!(log, "$ {tar:?}")?;
-    let out = tar
-        .stdin(Stdio::null())
-        .output()
-        .context("cannot run tar")?;
+    let out = child::Run::new(&mut tar, Duration::from_secs(600))
+        .log(log)
+        .output()?;
     if !out.status.success() {
         bail!(
             "{} is not a readable tarball: {}",
@@ -548,20 +536,24 @@ fn verify(bin: &Path, version: &str, build: Build) -> Result<Interpreter> {
             interp.label()
         );
     }
-    let child = Command::new(bin)
-        .args(["-I", "-c", "import sys; print(sys._is_gil_enabled())"])
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let out = wait_output_with_timeout(child, Duration::from_secs(30))?;
+    let out = child::run(
+        Command::new(bin)
+            .args(["-I", "-c", "import sys; print(sys._is_gil_enabled())"])
+            .env_clear(),
+        Duration::from_secs(30),
+    )?;
     let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let expected = if build == Build::Gil { "True" } else { "False" };
     if said != expected {
+        let stderr = child::last_line(&out.stderr);
         bail!(
-            "{}: sys._is_gil_enabled() printed {said:?}, expected {expected}",
-            bin.display()
+            "{}: sys._is_gil_enabled() printed {said:?}, expected {expected}{}",
+            bin.display(),
+            if stderr.is_empty() {
+                String::new()
+            } else {
+                format!(" ({stderr})")
+            }
         );
     }
     Ok(interp)

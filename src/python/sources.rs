@@ -9,11 +9,12 @@
 //! `provision.rs`.)
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use super::discover::find_in_path;
+use crate::child;
 
 /// Source code ready to build.
 #[derive(Debug, Clone)]
@@ -54,16 +55,14 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn run_logged(cmd: &mut Command, log: &mut std::fs::File) -> Result<std::process::Output> {
-    use std::io::Write;
-    writeln!(log, "$ {cmd:?}")?;
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {:?}", cmd.get_program()))?;
-    log.write_all(&out.stdout)?;
-    log.write_all(&out.stderr)?;
-    Ok(out)
+/// Run `cmd` to its end, with its command line and output in `log`; killed after
+/// `timeout`.
+fn run_logged(
+    cmd: &mut Command,
+    timeout: Duration,
+    log: &mut std::fs::File,
+) -> Result<std::process::Output> {
+    Ok(child::Run::new(cmd, timeout).log(log).output()?)
 }
 
 // ---------------------------------------------------------------- official tarball
@@ -72,7 +71,7 @@ const OFFICIAL_BASE: &str = "https://www.python.org/ftp/python";
 
 /// Download the official tarball for `wanted` into `downloads`.
 pub fn official(wanted: &str, downloads: &Path, log: &mut std::fs::File) -> Result<SourceTarball> {
-    let curl = find_in_path("curl").context("curl is not installed")?;
+    let curl = which::which_global("curl").context("curl is not installed")?;
     let version = if wanted.split('.').count() == 3 {
         wanted.to_string()
     } else {
@@ -86,6 +85,7 @@ pub fn official(wanted: &str, downloads: &Path, log: &mut std::fs::File) -> Resu
                 "60",
                 &format!("{OFFICIAL_BASE}/"),
             ]),
+            Duration::from_secs(120),
             log,
         )?;
         if !out.status.success() {
@@ -112,6 +112,7 @@ pub fn official(wanted: &str, downloads: &Path, log: &mut std::fs::File) -> Resu
             ])
             .arg(&part)
             .arg(&url),
+        Duration::from_secs(960),
         log,
     )?;
     if !out.status.success() {
@@ -377,7 +378,7 @@ pub fn debian(
     log: &mut std::fs::File,
 ) -> Result<SourceTarball> {
     use std::io::Write;
-    if find_in_path("apt-get").is_none() {
+    if which::which_global("apt-get").is_err() {
         bail!("apt-get is not installed");
     }
     let minor: String = wanted.split('.').take(2).collect::<Vec<_>>().join(".");
@@ -401,12 +402,23 @@ pub fn debian(
                 log,
                 "# Debian source: {package} from suite {suite} of {mirror}"
             )?;
-            let up = run_logged(apt.cmd("apt-get").args(["-q", "update"]), log)?;
+            let up = run_logged(
+                apt.cmd("apt-get").args(["-q", "update"]),
+                Duration::from_secs(600),
+                log,
+            )?;
             if !up.status.success() {
-                tried.push(format!("{suite}: apt-get update failed"));
+                tried.push(format!(
+                    "{suite}: apt-get update failed: {}",
+                    child::last_line(&up.stderr)
+                ));
                 continue;
             }
-            let show = run_logged(apt.cmd("apt-cache").args(["showsrc", &package]), log)?;
+            let show = run_logged(
+                apt.cmd("apt-cache").args(["showsrc", &package]),
+                Duration::from_secs(120),
+                log,
+            )?;
             let mut versions = parse_showsrc(&String::from_utf8_lossy(&show.stdout));
             versions.retain(|(v, _)| version_matches(wanted, v.split('-').next().unwrap_or("")));
             if versions.is_empty() {
@@ -429,6 +441,7 @@ pub fn debian(
                                 &format!("{package}={version}"),
                             ])
                             .current_dir(downloads),
+                        Duration::from_secs(1800),
                         log,
                     )?;
                     if !got.status.success() || !dest.exists() {

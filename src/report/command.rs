@@ -171,7 +171,7 @@ pub fn compare(args: &CompareArgs, out: &mut dyn Write) -> Result<Exit> {
     })?;
     let mut files = super::compare::write_heatmaps(&args.out, &pairs, &hb)?;
     let csv = args.out.join("compare.csv");
-    std::fs::write(&csv, super::compare::csv(&pairs))
+    std::fs::write(&csv, super::compare::csv(&pairs)?)
         .with_context(|| format!("cannot write {}", csv.display()))?;
     files.push("compare.csv".into());
     writeln!(

@@ -241,57 +241,86 @@ pub fn table(pairs: &[Paired]) -> String {
     s
 }
 
+/// `compare.csv`'s columns.
+const CSV_HEADER: [&str; 23] = [
+    "profile_a",
+    "profile_b",
+    "binding",
+    "pattern",
+    "python_threads",
+    "rust_threads",
+    "nogil_delta_kib_a",
+    "nogil_delta_kib_b",
+    "nogil_change_kib",
+    "gil_delta_kib_a",
+    "gil_delta_kib_b",
+    "gil_change_kib",
+    "amplification_a",
+    "amplification_b",
+    "amplification_ratio",
+    "risk_a",
+    "risk_b",
+    "p_value",
+    "p_adjusted",
+    "nogil_change_ci_lo_kib",
+    "nogil_change_ci_hi_kib",
+    "margin_kib",
+    "outcome",
+];
+
 /// `compare.csv`.
-pub fn csv(pairs: &[Paired]) -> String {
-    let mut s = String::from("profile_a,profile_b,binding,pattern,python_threads,rust_threads,nogil_delta_kib_a,nogil_delta_kib_b,nogil_change_kib,gil_delta_kib_a,gil_delta_kib_b,gil_change_kib,amplification_a,amplification_b,amplification_ratio,risk_a,risk_b,p_value,p_adjusted,nogil_change_ci_lo_kib,nogil_change_ci_hi_kib,margin_kib,outcome\n");
+pub fn csv(pairs: &[Paired]) -> Result<String> {
+    super::csv::table(CSV_HEADER, pairs.iter().map(csv_row))
+}
+
+/// One pair's fields, in [`CSV_HEADER`]'s order.
+fn csv_row(p: &Paired) -> [String; 23] {
+    // Every number as it is, even one that is not finite.
     let n = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
-    for p in pairs {
-        let (a, b) = (&p.a.point, &p.b.point);
-        let d = |c: &CellSummary, nogil: bool| {
-            if nogil {
-                c.nogil.as_ref()
-            } else {
-                c.gil.as_ref()
-            }
-            .map(|s| s.delta_kib.median)
-        };
-        let risk = |c: &CellSummary| c.risk.map_or(String::new(), |r| r.to_string());
-        let q = super::csv::field;
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            q(&a.profile),
-            q(&b.profile),
-            q(&a.binding),
-            q(&a.pattern),
-            a.python_threads,
-            a.rust_threads,
-            n(d(p.a, true)),
-            n(d(p.b, true)),
-            n(p.nogil_change_kib),
-            n(d(p.a, false)),
-            n(d(p.b, false)),
-            n(p.gil_change_kib),
-            n(p.a.amplification),
-            n(p.b.amplification),
-            n(p.amplification_ratio),
-            risk(p.a),
-            risk(p.b),
-            n(p.p_value),
-            n(p.p_adjusted),
-            // The change is B - A; the judged saving is A - B.
-            n(p.judged.as_ref().map(|j| -j.ci.hi)),
-            n(p.judged.as_ref().map(|j| -j.ci.lo)),
-            n(p.judged.as_ref().map(|j| j.margin_kib)),
-            p.judged.as_ref().map_or("", |j| match j.outcome {
+    let (a, b) = (&p.a.point, &p.b.point);
+    let d = |c: &CellSummary, nogil: bool| {
+        if nogil {
+            c.nogil.as_ref()
+        } else {
+            c.gil.as_ref()
+        }
+        .map(|s| s.delta_kib.median)
+    };
+    let risk = |c: &CellSummary| c.risk.map_or(String::new(), |r| r.to_string());
+    [
+        a.profile.clone(),
+        b.profile.clone(),
+        a.binding.clone(),
+        a.pattern.clone(),
+        a.python_threads.to_string(),
+        a.rust_threads.to_string(),
+        n(d(p.a, true)),
+        n(d(p.b, true)),
+        n(p.nogil_change_kib),
+        n(d(p.a, false)),
+        n(d(p.b, false)),
+        n(p.gil_change_kib),
+        n(p.a.amplification),
+        n(p.b.amplification),
+        n(p.amplification_ratio),
+        risk(p.a),
+        risk(p.b),
+        n(p.p_value),
+        n(p.p_adjusted),
+        // The change is B - A; the judged saving is A - B.
+        n(p.judged.as_ref().map(|j| -j.ci.hi)),
+        n(p.judged.as_ref().map(|j| -j.ci.lo)),
+        n(p.judged.as_ref().map(|j| j.margin_kib)),
+        p.judged
+            .as_ref()
+            .map_or("", |j| match j.outcome {
                 Outcome::Saves => "less",
                 Outcome::Costs => "more",
                 Outcome::Noise => "noise",
                 Outcome::TooSmall => "below_margin",
-            }),
-        );
-    }
-    s
+            })
+            .to_string(),
+    ]
 }
 
 /// Write the diff heatmaps of every group into `dir`; returns the file names.

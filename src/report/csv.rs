@@ -2,7 +2,10 @@
 //! threads) with both builds' statistics and the comparison. The columns are listed
 //! in [`header`] and documented in the README; numbers are Rust's shortest exact
 //! decimal form, an empty field means "not available" (no successful run, or too few
-//! runs for the statistic).
+//! runs for the statistic). The csv crate writes the file: RFC 4180 quoting, only where
+//! a field needs it, and `\n` line ends.
+
+use anyhow::{Context, Result};
 
 use crate::aggregate::{BuildStats, CellSummary};
 
@@ -83,16 +86,26 @@ pub fn header() -> Vec<String> {
     h
 }
 
-/// RFC 4180: quote a field holding a comma, quote or line break.
-pub fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// A header and its rows as CSV text: a field holding a comma, quote or line break is
+/// quoted, and every row must have as many fields as the header.
+pub fn table<H, R>(header: H, rows: impl IntoIterator<Item = R>) -> Result<String>
+where
+    H: IntoIterator,
+    H::Item: AsRef<[u8]>,
+    R: IntoIterator,
+    R::Item: AsRef<[u8]>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for row in rows {
+        w.write_record(row)?;
     }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    String::from_utf8(bytes).context("a CSV field is not UTF-8")
 }
 
-fn num(v: Option<f64>) -> String {
+/// A number in Rust's shortest exact decimal form; "" when not available.
+pub fn num(v: Option<f64>) -> String {
     v.filter(|v| v.is_finite())
         .map_or(String::new(), |v| format!("{v}"))
 }
@@ -110,58 +123,55 @@ fn mechanism(b: &Option<BuildStats>) -> String {
 }
 
 /// The whole file.
-pub fn render(summaries: &[CellSummary]) -> String {
-    let mut out = header().join(",");
-    out.push('\n');
-    for c in summaries {
-        let p = &c.point;
-        let ok = |b: &Option<BuildStats>| b.as_ref().map_or(0, |b| b.runs_ok);
-        let mut row = vec![
-            field(&p.profile),
-            field(&p.binding),
-            field(&p.pattern),
-            p.python_threads.to_string(),
-            p.rust_threads.to_string(),
-            ok(&c.gil).to_string(),
-            c.gil_failed.to_string(),
-            ok(&c.nogil).to_string(),
-            c.nogil_failed.to_string(),
-        ];
-        for b in [&c.gil, &c.nogil] {
-            row.extend(
-                BUILD_COLUMNS
-                    .iter()
-                    .map(|(_, f)| num(b.as_ref().and_then(f))),
-            );
-        }
-        row.extend([
-            num(Some(c.floor_kib)),
-            num(c.amplification),
-            num(c.amplification_ci.map(|ci| ci.lo)),
-            num(c.amplification_ci.map(|ci| ci.hi)),
-            num(c.mann_whitney_u),
-            num(c.p_value),
-            num(c.p_adjusted),
-            super::figure::stars(c.p_adjusted).to_string(),
-            c.risk.map_or(String::new(), |r| r.to_string()),
-            num(c.extra_kib),
-            num(c.extra_ci.map(|ci| ci.lo)),
-            num(c.extra_ci.map(|ci| ci.hi)),
-            mechanism(&c.gil),
-            mechanism(&c.nogil),
-            field(
-                &c.unstable
-                    .as_ref()
-                    .map_or(String::new(), |u| u.reasons.join("; ")),
-            ),
-            c.unstable
-                .as_ref()
-                .map_or(String::new(), |u| u.reps_needed.to_string()),
-        ]);
-        out.push_str(&row.join(","));
-        out.push('\n');
+pub fn render(summaries: &[CellSummary]) -> Result<String> {
+    table(header(), summaries.iter().map(row))
+}
+
+/// One point's fields, in [`header`]'s order.
+fn row(c: &CellSummary) -> Vec<String> {
+    let p = &c.point;
+    let ok = |b: &Option<BuildStats>| b.as_ref().map_or(0, |b| b.runs_ok);
+    let mut row = vec![
+        p.profile.clone(),
+        p.binding.clone(),
+        p.pattern.clone(),
+        p.python_threads.to_string(),
+        p.rust_threads.to_string(),
+        ok(&c.gil).to_string(),
+        c.gil_failed.to_string(),
+        ok(&c.nogil).to_string(),
+        c.nogil_failed.to_string(),
+    ];
+    for b in [&c.gil, &c.nogil] {
+        row.extend(
+            BUILD_COLUMNS
+                .iter()
+                .map(|(_, f)| num(b.as_ref().and_then(f))),
+        );
     }
-    out
+    row.extend([
+        num(Some(c.floor_kib)),
+        num(c.amplification),
+        num(c.amplification_ci.map(|ci| ci.lo)),
+        num(c.amplification_ci.map(|ci| ci.hi)),
+        num(c.mann_whitney_u),
+        num(c.p_value),
+        num(c.p_adjusted),
+        super::figure::stars(c.p_adjusted).to_string(),
+        c.risk.map_or(String::new(), |r| r.to_string()),
+        num(c.extra_kib),
+        num(c.extra_ci.map(|ci| ci.lo)),
+        num(c.extra_ci.map(|ci| ci.hi)),
+        mechanism(&c.gil),
+        mechanism(&c.nogil),
+        c.unstable
+            .as_ref()
+            .map_or(String::new(), |u| u.reasons.join("; ")),
+        c.unstable
+            .as_ref()
+            .map_or(String::new(), |u| u.reps_needed.to_string()),
+    ]);
+    row
 }
 
 #[cfg(test)]
@@ -170,9 +180,16 @@ mod tests {
 
     #[test]
     fn fields_are_quoted_only_when_needed() {
-        assert_eq!(field("glibc-default"), "glibc-default");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        let one = |field: &str| table(["h"], [[field]]).unwrap();
+        assert_eq!(one("glibc-default"), "h\nglibc-default\n");
+        assert_eq!(one("a,b"), "h\n\"a,b\"\n");
+        assert_eq!(one("say \"hi\""), "h\n\"say \"\"hi\"\"\"\n");
+        assert_eq!(one("two\nlines"), "h\n\"two\nlines\"\n");
+        assert_eq!(one("cr\r"), "h\n\"cr\r\"\n");
+        // An empty field stays empty beside others ("not available").
+        assert_eq!(table(["a", "b"], [["", "1"]]).unwrap(), "a,b\n,1\n");
+        // A row of another length is a bug, not a file.
+        assert!(table(["a", "b"], [["1"]]).is_err());
         assert_eq!(num(Some(14332.0)), "14332");
         assert_eq!(num(Some(0.25)), "0.25");
         assert_eq!(
@@ -186,7 +203,7 @@ mod tests {
         let n = header().len();
         assert_eq!(n, 9 + 2 * BUILD_COLUMNS.len() + 16);
         let s = crate::risk::tests_support::sweep();
-        let text = render(&s);
+        let text = render(&s).unwrap();
         for line in text.lines() {
             assert_eq!(line.split(',').count(), n, "{line}");
         }

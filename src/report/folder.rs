@@ -119,7 +119,7 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
         files.extend(["pareto.svg".to_string(), "pareto.png".to_string()]);
     }
 
-    write_file(out.join("cells.csv"), &csv::render(&summaries))?;
+    write_file(out.join("cells.csv"), &csv::render(&summaries)?)?;
     let summary = super::summary_json::build(
         &super::summary_json::Context {
             plan: &plan.name,

@@ -1,33 +1,19 @@
 //! `index.html`: the whole report on one self-contained page. No script and no
 //! network: a Content-Security-Policy allows nothing but inline styles and the
-//! inline SVG figures. Every string that comes from input (plan and profile names and
-//! descriptions, interpreter paths, provenance) goes through [`esc`]; the SVGs come
-//! from plotters, which escapes their text itself.
+//! inline SVG figures. The page is built with maud, which escapes every string it is
+//! given (plan and profile names and descriptions, interpreter paths, provenance);
+//! only the SVGs from plotters, which escapes their text itself, and the style sheet
+//! go in as they are (`PreEscaped`).
 
-use std::fmt::Write as _;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::figure::{mib, stars, times, STARS_LEGEND};
 use super::heatmap::{Group, Metric};
 use super::markdown::{risk_counts, throughput};
-use crate::aggregate::CellSummary;
+use crate::aggregate::{BuildStats, CellSummary};
 use crate::plan_file::PlanFile;
+use crate::python::inspect::Interpreter;
 use crate::risk::{Advice, ProfileRank, Verdict, MAX_THROUGHPUT_COST};
-
-/// Escape text for HTML element content and double-quoted attributes.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// The figures to inline, already rendered.
 pub struct Figures<'a> {
@@ -55,101 +41,93 @@ details{margin:.5em 0}summary{cursor:pointer;font-weight:bold}
 ";
 
 /// A table row whose first `text` cells are left-aligned (the rest are numbers).
-fn row_l(cells: &[String], text: usize) -> String {
-    let mut s = String::from("<tr>");
-    for (i, c) in cells.iter().enumerate() {
-        let class = if i < text { " class=\"l\"" } else { "" };
-        let _ = write!(s, "<td{class}>{c}</td>");
+fn row(cells: &[Markup], text: usize) -> Markup {
+    html! {
+        tr { @for (i, c) in cells.iter().enumerate() { td class=[(i < text).then_some("l")] { (c) } } }
     }
-    s.push_str("</tr>\n");
-    s
 }
 
-fn row(cells: &[String]) -> String {
-    row_l(cells, 1)
+/// Text for a table cell (escaped).
+fn cell(s: impl AsRef<str>) -> Markup {
+    html! { (s.as_ref()) }
 }
 
-fn head(cells: &[&str]) -> String {
-    let mut s = String::from("<tr>");
-    for c in cells {
-        let _ = write!(s, "<th>{}</th>", esc(c));
+fn head(cells: &[&str]) -> Markup {
+    html! {
+        tr { @for c in cells { th { (c) } } }
     }
-    s.push_str("</tr>\n");
-    s
+}
+
+/// A table of names and values, all left-aligned.
+fn key_values<K: AsRef<str>>(kv: &[(K, String)]) -> Markup {
+    html! {
+        table { @for (k, v) in kv { (row(&[cell(k), cell(v)], 2)) } }
+    }
 }
 
 /// The evidence of each profile against glibc-default, as a list.
-fn evidence_list(advice: &Advice, ranks: &[ProfileRank]) -> String {
+fn evidence_list(advice: &Advice, ranks: &[ProfileRank]) -> Markup {
     let lines = advice.evidence_lines(ranks);
-    if lines.is_empty() {
-        return String::new();
+    html! {
+        @if !lines.is_empty() {
+            ul { @for l in &lines { li { (l) } } }
+        }
     }
-    let mut s = String::from("<ul>");
-    for l in lines {
-        let _ = write!(s, "<li>{}</li>", esc(&l));
-    }
-    s.push_str("</ul>\n");
-    s
 }
 
 /// The verdict box: a recommendation (green, with snippets), "keep the default"
 /// (grey, with the numbers and what would give more power), or why nothing was judged.
-fn advice_box(advice: &Advice, ranks: &[ProfileRank]) -> String {
-    let mut s = String::new();
+fn advice_box(advice: &Advice, ranks: &[ProfileRank]) -> Markup {
     let rule = format!(
         "Rule: {}; and a throughput cost of at most {:.0}% of glibc-default's calls per second. Measured on this host only; check it under your own load.",
         advice.rule.describe(),
         MAX_THROUGHPUT_COST * 100.0
     );
-    match &advice.verdict {
-        Verdict::Recommend(rec) => {
-            let _ = writeln!(
-                s,
-                "<div class=\"rec\"><h3>Recommended: {}</h3><p>{}</p><p>{}.</p>",
-                esc(&rec.profile),
-                if rec.env.is_empty() {
-                    "No variables needed: this profile is glibc's malloc as it comes.".to_string()
-                } else {
-                    format!("<code class=\"line\">{}</code>", esc(&rec.line()))
-                },
-                esc(&rec.reason)
-            );
-            if rec.needs_jemalloc_build {
-                s.push_str("<p>This profile builds the extension with tikv-jemallocator as its global allocator: the variables alone do not reproduce it.</p>\n");
-            }
-            if !rec.env.is_empty() {
-                s.push_str("<div class=\"snips\">");
-                for (name, body) in [
-                    ("systemd unit", &rec.snippets.systemd),
-                    ("Dockerfile", &rec.snippets.dockerfile),
-                    ("Kubernetes container", &rec.snippets.kubernetes),
-                ] {
-                    let _ = write!(s, "<div><b>{name}</b><pre>{}</pre></div>", esc(body));
+    html! {
+        @match &advice.verdict {
+            Verdict::Recommend(rec) => {
+                div.rec {
+                    h3 { "Recommended: " (rec.profile) }
+                    p {
+                        @if rec.env.is_empty() {
+                            "No variables needed: this profile is glibc's malloc as it comes."
+                        } @else {
+                            code.line { (rec.line()) }
+                        }
+                    }
+                    p { (rec.reason) "." }
+                    @if rec.needs_jemalloc_build {
+                        p { "This profile builds the extension with tikv-jemallocator as its global allocator: the variables alone do not reproduce it." }
+                    }
+                    @if !rec.env.is_empty() {
+                        div.snips {
+                            @for (name, body) in [
+                                ("systemd unit", &rec.snippets.systemd),
+                                ("Dockerfile", &rec.snippets.dockerfile),
+                                ("Kubernetes container", &rec.snippets.kubernetes),
+                            ] {
+                                div { b { (name) } pre { (body) } }
+                            }
+                        }
+                    }
+                    (evidence_list(advice, ranks))
+                    p.muted { (rule) }
                 }
-                s.push_str("</div>\n");
             }
-            s.push_str(&evidence_list(advice, ranks));
-            let _ = writeln!(s, "<p class=\"muted\">{}</p></div>", esc(&rule));
-        }
-        Verdict::KeepDefault { why, hint } => {
-            let _ = writeln!(
-                s,
-                "<div class=\"keep\"><h3>Keep the default (glibc-default)</h3><p>{}.</p>",
-                esc(why)
-            );
-            s.push_str(&evidence_list(advice, ranks));
-            let _ = writeln!(
-                s,
-                "<p>For more power: {}.</p><p class=\"muted\">{}</p></div>",
-                esc(hint),
-                esc(&rule)
-            );
-        }
-        Verdict::NotJudged(why) => {
-            let _ = writeln!(s, "<p class=\"muted\">No recommendation: {}.</p>", esc(why));
+            Verdict::KeepDefault { why, hint } => {
+                div.keep {
+                    h3 { "Keep the default (glibc-default)" }
+                    p { (why) "." }
+                    (evidence_list(advice, ranks))
+                    p { "For more power: " (hint) "." }
+                    p.muted { (rule) }
+                }
+            }
+            Verdict::NotJudged(why) => {
+                p.muted { "No recommendation: " (why) "." }
+            }
         }
     }
-    s
 }
 
 /// The page.
@@ -160,243 +138,290 @@ pub fn render(
     advice: &Advice,
     figs: &Figures,
 ) -> String {
-    let rec = advice.recommendation();
     let plan = &pf.plan;
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "arena-sweep report: " (plan.name) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "arena-sweep report: " (plan.name) }
+                @if !plan.description.is_empty() {
+                    p { (plan.description) }
+                }
+                (run_line(pf, summaries))
+                (verdict(pf, summaries, ranks, advice))
+                (super::mechanisms::html(summaries))
+                (ranking(pf, ranks, advice))
+                @if let Some(svg) = figs.pareto {
+                    figure { (PreEscaped(svg)) }
+                }
+                (heatmaps(figs))
+                (timeseries(figs))
+                (cells_table(summaries))
+                (plan_section(pf))
+                (provenance(pf))
+                (files())
+            }
+        }
+    };
+    let mut s = page.into_string();
+    s.push('\n');
+    s
+}
+
+/// Host, interpreters, grid size, failures and whether the sweep is complete.
+fn run_line(pf: &PlanFile, summaries: &[CellSummary]) -> Markup {
     let prov = &pf.provenance;
     let host = &prov.host;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>arena-sweep report: {}</title>\n<style>{STYLE}</style></head><body>\n",
-        esc(&plan.name)
-    );
-    let _ = writeln!(s, "<h1>arena-sweep report: {}</h1>", esc(&plan.name));
-    if !plan.description.is_empty() {
-        let _ = writeln!(s, "<p>{}</p>", esc(&plan.description));
-    }
     let failed: usize = summaries
         .iter()
         .map(|c| c.gil_failed + c.nogil_failed)
         .sum();
-    let _ = writeln!(
-        s,
-        "<p class=\"muted\">Host {} ({}) · {} · {} point(s) x 2 builds x {} rep(s) · {} failed run(s) · plan {}</p>",
-        esc(&host.short()),
-        esc(&host.hostname),
-        esc(&prov.interpreters.iter().map(|i| i.label()).collect::<Vec<_>>().join(" vs ")),
-        summaries.len(),
-        plan.reps,
-        failed,
-        if pf.complete { "complete" } else { "<b>incomplete</b>" }
-    );
+    let interpreters = prov
+        .interpreters
+        .iter()
+        .map(|i| i.label())
+        .collect::<Vec<_>>()
+        .join(" vs ");
+    html! {
+        p.muted {
+            "Host " (host.short()) " (" (host.hostname) ") · " (interpreters) " · "
+            (summaries.len()) " point(s) x 2 builds x " (pf.plan.reps) " rep(s) · "
+            (failed) " failed run(s) · plan "
+            @if pf.complete { "complete" } @else { b { "incomplete" } }
+        }
+    }
+}
 
-    // Verdict and recommendation.
+/// Risk counts, the thresholds, and the advice box.
+fn verdict(
+    pf: &PlanFile,
+    summaries: &[CellSummary],
+    ranks: &[ProfileRank],
+    advice: &Advice,
+) -> Markup {
     let (high, medium, low) = risk_counts(summaries);
-    let _ = writeln!(
-        s,
-        "<h2>Verdict</h2><p><span class=\"HIGH\">{high} HIGH</span>, <span class=\"MEDIUM\">{medium} MEDIUM</span>, {low} LOW point(s). {}.</p>",
-        esc(&plan.thresholds.describe())
-    );
-    s.push_str(&advice_box(advice, ranks));
-    s.push_str(&super::mechanisms::html(summaries, esc));
+    html! {
+        h2 { "Verdict" }
+        p {
+            span.HIGH { (high) " HIGH" } ", " span.MEDIUM { (medium) " MEDIUM" } ", "
+            (low) " LOW point(s). " (pf.plan.thresholds.describe()) "."
+        }
+        (advice_box(advice, ranks))
+    }
+}
 
-    // Ranking.
-    if !ranks.is_empty() {
-        s.push_str("<h2>Allocator profiles</h2>\n<p>Medians over the grid; rank 1 = least memory. Throughput: calls per second relative to glibc-default at the same points.</p><div class=\"wrap\"><table>\n");
-        s.push_str(&head(&[
-            "profile",
-            "GLIBC_TUNABLES (allocator)",
-            "final RSS nogil, MiB (rank)",
-            "peak RSS nogil, MiB (rank)",
-            "final RSS GIL, MiB (rank)",
-            "peak RSS GIL, MiB (rank)",
-            "nogil delta, MiB",
-            "amplification",
-            "calls/s nogil",
-            "calls/s GIL",
-            "Pareto",
-        ]));
-        for r in ranks {
-            let p = plan.profiles.iter().find(|p| p.name == r.profile);
-            let setting = p.map_or(String::new(), |p| {
-                let t = p.glibc_tunables();
-                let a = p.allocator.label();
-                if t.is_empty() {
-                    a
-                } else {
-                    format!("{t} ({a})")
+/// The allocator profiles ranked, the recommended one highlighted.
+fn ranking(pf: &PlanFile, ranks: &[ProfileRank], advice: &Advice) -> Markup {
+    if ranks.is_empty() {
+        return html! {};
+    }
+    let rec = advice.recommendation();
+    html! {
+        h2 { "Allocator profiles" }
+        p { "Medians over the grid; rank 1 = least memory. Throughput: calls per second relative to glibc-default at the same points." }
+        div.wrap {
+            table {
+                (head(&[
+                    "profile",
+                    "GLIBC_TUNABLES (allocator)",
+                    "final RSS nogil, MiB (rank)",
+                    "peak RSS nogil, MiB (rank)",
+                    "final RSS GIL, MiB (rank)",
+                    "peak RSS GIL, MiB (rank)",
+                    "nogil delta, MiB",
+                    "amplification",
+                    "calls/s nogil",
+                    "calls/s GIL",
+                    "Pareto",
+                ]))
+                @for r in ranks {
+                    @let best = rec.is_some_and(|x| x.profile == r.profile);
+                    tr class=[best.then_some("best")] {
+                        @for (i, c) in rank_cells(pf, r).iter().enumerate() {
+                            td class=[(i < 2).then_some("l")] { (c) }
+                        }
+                    }
                 }
-            });
-            let ranked =
-                |v: Option<f64>, k: usize| v.map_or("-".into(), |v| format!("{} ({k})", mib(v)));
-            let line = row_l(
-                &[
-                    format!(
-                        "<span title=\"{}\">{}</span>",
-                        esc(p.map_or("", |p| &p.description)),
-                        esc(&r.profile)
-                    ),
-                    format!("<code>{}</code>", esc(&setting)),
-                    ranked(r.final_nogil_kib, r.rank_final_nogil),
-                    ranked(r.peak_nogil_kib, r.rank_peak_nogil),
-                    ranked(r.final_gil_kib, r.rank_final_gil),
-                    ranked(r.peak_gil_kib, r.rank_peak_gil),
-                    r.delta_nogil_kib.map_or("-".into(), mib),
-                    r.amplification.map_or("-".into(), times),
-                    throughput(r.throughput_nogil),
-                    throughput(r.throughput_gil),
-                    if r.pareto {
-                        "yes".into()
-                    } else {
-                        String::new()
-                    },
-                ],
-                2,
-            );
-            if rec.is_some_and(|x| x.profile == r.profile) {
-                s.push_str(&line.replacen("<tr>", "<tr class=\"best\">", 1));
-            } else {
-                s.push_str(&line);
             }
         }
-        s.push_str("</table></div>\n");
     }
-    if let Some(svg) = figs.pareto {
-        let _ = writeln!(s, "<figure>{svg}</figure>");
-    }
+}
 
-    // Heatmaps.
-    s.push_str("<h2>Heatmaps</h2>\n");
-    let _ = writeln!(
-        s,
-        "<p class=\"muted\">{}. PNG and SVG files of each are in the folder.</p>",
-        esc(STARS_LEGEND)
-    );
-    let mut last: Option<&Group> = None;
-    for (metric, group, stem, svg) in &figs.heatmaps {
-        if last != Some(group) {
-            if last.is_some() {
-                s.push_str("</div>\n");
+/// One profile's cells in the ranking table.
+fn rank_cells(pf: &PlanFile, r: &ProfileRank) -> Vec<Markup> {
+    let p = pf.plan.profiles.iter().find(|p| p.name == r.profile);
+    let setting = p.map_or(String::new(), |p| {
+        let t = p.glibc_tunables();
+        let a = p.allocator.label();
+        if t.is_empty() {
+            a
+        } else {
+            format!("{t} ({a})")
+        }
+    });
+    let ranked =
+        |v: Option<f64>, k: usize| cell(v.map_or("-".into(), |v| format!("{} ({k})", mib(v))));
+    vec![
+        html! { span title=(p.map_or("", |p| &p.description)) { (r.profile) } },
+        html! { code { (setting) } },
+        ranked(r.final_nogil_kib, r.rank_final_nogil),
+        ranked(r.peak_nogil_kib, r.rank_peak_nogil),
+        ranked(r.final_gil_kib, r.rank_final_gil),
+        ranked(r.peak_gil_kib, r.rank_peak_gil),
+        cell(r.delta_nogil_kib.map_or("-".into(), mib)),
+        cell(r.amplification.map_or("-".into(), times)),
+        cell(throughput(r.throughput_nogil)),
+        cell(throughput(r.throughput_gil)),
+        cell(if r.pareto { "yes" } else { "" }),
+    ]
+}
+
+/// The heatmaps, one grid of maps per group (profile, binding, pattern).
+fn heatmaps(figs: &Figures) -> Markup {
+    html! {
+        h2 { "Heatmaps" }
+        p.muted { (STARS_LEGEND) ". PNG and SVG files of each are in the folder." }
+        @for maps in figs.heatmaps.chunk_by(|a, b| a.1 == b.1) {
+            h3 { (maps[0].1.describe()) }
+            div.maps {
+                @for (metric, _, stem, svg) in maps {
+                    figure id=(stem) {
+                        (PreEscaped(svg))
+                        figcaption.muted {
+                            (metric.title()) " · "
+                            a href={ (stem) ".png" } { "PNG" } " · "
+                            a href={ (stem) ".svg" } { "SVG" }
+                        }
+                    }
+                }
             }
-            let _ = writeln!(s, "<h3>{}</h3><div class=\"maps\">", esc(&group.describe()));
-            last = Some(group);
-        }
-        let _ = writeln!(
-            s,
-            "<figure id=\"{}\">{svg}<figcaption class=\"muted\">{} · <a href=\"{}.png\">PNG</a> · <a href=\"{}.svg\">SVG</a></figcaption></figure>",
-            esc(stem),
-            esc(metric.title()),
-            esc(stem),
-            esc(stem)
-        );
-    }
-    if last.is_some() {
-        s.push_str("</div>\n");
-    }
-    if !figs.timeseries.is_empty() {
-        s.push_str("<h2>RSS over time</h2>\n");
-        for (title, stem, svg) in &figs.timeseries {
-            let _ = writeln!(
-                s,
-                "<figure>{svg}<figcaption class=\"muted\">{} · <a href=\"{}.png\">PNG</a></figcaption></figure>",
-                esc(title),
-                esc(stem)
-            );
         }
     }
-
-    cells_table(&mut s, summaries);
-    plan_section(&mut s, pf);
-    s.push_str("<h2>Files</h2><ul><li><a href=\"cells.csv\">cells.csv</a>: every point's statistics</li>\
-        <li><a href=\"results.jsonl\">results.jsonl</a>: every run, with its snapshots and time series</li>\
-        <li><a href=\"summary.md\">summary.md</a>: this report in short</li><li><a href=\"plan.json\">plan.json</a>: plan and provenance</li></ul>\n");
-    s.push_str("</body></html>\n");
-    s
 }
 
-fn cells_table(s: &mut String, summaries: &[CellSummary]) {
-    s.push_str("<h2>Every point</h2><p class=\"muted\">Medians over repetitions; deltas in MiB; q is the Benjamini-Hochberg-adjusted Mann-Whitney p-value of nogil vs GIL deltas.</p><div class=\"wrap\"><table>\n");
-    s.push_str(&head(&[
-        "profile",
-        "binding",
-        "pattern",
-        "PxR",
-        "GIL delta",
-        "nogil delta",
-        "nogil MAD",
-        "nogil CV",
-        "arena heaps GIL/nogil",
-        "reclaimable nogil",
-        "amplification",
-        "95% CI",
-        "U",
-        "q",
-        "risk",
-        "failed runs",
-    ]));
-    for c in summaries {
-        let p = &c.point;
-        let d = |b: &Option<crate::aggregate::BuildStats>| {
-            b.as_ref().map_or("-".into(), |b| mib(b.delta_kib.median))
-        };
-        let heaps = |b: &Option<crate::aggregate::BuildStats>| {
-            b.as_ref()
-                .map_or("-".into(), |b| format!("{}", b.arena_heaps.median))
-        };
-        let risk = c
-            .risk
-            .map_or("-".into(), |r| format!("<span class=\"{r}\">{r}</span>"));
-        let line = row_l(
-            &[
-                esc(&p.profile),
-                esc(&p.binding),
-                esc(&p.pattern),
-                format!("{}x{}", p.python_threads, p.rust_threads),
-                d(&c.gil),
-                d(&c.nogil),
-                c.nogil
-                    .as_ref()
-                    .map_or("-".into(), |b| mib(b.delta_mad_kib)),
-                c.nogil
-                    .as_ref()
-                    .and_then(|b| b.delta_cv)
-                    .map_or("-".into(), |v| format!("{v:.2}")),
-                format!("{} / {}", heaps(&c.gil), heaps(&c.nogil)),
-                c.nogil
-                    .as_ref()
-                    .map_or("-".into(), |b| mib(b.reclaimable_kib.median)),
-                c.amplification.map_or("-".into(), |a| {
-                    format!("{}{}", times(a), stars(c.p_adjusted))
-                }),
-                c.amplification_ci.map_or("-".into(), |ci| {
-                    format!("{}–{}", times(ci.lo), times(ci.hi))
-                }),
-                c.mann_whitney_u.map_or("-".into(), |u| format!("{u}")),
-                c.p_adjusted.map_or("-".into(), |q| format!("{q:.3}")),
-                risk,
-                format!("{}", c.gil_failed + c.nogil_failed),
-            ],
-            3,
-        );
-        s.push_str(&line);
+/// RSS over time of the chosen points.
+fn timeseries(figs: &Figures) -> Markup {
+    html! {
+        @if !figs.timeseries.is_empty() {
+            h2 { "RSS over time" }
+            @for (title, stem, svg) in &figs.timeseries {
+                figure {
+                    (PreEscaped(svg))
+                    figcaption.muted { (title) " · " a href={ (stem) ".png" } { "PNG" } }
+                }
+            }
+        }
     }
-    s.push_str("</table></div>\n");
 }
 
-fn plan_section(s: &mut String, pf: &PlanFile) {
+fn cells_table(summaries: &[CellSummary]) -> Markup {
+    html! {
+        h2 { "Every point" }
+        p.muted { "Medians over repetitions; deltas in MiB; q is the Benjamini-Hochberg-adjusted Mann-Whitney p-value of nogil vs GIL deltas." }
+        div.wrap {
+            table {
+                (head(&[
+                    "profile",
+                    "binding",
+                    "pattern",
+                    "PxR",
+                    "GIL delta",
+                    "nogil delta",
+                    "nogil MAD",
+                    "nogil CV",
+                    "arena heaps GIL/nogil",
+                    "reclaimable nogil",
+                    "amplification",
+                    "95% CI",
+                    "U",
+                    "q",
+                    "risk",
+                    "failed runs",
+                ]))
+                @for c in summaries { (row(&point_cells(c), 3)) }
+            }
+        }
+    }
+}
+
+/// One point's cells in the "Every point" table.
+fn point_cells(c: &CellSummary) -> Vec<Markup> {
+    let p = &c.point;
+    let d =
+        |b: &Option<BuildStats>| cell(b.as_ref().map_or("-".into(), |b| mib(b.delta_kib.median)));
+    let heaps = |b: &Option<BuildStats>| {
+        b.as_ref()
+            .map_or("-".into(), |b| format!("{}", b.arena_heaps.median))
+    };
+    let risk = match c.risk {
+        Some(r) => html! { span class=(r.to_string()) { (r.to_string()) } },
+        None => cell("-"),
+    };
+    vec![
+        cell(&p.profile),
+        cell(&p.binding),
+        cell(&p.pattern),
+        cell(format!("{}x{}", p.python_threads, p.rust_threads)),
+        d(&c.gil),
+        d(&c.nogil),
+        cell(
+            c.nogil
+                .as_ref()
+                .map_or("-".into(), |b| mib(b.delta_mad_kib)),
+        ),
+        cell(
+            c.nogil
+                .as_ref()
+                .and_then(|b| b.delta_cv)
+                .map_or("-".into(), |v| format!("{v:.2}")),
+        ),
+        cell(format!("{} / {}", heaps(&c.gil), heaps(&c.nogil))),
+        cell(
+            c.nogil
+                .as_ref()
+                .map_or("-".into(), |b| mib(b.reclaimable_kib.median)),
+        ),
+        cell(c.amplification.map_or("-".into(), |a| {
+            format!("{}{}", times(a), stars(c.p_adjusted))
+        })),
+        cell(c.amplification_ci.map_or("-".into(), |ci| {
+            format!("{}–{}", times(ci.lo), times(ci.hi))
+        })),
+        cell(c.mann_whitney_u.map_or("-".into(), |u| format!("{u}"))),
+        cell(c.p_adjusted.map_or("-".into(), |q| format!("{q:.3}"))),
+        risk,
+        cell(format!("{}", c.gil_failed + c.nogil_failed)),
+    ]
+}
+
+/// The grid and settings of the plan, and its profiles.
+fn plan_section(pf: &PlanFile) -> Markup {
     let plan = &pf.plan;
-    let prov = &pf.provenance;
-    let h = &prov.host;
-    s.push_str("<h2>Plan</h2><table>\n");
     let grid = |v: &[u32]| {
         v.iter()
             .map(|x| x.to_string())
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let patterns = plan
+        .patterns
+        .iter()
+        .map(|p| {
+            if p.params.is_empty() {
+                p.name.clone()
+            } else {
+                format!("{}:{}", p.name, p.params)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let kv: Vec<(&str, String)> = vec![
         ("Python threads", grid(&plan.python_threads)),
         ("Rust threads per call", grid(&plan.rust_threads)),
@@ -404,47 +429,41 @@ fn plan_section(s: &mut String, pf: &PlanFile) {
         ("sleep between calls", format!("{} ms", plan.sleep_ms)),
         ("repetitions per build", plan.reps.to_string()),
         ("bindings", plan.bindings.join(", ")),
-        (
-            "patterns",
-            plan.patterns
-                .iter()
-                .map(|p| {
-                    if p.params.is_empty() {
-                        p.name.clone()
-                    } else {
-                        format!("{}:{}", p.name, p.params)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
+        ("patterns", patterns),
         ("GIL delta floor", format!("{} MiB", plan.floor_mib)),
         ("seed", plan.seed.to_string()),
     ];
-    for (k, v) in kv {
-        s.push_str(&row(&[esc(k), esc(&v)]).replace("<td>", "<td class=\"l\">"));
+    html! {
+        h2 { "Plan" }
+        (key_values(&kv))
+        h3 { "Profiles" }
+        table {
+            (head(&[
+                "profile",
+                "GLIBC_TUNABLES",
+                "allocator",
+                "other variables",
+                "description",
+            ]))
+            @for p in &plan.profiles {
+                @let env: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                (row(&[
+                    cell(&p.name),
+                    html! { code { (p.glibc_tunables()) } },
+                    cell(p.allocator.label()),
+                    cell(env.join(" ")),
+                    cell(&p.description),
+                ], 5))
+            }
+        }
     }
-    s.push_str("</table>\n<h3>Profiles</h3><table>\n");
-    s.push_str(&head(&[
-        "profile",
-        "GLIBC_TUNABLES",
-        "allocator",
-        "other variables",
-        "description",
-    ]));
-    for p in &plan.profiles {
-        let env: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let line = row(&[
-            esc(&p.name),
-            format!("<code>{}</code>", esc(&p.glibc_tunables())),
-            esc(&p.allocator.label()),
-            esc(&env.join(" ")),
-            esc(&p.description),
-        ]);
-        s.push_str(&line.replace("<td>", "<td class=\"l\">"));
-    }
-    s.push_str("</table>\n<h2>Provenance</h2><table>\n");
-    let interp = |i: &crate::python::inspect::Interpreter| {
+}
+
+/// Where and with what the sweep ran, and plan.json itself.
+fn provenance(pf: &PlanFile) -> Markup {
+    let prov = &pf.provenance;
+    let h = &prov.host;
+    let interp = |i: &Interpreter| {
         format!(
             "{} ({}) configure: {}",
             i.executable.display(),
@@ -480,32 +499,102 @@ fn plan_section(s: &mut String, pf: &PlanFile) {
     for i in &prov.interpreters {
         kv.push((format!("{} interpreter", i.build()), interp(i)));
     }
-    for (k, v) in kv {
-        s.push_str(&row(&[esc(&k), esc(&v)]).replace("<td>", "<td class=\"l\">"));
-    }
-    s.push_str("</table>\n");
-    let _ = writeln!(
-        s,
-        "<details><summary>ld.so --list-tunables</summary><pre>{}</pre></details>",
-        esc(&h.ld_so_list_tunables)
-    );
     let json = serde_json::to_string_pretty(pf).unwrap_or_default();
-    let _ = writeln!(
-        s,
-        "<details><summary>plan.json</summary><pre>{}</pre></details>",
-        esc(&json)
-    );
+    html! {
+        h2 { "Provenance" }
+        (key_values(&kv))
+        details { summary { "ld.so --list-tunables" } pre { (h.ld_so_list_tunables) } }
+        details { summary { "plan.json" } pre { (json) } }
+    }
+}
+
+fn files() -> Markup {
+    html! {
+        h2 { "Files" }
+        ul {
+            li { a href="cells.csv" { "cells.csv" } ": every point's statistics" }
+            li { a href="results.jsonl" { "results.jsonl" } ": every run, with its snapshots and time series" }
+            li { a href="summary.md" { "summary.md" } ": this report in short" }
+            li { a href="plan.json" { "plan.json" } ": plan and provenance" }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::risk::{rank_profiles, recommend, AdviceRule};
+    use crate::tunables::{Catalog, Profile};
+
+    /// The three-profile test sweep, judged: arena-max-2 is recommended.
+    fn judged() -> (Advice, Vec<ProfileRank>) {
+        let s = crate::risk::tests_support::sweep();
+        let ranks = rank_profiles(&s);
+        let catalog = Catalog::for_host();
+        let profile = |name: &str, entry: &str| {
+            let mut p = Profile::glibc_default();
+            p.name = name.into();
+            p.tunables = vec![catalog.entry(entry).unwrap()];
+            p
+        };
+        let profiles = [
+            Profile::glibc_default(),
+            profile("arena-max-1", "glibc.malloc.arena_max=1"),
+            profile("arena-max-2", "glibc.malloc.arena_max=2"),
+        ];
+        let advice = recommend(&s, &ranks, &profiles, &AdviceRule::default());
+        (advice, ranks)
+    }
 
     #[test]
-    fn markup_is_escaped() {
-        assert_eq!(
-            esc("<img src=x onerror=\"alert('1')\">&"),
-            "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;"
+    fn the_recommendation_box_shows_the_line_the_snippets_and_the_evidence() {
+        let (advice, ranks) = judged();
+        let html = advice_box(&advice, &ranks).into_string();
+        assert!(
+            html.starts_with("<div class=\"rec\"><h3>Recommended: arena-max-2</h3>"),
+            "{html}"
         );
+        assert!(
+            html.contains("<code class=\"line\">GLIBC_TUNABLES=glibc.malloc.arena_max=2</code>")
+        );
+        assert!(html.contains(
+            "<b>Dockerfile</b><pre>ENV GLIBC_TUNABLES=&quot;glibc.malloc.arena_max=2&quot;\n</pre>"
+        ));
+        let evidence = advice.evidence_lines(&ranks);
+        assert_eq!(evidence.len(), 2);
+        assert_eq!(html.matches("<li>").count(), evidence.len());
+        assert!(!html.contains("tikv-jemallocator"), "{html}");
+    }
+
+    #[test]
+    fn text_from_input_is_escaped_in_every_verdict() {
+        let (advice, ranks) = judged();
+        let evil = "<script>alert(1)</script>";
+        let Verdict::Recommend(mut rec) = advice.verdict.clone() else {
+            panic!("{:?}", advice.verdict)
+        };
+        rec.profile = format!("p{evil}");
+        rec.reason = format!("r{evil}");
+        rec.env = vec![("GLIBC_TUNABLES".into(), format!("e{evil}"))];
+        rec.snippets.systemd = format!("s{evil}");
+        for verdict in [
+            Verdict::Recommend(rec),
+            Verdict::KeepDefault {
+                why: format!("w{evil}"),
+                hint: format!("h{evil}"),
+            },
+            Verdict::NotJudged(format!("n{evil}")),
+        ] {
+            let advice = Advice {
+                verdict,
+                ..advice.clone()
+            };
+            let html = advice_box(&advice, &ranks).into_string();
+            assert!(!html.contains("<script"), "{html}");
+            assert!(
+                html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{html}"
+            );
+        }
     }
 }

@@ -6,6 +6,8 @@
 
 use std::fmt::Write as _;
 
+use maud::{html, Markup};
+
 use super::figure::mib;
 use crate::aggregate::CellSummary;
 use crate::risk::diagnosis::{diagnose, Mechanism};
@@ -123,45 +125,38 @@ pub fn markdown(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
     s
 }
 
-/// The section for index.html; `esc` escapes HTML text.
-pub fn html(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
+/// The section for index.html (maud escapes the text).
+pub fn html(summaries: &[CellSummary]) -> Markup {
     let rows = rows(summaries);
-    let mut s = String::new();
     if rows.is_empty() {
-        return s;
+        return html! {};
     }
-    let _ = writeln!(
-        s,
-        "<h2>What the memory is</h2><p class=\"muted\">{}</p><div class=\"wrap\"><table>",
-        esc(INTRO)
-    );
-    s.push_str("<tr><th class=\"l\">point</th><th class=\"l\">profile</th><th>nogil delta</th><th>free inside arenas (change)</th><th>extra vs GIL [95% CI]</th><th class=\"l\">nogil: mechanism</th><th class=\"l\">GIL: mechanism</th><th class=\"l\">unstable</th></tr>\n");
-    for r in &rows {
-        let _ = writeln!(
-            s,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l{}\">{}</td></tr>",
-            esc(&r.point),
-            esc(&r.profile),
-            esc(&r.nogil_delta),
-            esc(&r.free_in_arenas),
-            esc(&r.extra),
-            esc(&r.nogil),
-            esc(&r.gil),
-            if r.unstable.is_empty() { "" } else { " unstable" },
-            esc(&r.unstable)
-        );
+    html! {
+        h2 { "What the memory is" }
+        p.muted { (INTRO) }
+        div.wrap {
+            table {
+                tr {
+                    th.l { "point" } th.l { "profile" } th { "nogil delta" }
+                    th { "free inside arenas (change)" } th { "extra vs GIL [95% CI]" }
+                    th.l { "nogil: mechanism" } th.l { "GIL: mechanism" } th.l { "unstable" }
+                }
+                @for r in &rows {
+                    tr {
+                        td.l { (r.point) } td.l { (r.profile) } td { (r.nogil_delta) }
+                        td { (r.free_in_arenas) } td { (r.extra) }
+                        td.l { (r.nogil) } td.l { (r.gil) }
+                        td.l.unstable[!r.unstable.is_empty()] { (r.unstable) }
+                    }
+                }
+            }
+        }
+        ul {
+            @for m in levers(&rows) {
+                li { b { (m.short_name()) } ": " (m.lever()) }
+            }
+        }
     }
-    s.push_str("</table></div>\n<ul>");
-    for m in levers(&rows) {
-        let _ = write!(
-            s,
-            "<li><b>{}</b>: {}</li>",
-            esc(m.short_name()),
-            esc(m.lever())
-        );
-    }
-    s.push_str("</ul>\n");
-    s
 }
 
 #[cfg(test)]
@@ -172,7 +167,7 @@ mod tests {
     fn both_files_show_the_same_rows_and_levers() {
         let s = crate::risk::tests_support::sweep();
         let md = markdown(&s, super::super::markdown::esc);
-        let html = html(&s, super::super::html::esc);
+        let html = html(&s).into_string();
         for r in rows(&s) {
             assert!(md.contains(&r.nogil_delta) && html.contains(&r.nogil_delta));
             assert!(

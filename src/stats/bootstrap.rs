@@ -3,9 +3,12 @@
 //! A resample draws n values with replacement from a sample of n; the interval is the
 //! pair of type 7 quantiles (1 - level)/2 and (1 + level)/2 of the statistic over all
 //! resamples (the percentile method, no bias correction). The random numbers come
-//! from splitmix64 seeded by the caller, so the same data and seed always give the same
-//! interval, on every platform and Rust version: reports are reproducible.
+//! from splitmix64 (`rand_xoshiro`) seeded by the caller, so the same data and seed
+//! always give the same interval, on every platform and Rust version: reports are
+//! reproducible, and a folder rendered again gives the figures it gave before.
 
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::SplitMix64;
 use serde::{Deserialize, Serialize};
 
 use super::{median_sorted, quantile_sorted, valid};
@@ -21,30 +24,22 @@ pub struct Ci {
     pub level: f64,
 }
 
-/// splitmix64 (Steele, Lea and Flood 2014; Vigna's public-domain reference code):
-/// tiny, fast, and good enough to pick resample indices.
-struct SplitMix64(u64);
+/// A fresh generator for `seed`: splitmix64 (Steele, Lea and Flood 2014), whose
+/// state is the seed itself, so a seed gives the same numbers in every version.
+fn rng(seed: u64) -> SplitMix64 {
+    SplitMix64::seed_from_u64(seed)
+}
 
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// An index in 0..n by multiply-shift (Lemire); the bias, at most n / 2^64, is
-    /// far below anything a bootstrap could show.
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
+/// An index in 0..n by multiply-shift (Lemire); the bias, at most n / 2^64, is far
+/// below anything a bootstrap could show.
+fn below(rng: &mut SplitMix64, n: usize) -> usize {
+    ((u128::from(rng.next_u64()) * n as u128) >> 64) as usize
 }
 
 /// Fill `out` with a resample of `xs` (with replacement) and return its median.
 fn resampled_median(xs: &[f64], out: &mut Vec<f64>, rng: &mut SplitMix64) -> f64 {
     out.clear();
-    out.extend((0..xs.len()).map(|_| xs[rng.below(xs.len())]));
+    out.extend((0..xs.len()).map(|_| xs[below(rng, xs.len())]));
     out.sort_unstable_by(f64::total_cmp);
     median_sorted(out)
 }
@@ -73,7 +68,7 @@ pub fn bootstrap_median_ci(xs: &[f64], level: f64, resamples: usize, seed: u64) 
     if !usable(level, resamples) {
         return None;
     }
-    let mut rng = SplitMix64(seed);
+    let mut rng = rng(seed);
     let mut buf = Vec::with_capacity(xs.len());
     let replicates = (0..resamples)
         .map(|_| resampled_median(xs, &mut buf, &mut rng))
@@ -99,7 +94,7 @@ pub fn bootstrap_amplification_ci(
     if !(floor.is_finite() && floor > 0.0 && usable(level, resamples)) {
         return None;
     }
-    let mut rng = SplitMix64(seed);
+    let mut rng = rng(seed);
     let (mut n_buf, mut g_buf) = (
         Vec::with_capacity(nogil.len()),
         Vec::with_capacity(gil.len()),
@@ -134,7 +129,7 @@ pub fn bootstrap_paired_difference_ci(
         valid(a)?;
         valid(b)?;
     }
-    let mut rng = SplitMix64(seed);
+    let mut rng = rng(seed);
     let (mut a_buf, mut b_buf) = (Vec::new(), Vec::new());
     let mut diffs = Vec::with_capacity(points.len());
     let replicates = (0..resamples)
@@ -179,14 +174,28 @@ mod tests {
     }
 
     #[test]
-    fn splitmix64_matches_the_reference_output() {
-        // Vigna's splitmix64.c from state 0; also checked with a six-line Python port:
-        // python -c "M=(1<<64)-1; s=(0x9E3779B97F4A7C15)&M; z=s; z=((z^(z>>30))*0xBF58476D1CE4E5B9)&M; z=((z^(z>>27))*0x94D049BB133111EB)&M; print(hex(z^(z>>31)))" -> 0xe220a8397b1dcdaf
-        let mut rng = SplitMix64(0);
-        assert_eq!(rng.next_u64(), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(rng.next_u64(), 0x6E78_9E6A_A1B9_65F4);
-        assert_eq!(rng.next_u64(), 0x06C4_5D18_8009_454F);
-        assert!((0..1000).all(|_| rng.below(7) < 7));
+    fn the_generator_is_still_vignas_splitmix64() {
+        // Intervals already in reports were drawn from splitmix64 seeded with the
+        // state itself; a crate update that changed the generator or its seeding would
+        // change every interval of an old folder rendered again. These are the outputs
+        // of Vigna's splitmix64.c from state 0 (a six-line Python port agrees:
+        // python -c "M=(1<<64)-1; s=(0x9E3779B97F4A7C15)&M; z=s; z=((z^(z>>30))*0xBF58476D1CE4E5B9)&M; z=((z^(z>>27))*0x94D049BB133111EB)&M; print(hex(z^(z>>31)))" -> 0xe220a8397b1dcdaf).
+        let mut r = rng(0);
+        assert_eq!(r.next_u64(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(r.next_u64(), 0x6E78_9E6A_A1B9_65F4);
+        assert_eq!(r.next_u64(), 0x06C4_5D18_8009_454F);
+    }
+
+    #[test]
+    fn indices_cover_the_range_and_nothing_else() {
+        let mut r = rng(11);
+        let mut seen = [0u32; 7];
+        for _ in 0..7000 {
+            seen[below(&mut r, 7)] += 1;
+        }
+        // Each of 7 values about 1000 times: every one drawn, none far off.
+        assert!(seen.iter().all(|&c| (800..1200).contains(&c)), "{seen:?}");
+        assert_eq!(below(&mut r, 1), 0);
     }
 
     #[test]

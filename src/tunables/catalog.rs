@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use strsim::levenshtein;
 
 use super::Tunable;
 use crate::provenance;
@@ -315,7 +316,7 @@ impl Catalog {
         let short = name.rsplit('.').next().unwrap_or(name);
         self.malloc_names()
             .map(|n| {
-                let d = edit_distance(name, n).min(edit_distance(short, &n[MALLOC_PREFIX.len()..]));
+                let d = levenshtein(name, n).min(levenshtein(short, &n[MALLOC_PREFIX.len()..]));
                 (d, n)
             })
             .filter(|&(d, n)| d <= 2.max((n.len() - MALLOC_PREFIX.len()) / 3))
@@ -370,22 +371,6 @@ pub fn parse_value(text: &str) -> Result<u64, String> {
         .ok()
         .and_then(|v| v.checked_mul(1u64 << shift))
         .ok_or_else(|| format!("`{text}` is too large (the maximum is {})", u64::MAX))
-}
-
-/// Levenshtein distance, for "did you mean".
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -569,12 +554,5 @@ pub(crate) mod tests {
         assert!(err("glibc.malloc.arena_max\0=2").contains("NUL"));
         assert!(err("glibc.malloc.arenä_max=2").contains("ASCII"));
         assert!(err("glibc.malloc.arena_max=\u{1b}2").contains("control"));
-    }
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 }

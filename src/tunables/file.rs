@@ -22,7 +22,9 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::catalog::{edit_distance, ENV_ALIASES};
+use strsim::levenshtein;
+
+use super::catalog::ENV_ALIASES;
 use super::{Allocator, Catalog, Profile, Tunable};
 use crate::located::{PlanError, Source};
 
@@ -100,8 +102,8 @@ pub(crate) fn find_named_file(
     let known = names_in(dirs);
     let near = known
         .iter()
-        .filter(|k| edit_distance(name, k) <= 2)
-        .min_by_key(|k| edit_distance(name, k));
+        .filter(|k| levenshtein(name, k) <= 2)
+        .min_by_key(|k| levenshtein(name, k));
     let hint = near
         .map(|n| format!("; did you mean `{n}`?"))
         .unwrap_or_default();
