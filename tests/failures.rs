@@ -316,6 +316,7 @@ fn thread_creation_failing_with_eagain_is_a_recorded_failure() {
     let o = cmd.output().unwrap();
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(out.is_dir(), "no report folder:\n{stdout}\n{stderr}");
     let recs = records(&report_dir(&out));
     assert_eq!(recs.len(), 2, "every run is recorded; the sweep went on");
     let fails = failures(&recs);

@@ -100,9 +100,15 @@ impl Explicit {
     }
 }
 
-/// `dir/name`, if it is an executable file.
+/// `dir/name`, if it is an executable file. By its mode bits, not access(2): access
+/// checks with the real uid and drops capabilities for a non-root one, so a sweep run
+/// as another user with CAP_DAC_READ_SEARCH (reading root's cache) would find no
+/// interpreter although it can run them.
 fn executable_in(dir: &Path, name: &str) -> Option<PathBuf> {
-    which::which_in_global(name, Some(dir)).ok()?.next()
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    let m = std::fs::metadata(&p).ok()?;
+    (m.is_file() && m.permissions().mode() & 0o111 != 0).then_some(p)
 }
 
 fn names() -> Vec<String> {
