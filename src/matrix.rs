@@ -7,9 +7,9 @@ mod file;
 
 use std::fmt;
 
-pub use file::find_matrix;
 #[cfg(test)]
 pub use file::parse_matrix;
+pub use file::{find_matrix, MatrixFile};
 
 /// Largest thread count one axis accepts; the thread-limit check catches smaller
 /// values that still do not fit the machine.
