@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::python::inspect::Build;
+use crate::amplification::{self as risk, RiskLevel, Thresholds};
+use crate::model::Build;
 use crate::results::{Metrics, Point, RunRecord};
-use crate::risk::{self, RiskLevel, Thresholds};
 use crate::stats::{self, Ci};
 
 /// Coverage of every bootstrap interval in a summary.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::python::provision::SourceKind;
+use crate::model::SourceKind;
 
 const ABOUT: &str = "Measure and explain glibc malloc arena growth in Python processes that call multi-threaded native code";
 
@@ -133,7 +133,7 @@ pub struct ExtArgs {
         default_value = "auto",
         env = "ARENA_SWEEP_EXT_FROM"
     )]
-    pub ext_from: crate::ext::ExtFrom,
+    pub ext_from: crate::model::ExtFrom,
     /// A folder of prebuilt extension wheels (arena_poc-*.whl), searched before the
     /// ones installed with arena-sweep (<prefix>/share/arena-sweep/wheels).
     #[arg(long, value_name = "DIR", env = "ARENA_SWEEP_WHEELS")]
@@ -141,8 +141,8 @@ pub struct ExtArgs {
 }
 
 impl ExtArgs {
-    pub fn policy(&self) -> crate::ext::Policy {
-        crate::ext::Policy {
+    pub fn policy(&self) -> crate::model::ExtPolicy {
+        crate::model::ExtPolicy {
             from: self.ext_from,
             wheels: self.ext_wheels.clone(),
         }
@@ -188,7 +188,7 @@ pub struct SampleArgs {
     pub duration: Duration,
     /// How each sample reads /proc: pread (open once, the sweep's way), reopen, status.
     #[arg(long, value_enum, default_value = "pread")]
-    pub method: crate::sampler::record::Method,
+    pub method: crate::model::SampleMethod,
     /// Write every sample to this CSV file (t_ms,rss_kib,threads).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
@@ -199,7 +199,7 @@ pub struct SampleArgs {
 pub struct ReportOptions {
     /// Plot RSS over time at this point (Python threads x Rust threads, e.g. 8x50);
     /// repeat for several. Default: the point with the highest amplification.
-    #[arg(long = "timeseries-cell", value_name = "PxR", value_parser = crate::report::timeseries::parse_cell, action = clap::ArgAction::Append)]
+    #[arg(long = "timeseries-cell", value_name = "PxR", value_parser = crate::grid::parse_cell, action = clap::ArgAction::Append)]
     pub timeseries_cells: Vec<(u32, u32)>,
     #[command(flatten)]
     pub gates: GateArgs,
@@ -223,7 +223,7 @@ pub struct AdviceArgs {
 
 impl Default for AdviceArgs {
     fn default() -> Self {
-        let rule = crate::risk::AdviceRule::default();
+        let rule = crate::model::Rule::default();
         AdviceArgs {
             min_saving_mib: rule.min_saving_mib,
             min_saving_pct: rule.min_saving_pct,
@@ -232,8 +232,8 @@ impl Default for AdviceArgs {
 }
 
 impl AdviceArgs {
-    pub fn rule(&self) -> crate::risk::AdviceRule {
-        crate::risk::AdviceRule {
+    pub fn rule(&self) -> crate::model::Rule {
+        crate::model::Rule {
             min_saving_mib: self.min_saving_mib,
             min_saving_pct: self.min_saving_pct,
         }
@@ -262,7 +262,7 @@ pub struct GateArgs {
     #[arg(long, value_name = "LEVEL", value_enum)]
     pub fail_on_risk: Option<GateLevel>,
     /// Exit with code 3 if any point's amplification is X or more.
-    #[arg(long, value_name = "X", value_parser = crate::report::gate::parse_amplification)]
+    #[arg(long, value_name = "X", value_parser = crate::amplification::parse_amplification)]
     pub fail_on_amplification: Option<f64>,
 }
 
@@ -341,7 +341,7 @@ pub struct InstallArgs {
     #[arg(long, value_name = "FILE")]
     pub source_tarball: Option<PathBuf>,
     /// Sources to try, in order, when no --source-tarball is given.
-    #[arg(long, value_delimiter = ',', default_values_t = crate::python::provision::DEFAULT_SOURCES.to_vec(), value_enum)]
+    #[arg(long, value_delimiter = ',', default_values_t = crate::model::DEFAULT_SOURCES.to_vec(), value_enum)]
     pub sources: Vec<SourceKind>,
     /// Parallel jobs for make (default: online CPUs).
     #[arg(long, short = 'j')]
@@ -405,7 +405,7 @@ pub struct RunArgs {
     /// GIL during the call, as the talk did; pyo3-detach releases it; ctypes-cdll calls
     /// a C export through ctypes.CDLL (releases the GIL); ctypes-pydll through
     /// ctypes.PyDLL (holds it).
-    #[arg(long = "binding", default_value = "pyo3", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::results::Binding::NAMES))]
+    #[arg(long = "binding", default_value = "pyo3", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::model::Binding::NAMES))]
     pub bindings: Vec<String>,
     /// Your own workload instead of the PoC patterns: a Python file defining
     /// call(rust_threads, worker_id, iteration) and optionally setup(params). Lines
@@ -432,7 +432,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size_kib)]
     pub max_rss: Option<u64>,
     /// GIL delta floor for the amplification ratio, in MiB.
-    #[arg(long, default_value_t = crate::risk::DEFAULT_FLOOR_MIB)]
+    #[arg(long, default_value_t = crate::amplification::DEFAULT_FLOOR_MIB)]
     pub floor_mib: f64,
     /// Folder under which the run's report folder (<timestamp>) is created.
     #[arg(long, default_value = "reports", value_name = "DIR")]
@@ -455,7 +455,7 @@ pub struct RunArgs {
     /// ThreadPoolExecutor gets its task) or barrier (all wait at a threading.Barrier
     /// and start together: the most overlap, a harsher experiment than the talk's).
     #[arg(long, value_enum, default_value = "submit")]
-    pub start: crate::plan::StartMode,
+    pub start: crate::model::StartMode,
     /// Set a variable in every child's environment (repeat the flag). A child's
     /// environment is otherwise explicit: LC_ALL=C.UTF-8, PATH=/usr/local/bin:/usr/bin:/bin,
     /// the profile's variables and a padding variable; nothing is inherited. Use it for
@@ -537,7 +537,7 @@ pub const PLAN_FLAGS: &[&str] = &[
 pub struct Grid(pub Vec<u32>);
 
 fn parse_grid_arg(s: &str) -> Result<Grid, String> {
-    crate::matrix::parse_grid(s).map(Grid).map_err(|e| e.0)
+    crate::grid::parse_grid(s).map(Grid).map_err(|e| e.0)
 }
 
 /// "512M", "2G", "100000K" (KiB, MiB, GiB) -> KiB; a bare number is bytes.

@@ -17,9 +17,10 @@ use anyhow::Result;
 use crate::child::{self, ChildError};
 use crate::cli::DoctorArgs;
 use crate::ext::{self, Variant};
+use crate::model::Build;
 use crate::provenance::Host;
 use crate::python::discover::{self, Candidate, Explicit, Pair};
-use crate::python::inspect::{Build, Interpreter};
+use crate::python::inspect::Interpreter;
 use crate::runner::limits::{self, Limit};
 use crate::tunables::{parse_list_tunables, MALLOC_PREFIX};
 

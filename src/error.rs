@@ -79,7 +79,7 @@ impl Exit {
             Exit::Success
         } else if err
             .chain()
-            .any(|e| e.is::<UsageError>() || e.is::<crate::tunables::PlanError>())
+            .any(|e| e.is::<UsageError>() || e.is::<crate::located::PlanError>())
         {
             Exit::Usage
         } else {

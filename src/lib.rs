@@ -3,6 +3,7 @@
 //! (`src/main.rs`) only parses flags and dispatches.
 
 pub mod aggregate;
+pub mod amplification;
 pub mod arena;
 pub mod child;
 pub mod cli;
@@ -14,9 +15,12 @@ pub mod ext;
 pub mod format;
 #[cfg(test)]
 mod fuzz;
+pub mod grid;
 pub mod inspect;
+pub mod located;
 pub mod manual;
 pub mod matrix;
+pub mod model;
 pub mod paths;
 /// The extension's pattern parser, compiled into the CLI too, so that a bad pattern
 /// is refused while the plan is built instead of in a child.
@@ -24,6 +28,8 @@ pub mod paths;
 #[allow(dead_code)]
 pub mod patterns;
 pub mod plan;
+pub mod plan_file;
+pub mod process;
 pub mod progress;
 pub mod provenance;
 pub mod python;

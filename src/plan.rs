@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::RunArgs;
 use crate::error::usage;
 use crate::matrix::{find_matrix, MatrixFile};
-use crate::python::inspect::Build;
+use crate::model::Build;
 use crate::results::{Cell, Point};
 use crate::risk::Thresholds;
 use crate::tunables::{
@@ -29,12 +29,7 @@ fn plan_usage(e: PlanError) -> anyhow::Error {
     usage(e.to_string())
 }
 
-/// A pattern with its parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PatternSpec {
-    pub name: String,
-    pub params: String,
-}
+pub use crate::model::PatternSpec;
 
 /// What will run, fully resolved. Written to plan.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::python::inspect::Build;
+use crate::model::Build;
 use crate::sampler::series::Sample;
 use crate::sampler::{RegionDelta, Snapshot};
 
@@ -39,62 +39,7 @@ impl Point {
     }
 }
 
-/// How Python calls the Rust code. Plans and records keep the binding as its name
-/// (`Point::binding`); this is the one table of names and what each means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Binding {
-    /// PyO3, the GIL held through the call (the talk's).
-    Pyo3,
-    /// PyO3 with `py.detach`: the GIL released during the call.
-    Pyo3Detach,
-    /// ctypes.CDLL: the GIL released during the call.
-    CtypesCdll,
-    /// ctypes.PyDLL: the GIL held through the call.
-    CtypesPydll,
-}
-
-impl Binding {
-    pub const ALL: [Binding; 4] = [
-        Binding::Pyo3,
-        Binding::Pyo3Detach,
-        Binding::CtypesCdll,
-        Binding::CtypesPydll,
-    ];
-
-    /// The names, in the order of [`Binding::ALL`] (the flag's and a matrix file's).
-    pub const NAMES: [&'static str; 4] = [
-        Binding::Pyo3.as_str(),
-        Binding::Pyo3Detach.as_str(),
-        Binding::CtypesCdll.as_str(),
-        Binding::CtypesPydll.as_str(),
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Binding::Pyo3 => "pyo3",
-            Binding::Pyo3Detach => "pyo3-detach",
-            Binding::CtypesCdll => "ctypes-cdll",
-            Binding::CtypesPydll => "ctypes-pydll",
-        }
-    }
-
-    /// The binding of a name, if it is one.
-    pub fn parse(name: &str) -> Option<Binding> {
-        Binding::ALL.into_iter().find(|b| b.as_str() == name)
-    }
-
-    /// Whether the GIL is held while the Rust code runs (on GIL builds).
-    pub fn holds_gil(self) -> bool {
-        matches!(self, Binding::Pyo3 | Binding::CtypesPydll)
-    }
-}
-
-impl std::fmt::Display for Binding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::model::Binding;
 
 /// A point plus a build: one cell of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

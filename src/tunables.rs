@@ -11,25 +11,24 @@
 //! within that tunable's bounds. CVE-2023-4911 was a buffer overflow in ld.so's
 //! parsing of this variable, so nothing unvalidated is ever passed to a child.
 //!
-//! Submodules: `catalog` (what the host's glibc accepts), `file` (profile files),
-//! `located` ([`PlanError`], errors with `file:line`).
+//! Submodules: `catalog` (what the host's glibc accepts), `file` (profile files).
+//! [`PlanError`] (errors with `file:line`) lives in `crate::located`, below `error`.
 
 mod catalog;
 mod file;
-mod located;
 
 use std::num::NonZeroU32;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ext::Variant;
+use crate::model::Variant;
 
+pub use crate::located::{PlanError, Source};
 pub use catalog::{parse_list_tunables, parse_value, Catalog, MALLOC_PREFIX};
 #[cfg(test)]
 pub use file::parse_profile;
 pub(crate) use file::{check_name, find_named_file};
 pub use file::{default_dirs, find_profile};
-pub use located::{PlanError, Source};
 
 /// Which malloc serves the extension's Rust allocations.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

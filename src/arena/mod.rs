@@ -140,7 +140,7 @@ pub fn read_with(
         }
     }
     let stopped_s = frozen.map(|f| f.release().as_secs_f64());
-    if !crate::inspect::target::same_process(pid, info.start_ticks) {
+    if !crate::process::target::same_process(pid, info.start_ticks) {
         return Err(ReadError::ProcessGone { pid });
     }
     let a = best.ok_or(ReadError::Inconsistent { pid, attempts, why })?;

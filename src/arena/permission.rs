@@ -27,7 +27,7 @@ pub enum PermissionRule {
 }
 
 fn user(uid: u32) -> String {
-    crate::inspect::target::user_name(uid)
+    crate::process::target::user_name(uid)
 }
 
 impl PermissionRule {

@@ -12,8 +12,8 @@ use procfs::process::{MMapPath, MemoryMaps};
 use super::error::{ReadError, Unsupported};
 use super::layout::Arch;
 use super::permission;
-use crate::inspect::linkage::{is_preloaded, replacement_name, Linkage};
-use crate::inspect::target::{self as itarget, LibcKind};
+use crate::process::linkage::{is_preloaded, replacement_name, Linkage};
+use crate::process::target::{self as itarget, LibcKind};
 use crate::sampler::smaps;
 
 /// The process, as identified once before reading.

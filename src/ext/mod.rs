@@ -31,48 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::paths::hash_parts;
 use crate::python::inspect::Interpreter;
 
-/// Which allocator the extension's Rust code uses.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Variant {
-    /// The system malloc (glibc ptmalloc2), as in the talk.
-    Glibc,
-    /// tikv-jemallocator as the extension's global allocator.
-    Jemalloc,
-}
-
-impl Variant {
-    /// The name in cache keys, labels and results files (serde's).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
-/// Where the extension may come from (`--ext-from`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ExtFrom {
-    /// A prebuilt wheel when one fits, else a cargo build.
-    #[default]
-    Auto,
-    /// Prebuilt wheels only.
-    Wheel,
-    /// Always a cargo build from the embedded sources.
-    Source,
-}
+pub use crate::model::{ExtFrom, Variant};
 
 /// How a finished extension was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -174,13 +133,7 @@ pub fn version_details() -> String {
     )
 }
 
-/// `--ext-from` and `--ext-wheels`, as given for this process.
-#[derive(Debug, Clone, Default)]
-pub struct Policy {
-    pub from: ExtFrom,
-    /// A wheel folder given explicitly; searched before the installed one.
-    pub wheels: Option<PathBuf>,
-}
+pub use crate::model::ExtPolicy as Policy;
 
 static POLICY: OnceLock<Policy> = OnceLock::new();
 

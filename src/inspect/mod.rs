@@ -25,15 +25,15 @@
 
 pub mod arenas;
 mod json;
-pub mod linkage;
 mod render;
-pub mod target;
 pub mod verdict;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+
+pub use crate::process::{linkage, target};
 
 use crate::arena::{self, ArenaSnapshot, ReadError, ReadOptions};
 use crate::cli::InspectArgs;

@@ -26,8 +26,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::parse_grid;
-use crate::plan::PatternSpec;
-use crate::python::inspect::Build;
+use crate::model::{Build, PatternSpec};
 use crate::results::Binding;
 use crate::tunables::{
     check_name, find_named_file, find_profile, Catalog, PlanError, Profile, Source,

@@ -9,46 +9,9 @@
 //! would bypass the validated profiles (`GLIBC_TUNABLES`, `LD_PRELOAD`, glibc's
 //! `MALLOC_*` spellings) are refused here: they go through `--tunable`/`--tunables`.
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::usage;
 
-/// How the Python threads of a run start.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum StartMode {
-    /// The talk's harness: each thread starts as soon as the ThreadPoolExecutor gets
-    /// its task, so the threads ramp up one after another.
-    Submit,
-    /// Every thread waits at a threading.Barrier and all start together: the most
-    /// overlap, the worst case (it raised the free-threaded delta of the talk's cell
-    /// from 1.38 to 1.55 MiB here). A different experiment from the talk's.
-    Barrier,
-}
-
-impl StartMode {
-    /// Plans written before the choice existed started their threads at a barrier.
-    pub fn before_the_choice() -> StartMode {
-        StartMode::Barrier
-    }
-
-    /// The name the driver and plan.json use (serde's, and the flag's).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
+pub use crate::model::StartMode;
 
 /// The base every child gets.
 pub fn base() -> Vec<(String, String)> {
@@ -66,7 +29,7 @@ fn reserved(name: &str) -> Option<&'static str> {
     match name {
         "GLIBC_TUNABLES" => Some("give glibc tunables with --tunable glibc.malloc.NAME=VALUE or a profile with --tunables, so they are validated against this glibc"),
         "LD_PRELOAD" => Some("preload an allocator with a profile (e.g. --tunables preload-jemalloc), so the library is checked"),
-        super::super::runner::executor::PAD_VAR => Some("arena-sweep sets it (a padding of random length per run)"),
+        crate::model::PAD_VAR => Some("arena-sweep sets it (a padding of random length per run)"),
         n if n.starts_with("MALLOC_") => Some("it is glibc's older spelling of a malloc tunable; use --tunable glibc.malloc.NAME=VALUE so it is validated and recorded"),
         _ => None,
     }

@@ -13,37 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::child::{self, ChildError};
 
-/// GIL or free-threaded: the build half of a cell.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Build {
-    Gil,
-    Nogil,
-}
-
-impl Build {
-    pub const BOTH: [Build; 2] = [Build::Gil, Build::Nogil];
-
-    /// The name in run ids, labels and results files (serde's).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
+pub use crate::model::Build;
 
 /// What an interpreter said about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,27 +30,7 @@ const STAMP: &str = ".arena-sweep-build.json";
 /// Configure flags shared by both builds; `--disable-gil` is added for nogil.
 const CONFIGURE_FLAGS: &[&str] = &["--with-ensurepip=install"];
 
-/// Where a source may come from, in the order tried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    Uv,
-    Official,
-    Debian,
-}
-
-impl SourceKind {
-    pub fn describe(self) -> &'static str {
-        match self {
-            SourceKind::Uv => "uv",
-            SourceKind::Official => "the official tarball",
-            SourceKind::Debian => "the Debian source package",
-        }
-    }
-}
-
-pub const DEFAULT_SOURCES: &[SourceKind] =
-    &[SourceKind::Uv, SourceKind::Official, SourceKind::Debian];
+pub use crate::model::{SourceKind, DEFAULT_SOURCES};
 
 #[derive(Debug, Clone)]
 pub struct InstallOptions {

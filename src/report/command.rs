@@ -9,8 +9,8 @@ use super::folder::{self, Options, Written};
 use super::gate::{self, Gates, EXIT_GATE};
 use crate::cli::{CompareArgs, ReportArgs, ReportOptions};
 use crate::error::{usage, Exit};
+use crate::plan_file::PlanFile;
 use crate::results::RunRecord;
-use crate::runner::scheduler::PlanFile;
 
 impl ReportOptions {
     pub fn options(&self) -> Options {

@@ -10,9 +10,9 @@ use super::heatmap::{self, Context};
 use super::{csv, html, markdown, pareto, timeseries};
 use crate::aggregate::{self, CellSummary};
 use crate::error::usage;
+use crate::plan_file::{load_plan_file, PlanFile};
 use crate::results::{self, RunRecord};
 use crate::risk::{self, Advice};
-use crate::runner::scheduler::{load_plan_file, PlanFile};
 
 /// Choices the user makes about a report.
 #[derive(Debug, Clone, Default)]

@@ -71,15 +71,7 @@ pub fn violations(points: &[PointVerdict], gates: &Gates) -> Vec<String> {
     out
 }
 
-/// Parse `--fail-on-amplification`: a finite ratio above 0.
-pub fn parse_amplification(s: &str) -> Result<f64, String> {
-    match s.trim().trim_end_matches('x').parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!(
-            "`{s}` is not an amplification ratio like 10 or 3.5 (a number above 0)"
-        )),
-    }
-}
+pub use crate::amplification::parse_amplification;
 
 #[cfg(test)]
 mod tests {

@@ -425,7 +425,7 @@ pub fn write_all(dir: &Path, summaries: &[CellSummary], ctx: &Context) -> Result
 mod tests {
     use super::*;
     use crate::aggregate::summarize;
-    use crate::python::inspect::Build;
+    use crate::model::Build;
     use crate::report::colormap::{calm, contrast, diverging, neutral};
     use crate::results::{Cell, Metrics, RunRecord};
 

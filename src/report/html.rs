@@ -11,9 +11,9 @@ use super::figure::{mib, stars, times, STARS_LEGEND};
 use super::heatmap::{Group, Metric};
 use super::markdown::{risk_counts, throughput};
 use crate::aggregate::{BuildStats, CellSummary};
+use crate::plan_file::PlanFile;
 use crate::python::inspect::Interpreter;
 use crate::risk::{Advice, ProfileRank, Verdict, MAX_THROUGHPUT_COST};
-use crate::runner::scheduler::PlanFile;
 
 /// The figures to inline, already rendered.
 pub struct Figures<'a> {

@@ -16,24 +16,14 @@ use plotters::style::FontStyle;
 use super::figure::{plot_err, save, Figure, FONT};
 use super::heatmap::Group;
 use crate::aggregate::CellSummary;
-use crate::python::inspect::Build;
+use crate::model::Build;
 use crate::results::{Point, RunRecord};
 
 /// Okabe-Ito blue and vermillion: distinct for every common colour-vision deficiency.
 pub const GIL_COLOR: RGBColor = RGBColor(0, 114, 178);
 pub const NOGIL_COLOR: RGBColor = RGBColor(213, 94, 0);
 
-/// Parse `PxR` (Python threads x Rust threads), as `--timeseries-cell` takes it.
-pub fn parse_cell(s: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("`{s}` is not a cell like 8x50 (Python threads x Rust threads)");
-    let (p, r) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
-    let p: u32 = p.trim().parse().map_err(|_| bad())?;
-    let r: u32 = r.trim().parse().map_err(|_| bad())?;
-    if p == 0 || r == 0 {
-        return Err(bad());
-    }
-    Ok((p, r))
-}
+pub use crate::grid::parse_cell;
 
 /// Refuse a `--timeseries-cell` that is not a point of the plan's grid.
 pub fn check_cells(chosen: &[(u32, u32)], python: &[u32], rust: &[u32]) -> Result<(), String> {

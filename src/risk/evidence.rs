@@ -23,44 +23,9 @@ use crate::results::Point;
 use crate::stats::{self, Ci};
 use crate::units::signed_mib;
 
-/// Coverage of the saving's interval.
-pub const LEVEL: f64 = 0.95;
 const RESAMPLES: usize = 2000;
 
-/// The thresholds of the rule (flags `--min-saving-mib` and `--min-saving-pct`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Rule {
-    /// The smallest saving worth a deployment, in MiB.
-    pub min_saving_mib: f64,
-    /// The smallest saving worth a deployment, in percent of glibc-default's figure.
-    pub min_saving_pct: f64,
-}
-
-impl Default for Rule {
-    fn default() -> Self {
-        Rule {
-            min_saving_mib: 1.0,
-            min_saving_pct: 5.0,
-        }
-    }
-}
-
-impl Rule {
-    /// The margin for a baseline figure (KiB): max(min MiB, min % of the baseline).
-    pub fn margin_kib(&self, baseline_kib: f64) -> f64 {
-        (self.min_saving_mib * 1024.0).max(self.min_saving_pct / 100.0 * baseline_kib.abs())
-    }
-
-    /// The rule in one line, printed wherever a verdict is.
-    pub fn describe(&self) -> String {
-        format!(
-            "a difference counts when its {:.0}% bootstrap CI (paired by point) excludes zero and it is at least max({} MiB, {}% of glibc-default's figure)",
-            LEVEL * 100.0,
-            self.min_saving_mib,
-            self.min_saving_pct
-        )
-    }
-}
+pub use crate::model::{Rule, LEVEL};
 
 /// What the rule says of one difference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,7 +243,7 @@ pub fn change_text(j: &Judged) -> String {
 mod tests {
     use super::*;
     use crate::aggregate::summarize;
-    use crate::python::inspect::Build;
+    use crate::model::Build;
     use crate::results::{Cell, Metrics, RunRecord};
     use crate::risk::Thresholds;
 

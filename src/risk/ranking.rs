@@ -178,7 +178,7 @@ pub fn rank_profiles(summaries: &[CellSummary]) -> Vec<ProfileRank> {
 pub(crate) mod tests {
     use super::*;
     use crate::aggregate::summarize;
-    use crate::python::inspect::Build;
+    use crate::model::Build;
     use crate::results::{Cell, Metrics, RunRecord};
     use crate::risk::Thresholds;
 

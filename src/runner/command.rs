@@ -19,10 +19,10 @@ use crate::aggregate::{self, CellSummary};
 use crate::cli::RunArgs;
 use crate::error::{usage, Exit, SweepEnd};
 use crate::ext::{ExtBuild, Variant};
+use crate::model::Build;
 use crate::plan::{parse_shard, Plan, Shard};
 use crate::provenance::Provenance;
 use crate::python::discover::Pair;
-use crate::python::inspect::Build;
 use crate::results::RunRecord;
 use crate::{python, report};
 

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use super::executor::{Executor, RunSpec};
-use crate::python::inspect::Build;
+use crate::model::Build;
 use crate::results::{Failure, FailureKind, Metrics, RunRecord, Status};
 
 /// When the simulated SIGINT arrives.

@@ -10,7 +10,7 @@ pub mod limits;
 pub mod merge;
 #[cfg(test)]
 mod mock;
-pub mod plan_file;
+pub use crate::plan_file;
 pub mod resume;
 pub mod scheduler;
 #[cfg(test)]

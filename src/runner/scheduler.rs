@@ -15,11 +15,11 @@ use super::executor::{self, Executor, RunSpec};
 pub use super::folder::{check_out_dir, new_report_dir, utc_stamp, RECORD_BYTES_ESTIMATE};
 pub use super::plan_file::{load_plan_file, write_plan_file, HarnessUsage, MergedFrom, PlanFile};
 use crate::ext::{self, ExtBuild, Variant};
+use crate::model::Build;
 use crate::plan::{Plan, RunSlot, Shard};
 use crate::progress::Progress;
 use crate::provenance::{Host, Provenance};
 use crate::python::discover::Pair;
-use crate::python::inspect::Build;
 use crate::results::{FailureKind, ResultsWriter, RunRecord};
 
 /// What `PlanFile::child_env` records for a plan.

@@ -15,7 +15,7 @@ use super::command::{self, Ended};
 use super::mock::{fake_host, Interrupt, MockExecutor};
 use super::scheduler::{self, run_line, Sweep};
 use crate::error::Exit;
-use crate::python::inspect::Build;
+use crate::model::Build;
 use crate::results::{self, FailureKind};
 
 /// A small grid: 2 x 2 points x 2 builds x 2 reps = 16 runs.

@@ -14,12 +14,7 @@ use anyhow::{bail, Context, Result};
 
 use super::series::{page_kib, parse_stat_threads, parse_statm, Probe};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Method {
-    Pread,
-    Reopen,
-    Status,
-}
+pub use crate::model::SampleMethod as Method;
 
 /// What a recording found and cost.
 #[derive(Debug, Clone, PartialEq)]

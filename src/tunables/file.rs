@@ -25,8 +25,8 @@ use toml::Spanned;
 use strsim::levenshtein;
 
 use super::catalog::ENV_ALIASES;
-use super::located::{PlanError, Source};
 use super::{Allocator, Catalog, Profile, Tunable};
+use crate::located::{PlanError, Source};
 
 /// The variable the extension's jemalloc reads its options from.
 ///

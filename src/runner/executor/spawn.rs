@@ -10,8 +10,7 @@ use std::process::{Child, Command, Stdio};
 use super::{fail, Fail, RunSpec};
 use crate::results::FailureKind;
 
-/// The padding variable's name.
-pub const PAD_VAR: &str = "ARENA_SWEEP_PAD";
+pub use crate::model::PAD_VAR;
 
 /// The environment a child gets: nothing inherited. The plan's base environment
 /// (LC_ALL, PATH and what the user gave with --env/--pass-env), then the profile's
