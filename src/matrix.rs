@@ -5,9 +5,9 @@
 
 mod file;
 
-pub use file::find_matrix;
 #[cfg(test)]
 pub use file::parse_matrix;
+pub use file::{find_matrix, MatrixFile};
 
 #[cfg(test)]
 pub use crate::grid::format_grid;

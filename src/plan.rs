@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::RunArgs;
 use crate::error::usage;
-use crate::matrix::find_matrix;
+use crate::matrix::{find_matrix, MatrixFile};
 use crate::model::Build;
 use crate::results::{Cell, Point};
 use crate::risk::Thresholds;
@@ -85,6 +85,101 @@ impl std::fmt::Display for Shard {
     }
 }
 
+/// A flag typed on the command line wins; else the matrix; else the flag's default.
+fn pick<T: Clone>(typed: bool, flag: &T, file: Option<&T>) -> T {
+    match (typed, file) {
+        (false, Some(v)) => v.clone(),
+        _ => flag.clone(),
+    }
+}
+
+/// The GIL delta floor and the sampling interval make sense.
+fn check_measurement(args: &RunArgs) -> Result<()> {
+    if !(args.floor_mib.is_finite() && args.floor_mib > 0.0) {
+        return Err(usage(format!(
+            "--floor-mib {}: the floor must be a positive number of MiB",
+            args.floor_mib
+        )));
+    }
+    if args.sample_interval < Duration::from_micros(100) {
+        return Err(usage("--sample-interval: sampling faster than every 100us measures the sampler, not the workload"));
+    }
+    Ok(())
+}
+
+/// `--workload`, loaded, and refused with the flags it replaces.
+fn workload_of(args: &RunArgs, given: &dyn Fn(&str) -> bool) -> Result<Option<WorkloadSpec>> {
+    let workload = args
+        .workload
+        .as_deref()
+        .map(|w| crate::workload::load(w, &args.workload_params))
+        .transpose()?;
+    if workload.is_none() && given("workload_params") {
+        return Err(usage("--workload-params needs --workload"));
+    }
+    if workload.is_some() {
+        if let Some(flag) = ["patterns", "pattern_params", "bindings"]
+            .iter()
+            .find(|f| given(f))
+        {
+            let flag = match *flag {
+                "patterns" => "--pattern",
+                "bindings" => "--binding",
+                _ => "--pattern-params",
+            };
+            return Err(usage(format!(
+                "--workload replaces the PoC's patterns and bindings; drop {flag}"
+            )));
+        }
+    }
+    Ok(workload)
+}
+
+/// The allocator profiles: `--tunables` names, else the matrix's, else glibc-default
+/// (unless `--tunable` makes an ad-hoc one), each with `--emulate-cores` applied.
+fn profiles_of(args: &RunArgs, m: Option<&MatrixFile>) -> Result<Vec<Profile>> {
+    let catalog = Catalog::for_host();
+    let dirs = default_dirs("tunables");
+    let mut profiles: Vec<Profile> = if !args.tunables.is_empty() {
+        args.tunables
+            .iter()
+            .map(|name| {
+                find_profile(name, &dirs, &catalog).map_err(|e| match e.file {
+                    // The error already names the file (and line).
+                    Some(_) => usage(e.to_string()),
+                    None => usage(format!("--tunables {name}: {e}")),
+                })
+            })
+            .collect::<Result<_>>()?
+    } else if let Some(p) = m
+        .map(|m| m.profiles(&dirs, &catalog))
+        .transpose()
+        .map_err(plan_usage)?
+        .flatten()
+    {
+        p
+    } else if args.tunable.is_empty() {
+        vec![Profile::glibc_default()]
+    } else {
+        Vec::new()
+    };
+    if !args.tunable.is_empty() {
+        profiles.push(adhoc_profile(&args.tunable, &catalog).map_err(plan_usage)?);
+    }
+    if let Some(n) = args.emulate_cores.and_then(NonZeroU32::new) {
+        profiles = profiles
+            .into_iter()
+            .map(|p| with_emulated_cores(p, n))
+            .collect();
+    }
+    for (i, p) in profiles.iter().enumerate() {
+        if profiles[..i].iter().any(|q| q.name == p.name) {
+            return Err(usage(format!("profile `{}` is listed twice", p.name)));
+        }
+    }
+    Ok(profiles)
+}
+
 /// One run to execute: a cell, a repetition, and what it needs to know.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSlot {
@@ -99,27 +194,12 @@ impl Plan {
     /// the flags typed on the command line: they override the file; the file's values
     /// override the flags' defaults.
     pub fn from_args(args: &RunArgs, explicit: &[&str]) -> Result<Plan> {
-        if !(args.floor_mib.is_finite() && args.floor_mib > 0.0) {
-            return Err(usage(format!(
-                "--floor-mib {}: the floor must be a positive number of MiB",
-                args.floor_mib
-            )));
-        }
-        if args.sample_interval < Duration::from_micros(100) {
-            return Err(usage("--sample-interval: sampling faster than every 100us measures the sampler, not the workload"));
-        }
+        check_measurement(args)?;
         let matrix = match &args.matrix {
             Some(m) => Some(find_matrix(m, &default_dirs("matrices")).map_err(plan_usage)?),
             None => None,
         };
         let given = |id: &str| explicit.contains(&id);
-        // A flag typed on the command line wins; else the matrix; else the flag's default.
-        fn pick<T: Clone>(typed: bool, flag: &T, file: Option<&T>) -> T {
-            match (typed, file) {
-                (false, Some(v)) => v.clone(),
-                _ => flag.clone(),
-            }
-        }
         let m = matrix.as_ref();
         let python_threads = pick(
             given("python_threads"),
@@ -142,29 +222,7 @@ impl Plan {
             m.and_then(|m| m.sleep_ms.as_ref()),
         );
         let reps = pick(given("reps"), &args.reps, m.and_then(|m| m.reps.as_ref()));
-        let workload = args
-            .workload
-            .as_deref()
-            .map(|w| crate::workload::load(w, &args.workload_params))
-            .transpose()?;
-        if workload.is_none() && given("workload_params") {
-            return Err(usage("--workload-params needs --workload"));
-        }
-        if workload.is_some() {
-            if let Some(flag) = ["patterns", "pattern_params", "bindings"]
-                .iter()
-                .find(|f| given(f))
-            {
-                let flag = match *flag {
-                    "patterns" => "--pattern",
-                    "bindings" => "--binding",
-                    _ => "--pattern-params",
-                };
-                return Err(usage(format!(
-                    "--workload replaces the PoC's patterns and bindings; drop {flag}"
-                )));
-            }
-        }
+        let workload = workload_of(args, &given)?;
         let patterns = match (&workload, m.and_then(|m| m.patterns.clone())) {
             (Some(w), _) => vec![PatternSpec {
                 name: w.pattern_name(),
@@ -187,52 +245,7 @@ impl Plan {
         let builds = m
             .and_then(|m| m.builds.clone())
             .unwrap_or_else(|| Build::BOTH.to_vec());
-
-        let catalog = Catalog::for_host();
-        let dirs = default_dirs("tunables");
-        let mut profiles: Vec<Profile> = if !args.tunables.is_empty() {
-            args.tunables
-                .iter()
-                .map(|name| {
-                    find_profile(name, &dirs, &catalog).map_err(|e| match e.file {
-                        // The error already names the file (and line).
-                        Some(_) => usage(e.to_string()),
-                        None => usage(format!("--tunables {name}: {e}")),
-                    })
-                })
-                .collect::<Result<_>>()?
-        } else if let Some(p) = m
-            .map(|m| m.profiles(&dirs, &catalog))
-            .transpose()
-            .map_err(plan_usage)?
-            .flatten()
-        {
-            p
-        } else if args.tunable.is_empty() {
-            vec![Profile::glibc_default()]
-        } else {
-            Vec::new()
-        };
-        if !args.tunable.is_empty() {
-            profiles.push(adhoc_profile(&args.tunable, &catalog).map_err(plan_usage)?);
-        }
-        if let Some(n) = args.emulate_cores.and_then(NonZeroU32::new) {
-            profiles = profiles
-                .into_iter()
-                .map(|p| with_emulated_cores(p, n))
-                .collect();
-        }
-        for (i, p) in profiles.iter().enumerate() {
-            if profiles[..i].iter().any(|q| q.name == p.name) {
-                return Err(usage(format!("profile `{}` is listed twice", p.name)));
-            }
-        }
-        let seed = args.seed.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
+        let profiles = profiles_of(args, m)?;
         Ok(Plan {
             name: m.map_or_else(|| "adhoc".to_string(), |m| m.name.clone()),
             matrix: m.map(|m| m.path.clone()),
@@ -254,7 +267,12 @@ impl Plan {
             max_rss_kib: args.max_rss,
             floor_mib: args.floor_mib,
             thresholds: Thresholds::default(),
-            seed,
+            // Without --seed, the clock's nanoseconds: another order each time.
+            seed: args.seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            }),
             start: args.start,
             env: child_env::resolve(&args.env, &args.pass_env, |n| std::env::var(n).ok())?,
             verify: args.verify,

@@ -139,30 +139,7 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
         std::fs::create_dir_all(cache.join(d))
             .with_context(|| format!("cannot create {}", cache.join(d).display()))?;
     }
-    let tarball_version = match &opts.source_tarball {
-        Some(t) => {
-            if !t.is_file() {
-                return Err(usage(format!(
-                    "--source-tarball {}: no such file",
-                    t.display()
-                )));
-            }
-            Some(sources::version_from_tarball_name(t).ok_or_else(|| {
-                usage(format!(
-                    "--source-tarball {}: cannot tell the version from the name; name it Python-X.Y.Z.tar.xz",
-                    t.display()
-                ))
-            })?)
-        }
-        None => None,
-    };
-    if let Some(v) = &tarball_version {
-        if !sources::version_matches(&wanted, v) {
-            return Err(usage(format!(
-                "--source-tarball holds Python {v}, but {wanted} was asked for"
-            )));
-        }
-    }
+    let tarball_version = tarball_version(opts, &wanted)?;
     if !opts.force {
         let key = tarball_version.as_deref().unwrap_or(&wanted);
         if let Some((v, g, n)) = cached_pair(&cache, key) {
@@ -178,122 +155,172 @@ pub fn install(opts: &InstallOptions, out: &mut dyn Write) -> Result<Pair> {
     let log_path = cache.join("logs").join(format!("install-{wanted}.log"));
     let mut log = std::fs::File::create(&log_path)
         .with_context(|| format!("cannot write {}", log_path.display()))?;
-    let mut failures: Vec<String> = Vec::new();
-
-    let source: SourceTarball = if let Some(t) = &opts.source_tarball {
-        SourceTarball {
+    let source = match &opts.source_tarball {
+        Some(t) => SourceTarball {
             path: t.clone(),
             version: tarball_version.clone().unwrap_or_default(),
             origin: format!("--source-tarball {}", t.display()),
-        }
-    } else {
-        let mut found = None;
-        for kind in &opts.sources {
-            let attempt = match kind {
-                SourceKind::Uv => match try_uv(&wanted, &mut log) {
-                    Ok(pair) => {
-                        writeln!(
-                            out,
-                            "uv provided CPython {} and {}t",
-                            pair.gil.version, pair.nogil.version
-                        )?;
-                        return Ok(pair);
-                    }
-                    Err(e) => Err(e),
-                },
-                SourceKind::Official => {
-                    writeln!(
-                        out,
-                        "Downloading the official CPython {wanted} source tarball ..."
-                    )?;
-                    sources::official(&wanted, &cache.join("downloads"), &mut log)
-                }
-                SourceKind::Debian => {
-                    writeln!(out, "Fetching the Debian source package of CPython {wanted} (mirror from this machine's apt configuration) ...")?;
-                    sources::debian(&wanted, &cache, &cache.join("downloads"), &mut log)
-                }
-            };
-            match attempt {
-                Ok(s) => {
-                    found = Some(s);
-                    break;
-                }
-                Err(e) => {
-                    writeln!(out, "  not from {}: {e:#}", kind.describe())?;
-                    writeln!(log, "# source {kind:?} failed: {e:#}")?;
-                    failures.push(format!("{kind:?}: {e:#}"));
-                }
-            }
-        }
-        found.with_context(|| {
-            format!(
-                "no source for CPython {wanted} could be obtained ({}); see {}",
-                failures.join("; "),
-                log_path.display()
-            )
-        })?
+        },
+        None => match obtain(opts, &wanted, &cache, &mut log, &log_path, out)? {
+            Obtained::Pair(pair) => return Ok(*pair),
+            Obtained::Source(source) => source,
+        },
     };
     check_build_tools()?;
-    let version = source.version.clone();
     let sha = sources::sha256_file(&source.path)?;
     writeln!(out, "Source: {} ({})", source.path.display(), source.origin)?;
-
     let src_root = extract(&source, &cache.join("src"), &mut log)?;
     let mut built = Vec::new();
     for (i, build) in Build::BOTH.into_iter().enumerate() {
-        let prefix = prefix_for(&cache, &version, build);
-        if is_complete(&prefix) && !opts.force {
-            writeln!(
-                out,
-                "[{}/2] {build} build of {version} already complete",
-                i + 1
-            )?;
-            built.push(binary_in(&prefix, &version, build));
-            continue;
-        }
-        let build_log = cache
-            .join("logs")
-            .join(format!("cpython-{version}-{build}.log"));
-        let progress = Progress::spinner(&format!("[{}/2] CPython {version} {build}:", i + 1));
-        let bin = build_one(
-            &src_root, &prefix, &version, build, opts.jobs, &build_log, &progress,
-        )
-        .with_context(|| {
-            format!(
-                "building the {build} CPython {version} failed; the log is {}",
-                build_log.display()
-            )
-        })?;
-        progress.finish();
-        let stamp = BuildStamp {
-            version: version.clone(),
-            build,
-            origin: source.origin.clone(),
-            source_sha256: sha.clone(),
-            configure_flags: configure_flags(&prefix, build),
-            log: build_log.clone(),
-            built_at_unix_s: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        };
-        std::fs::write(prefix.join(STAMP), serde_json::to_vec_pretty(&stamp)?)?;
-        writeln!(
-            out,
-            "[{}/2] built {} in {:.0?} (log: {})",
-            i + 1,
-            bin.display(),
-            progress.elapsed(),
-            build_log.display()
-        )?;
-        built.push(bin);
-        let _ = std::fs::remove_dir_all(
-            cache
-                .join("build")
-                .join(format!("cpython-{version}-{build}")),
-        );
+        let step = format!("[{}/2]", i + 1);
+        built.push(build_stamped(
+            opts, &cache, &source, &sha, &src_root, build, &step, out,
+        )?);
     }
     pair_from(&built[0], &built[1])
+}
+
+/// The version in `--source-tarball`'s name, checked against the one asked for.
+fn tarball_version(opts: &InstallOptions, wanted: &str) -> Result<Option<String>> {
+    let Some(t) = &opts.source_tarball else {
+        return Ok(None);
+    };
+    if !t.is_file() {
+        return Err(usage(format!(
+            "--source-tarball {}: no such file",
+            t.display()
+        )));
+    }
+    let v = sources::version_from_tarball_name(t).ok_or_else(|| {
+        usage(format!(
+            "--source-tarball {}: cannot tell the version from the name; name it Python-X.Y.Z.tar.xz",
+            t.display()
+        ))
+    })?;
+    if !sources::version_matches(wanted, &v) {
+        return Err(usage(format!(
+            "--source-tarball holds Python {v}, but {wanted} was asked for"
+        )));
+    }
+    Ok(Some(v))
+}
+
+/// What a source gave: uv's ready-made pair, or a tarball to build.
+enum Obtained {
+    Pair(Box<Pair>),
+    Source(SourceTarball),
+}
+
+/// Try the sources in the order given until one gives a pair or a tarball.
+fn obtain(
+    opts: &InstallOptions,
+    wanted: &str,
+    cache: &Path,
+    log: &mut std::fs::File,
+    log_path: &Path,
+    out: &mut dyn Write,
+) -> Result<Obtained> {
+    let mut failures: Vec<String> = Vec::new();
+    for kind in &opts.sources {
+        let attempt = match kind {
+            SourceKind::Uv => match try_uv(wanted, log) {
+                Ok(pair) => {
+                    writeln!(
+                        out,
+                        "uv provided CPython {} and {}t",
+                        pair.gil.version, pair.nogil.version
+                    )?;
+                    return Ok(Obtained::Pair(Box::new(pair)));
+                }
+                Err(e) => Err(e),
+            },
+            SourceKind::Official => {
+                writeln!(
+                    out,
+                    "Downloading the official CPython {wanted} source tarball ..."
+                )?;
+                sources::official(wanted, &cache.join("downloads"), log)
+            }
+            SourceKind::Debian => {
+                writeln!(out, "Fetching the Debian source package of CPython {wanted} (mirror from this machine's apt configuration) ...")?;
+                sources::debian(wanted, cache, &cache.join("downloads"), log)
+            }
+        };
+        match attempt {
+            Ok(s) => return Ok(Obtained::Source(s)),
+            Err(e) => {
+                writeln!(out, "  not from {}: {e:#}", kind.describe())?;
+                writeln!(log, "# source {kind:?} failed: {e:#}")?;
+                failures.push(format!("{kind:?}: {e:#}"));
+            }
+        }
+    }
+    bail!(
+        "no source for CPython {wanted} could be obtained ({}); see {}",
+        failures.join("; "),
+        log_path.display()
+    )
+}
+
+/// One build of the pair: the finished one if it is stamped complete (and not
+/// `--force`), else built, verified and stamped. Returns its interpreter.
+#[allow(clippy::too_many_arguments)]
+fn build_stamped(
+    opts: &InstallOptions,
+    cache: &Path,
+    source: &SourceTarball,
+    sha: &str,
+    src_root: &Path,
+    build: Build,
+    step: &str,
+    out: &mut dyn Write,
+) -> Result<PathBuf> {
+    let version = &source.version;
+    let prefix = prefix_for(cache, version, build);
+    if is_complete(&prefix) && !opts.force {
+        writeln!(out, "{step} {build} build of {version} already complete")?;
+        return Ok(binary_in(&prefix, version, build));
+    }
+    let build_log = cache
+        .join("logs")
+        .join(format!("cpython-{version}-{build}.log"));
+    let progress = Progress::spinner(&format!("{step} CPython {version} {build}:"));
+    let bin = build_one(
+        src_root, &prefix, version, build, opts.jobs, &build_log, &progress,
+    )
+    .with_context(|| {
+        format!(
+            "building the {build} CPython {version} failed; the log is {}",
+            build_log.display()
+        )
+    })?;
+    progress.finish();
+    let stamp = BuildStamp {
+        version: version.clone(),
+        build,
+        origin: source.origin.clone(),
+        source_sha256: sha.to_string(),
+        configure_flags: configure_flags(&prefix, build),
+        log: build_log.clone(),
+        built_at_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    std::fs::write(prefix.join(STAMP), serde_json::to_vec_pretty(&stamp)?)?;
+    writeln!(
+        out,
+        "{step} built {} in {:.0?} (log: {})",
+        bin.display(),
+        progress.elapsed(),
+        build_log.display()
+    )?;
+    let _ = std::fs::remove_dir_all(
+        cache
+            .join("build")
+            .join(format!("cpython-{version}-{build}")),
+    );
+    Ok(bin)
 }
 
 /// What building CPython needs, checked before minutes are spent: make, a C compiler,

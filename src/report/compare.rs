@@ -323,9 +323,54 @@ fn csv_row(p: &Paired) -> [String; 23] {
     ]
 }
 
-/// Write the diff heatmaps of every group into `dir`; returns the file names.
-pub fn write_heatmaps(dir: &Path, pairs: &[Paired], host: &str) -> Result<Vec<String>> {
-    let mut groups: BTreeMap<(String, String, String, String), Vec<&Paired>> = BTreeMap::new();
+/// What one diff heatmap shows of a pair: (value, text, line under it).
+type CellFn = fn(&Paired) -> Option<(f64, String, String)>;
+
+/// The diff heatmaps: (file prefix, title, colour-bar label, cell, log scale).
+fn diff_maps() -> [(&'static str, &'static str, &'static str, CellFn, bool); 2] {
+    [
+        (
+            "compare-delta-nogil",
+            "Change of the free-threaded delta: B - A",
+            "nogil delta change, MiB (0 = no change)",
+            |p| {
+                let c = p.nogil_change_kib?;
+                let (a, b) = (p.a.nogil.as_ref()?, p.b.nogil.as_ref()?);
+                let sign = if c > 0.0 { "+" } else { "" };
+                Some((
+                    c / 1024.0,
+                    format!("{sign}{}", mib(c)),
+                    format!("{} → {}", mib(a.delta_kib.median), mib(b.delta_kib.median)),
+                ))
+            },
+            false,
+        ),
+        (
+            "compare-amplification",
+            "Change of the amplification: B / A",
+            "amplification B / A (log scale; 1x = no change)",
+            |p| {
+                let r = p.amplification_ratio?;
+                Some((
+                    r,
+                    times(r),
+                    format!(
+                        "{} → {}",
+                        times(p.a.amplification?),
+                        times(p.b.amplification?)
+                    ),
+                ))
+            },
+            true,
+        ),
+    ]
+}
+
+/// The pairs grouped by (profile A, profile B, binding, pattern), in that order.
+type Groups<'p, 'a> = BTreeMap<(String, String, String, String), Vec<&'p Paired<'a>>>;
+
+fn groups<'p, 'a>(pairs: &'p [Paired<'a>]) -> Groups<'p, 'a> {
+    let mut groups: Groups = BTreeMap::new();
     for p in pairs {
         let (a, b) = (&p.a.point, &p.b.point);
         groups
@@ -338,8 +383,43 @@ pub fn write_heatmaps(dir: &Path, pairs: &[Paired], host: &str) -> Result<Vec<St
             .or_default()
             .push(p);
     }
+    groups
+}
+
+/// One map's cells, keyed by (Python threads, Rust threads), and the values drawn.
+fn diff_cells(ps: &[&Paired], cell: CellFn) -> (BTreeMap<(u32, u32), GridCell>, Vec<f64>) {
+    let mut cells = BTreeMap::new();
+    let mut values = Vec::new();
+    for p in ps {
+        let key = (p.a.point.python_threads, p.a.point.rust_threads);
+        let c = match cell(p) {
+            Some((value, text, sub)) => {
+                values.push(value);
+                GridCell::Value {
+                    value,
+                    text,
+                    marker: stars(p.p_adjusted),
+                    sub,
+                    some_failed: p.a.gil_failed
+                        + p.a.nogil_failed
+                        + p.b.gil_failed
+                        + p.b.nogil_failed
+                        > 0,
+                }
+            }
+            None => GridCell::Failed {
+                sub: "no comparison".into(),
+            },
+        };
+        cells.insert(key, c);
+    }
+    (cells, values)
+}
+
+/// Write the diff heatmaps of every group into `dir`; returns the file names.
+pub fn write_heatmaps(dir: &Path, pairs: &[Paired], host: &str) -> Result<Vec<String>> {
     let mut files = Vec::new();
-    for ((pa, pb, binding, pattern), ps) in groups {
+    for ((pa, pb, binding, pattern), ps) in groups(pairs) {
         let axis = |f: fn(&Paired) -> u32| {
             let s: BTreeSet<u32> = ps.iter().map(|p| f(p)).collect();
             s.into_iter().collect::<Vec<_>>()
@@ -363,69 +443,8 @@ pub fn write_heatmaps(dir: &Path, pairs: &[Paired], host: &str) -> Result<Vec<St
             slug(&binding),
             slug(&pattern)
         );
-        type CellFn = fn(&Paired) -> Option<(f64, String, String)>;
-        let maps: [(&str, &str, &str, CellFn, bool); 2] = [
-            (
-                "compare-delta-nogil",
-                "Change of the free-threaded delta: B - A",
-                "nogil delta change, MiB (0 = no change)",
-                |p| {
-                    let c = p.nogil_change_kib?;
-                    let (a, b) = (p.a.nogil.as_ref()?, p.b.nogil.as_ref()?);
-                    let sign = if c > 0.0 { "+" } else { "" };
-                    Some((
-                        c / 1024.0,
-                        format!("{sign}{}", mib(c)),
-                        format!("{} → {}", mib(a.delta_kib.median), mib(b.delta_kib.median)),
-                    ))
-                },
-                false,
-            ),
-            (
-                "compare-amplification",
-                "Change of the amplification: B / A",
-                "amplification B / A (log scale; 1x = no change)",
-                |p| {
-                    let r = p.amplification_ratio?;
-                    Some((
-                        r,
-                        times(r),
-                        format!(
-                            "{} → {}",
-                            times(p.a.amplification?),
-                            times(p.b.amplification?)
-                        ),
-                    ))
-                },
-                true,
-            ),
-        ];
-        for (prefix, title, bar, cell, log) in maps {
-            let mut cells = BTreeMap::new();
-            let mut values = Vec::new();
-            for p in &ps {
-                let key = (p.a.point.python_threads, p.a.point.rust_threads);
-                let c = match cell(p) {
-                    Some((value, text, sub)) => {
-                        values.push(value);
-                        GridCell::Value {
-                            value,
-                            text,
-                            marker: stars(p.p_adjusted),
-                            sub,
-                            some_failed: p.a.gil_failed
-                                + p.a.nogil_failed
-                                + p.b.gil_failed
-                                + p.b.nogil_failed
-                                > 0,
-                        }
-                    }
-                    None => GridCell::Failed {
-                        sub: "no comparison".into(),
-                    },
-                };
-                cells.insert(key, c);
-            }
+        for (prefix, title, bar, cell, log) in diff_maps() {
+            let (cells, values) = diff_cells(&ps, cell);
             let grid = Grid {
                 title: title.to_string(),
                 subtitle: subtitle.clone(),

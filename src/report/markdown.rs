@@ -83,92 +83,104 @@ pub fn render(
         "**Risk: {high} HIGH, {medium} MEDIUM, {low} LOW** ({})\n",
         esc(&h.thresholds.describe())
     );
-
-    let mut top: Vec<&CellSummary> = summaries
-        .iter()
-        .filter(|c| c.amplification.is_some())
-        .collect();
-    top.sort_by(|a, b| {
-        b.amplification
-            .unwrap_or(0.0)
-            .total_cmp(&a.amplification.unwrap_or(0.0))
-            .then(a.point.cmp(&b.point))
-    });
-    if !top.is_empty() {
-        let _ = writeln!(s, "## Highest amplification\n");
-        let _ = writeln!(
-            s,
-            "| cell (PxR) | profile | binding | pattern | GIL delta | nogil delta | amplification | 95% CI | q | risk |"
-        );
-        let _ = writeln!(s, "|---|---|---|---|--:|--:|--:|--:|--:|---|");
-        for c in top.iter().take(TOP) {
-            let p = &c.point;
-            let d = |b: &Option<crate::aggregate::BuildStats>| {
-                b.as_ref()
-                    .map_or("-".into(), |b| format!("{} MiB", mib(b.delta_kib.median)))
-            };
-            let _ = writeln!(
-                s,
-                "| {}x{} | {} | {} | {} | {} | {} | {}{} | {} | {} | {} |",
-                p.python_threads,
-                p.rust_threads,
-                esc(&p.profile),
-                esc(&p.binding),
-                esc(&p.pattern),
-                d(&c.gil),
-                d(&c.nogil),
-                times(c.amplification.unwrap_or(0.0)),
-                esc(stars(c.p_adjusted)),
-                c.amplification_ci.map_or("-".into(), |ci| format!(
-                    "{}–{}",
-                    times(ci.lo),
-                    times(ci.hi)
-                )),
-                c.p_adjusted.map_or("-".into(), |q| format!("{q:.3}")),
-                c.risk.map_or("-".into(), |r| r.to_string()),
-            );
-        }
-        let _ = writeln!(s, "\n{}\n", esc(STARS_LEGEND));
-        let p = super::heatmap::smallest_p(h.reps);
-        if p >= 0.05 {
-            let _ = writeln!(
-                s,
-                "With {} rep(s) per build no point can reach q < 0.05 (the smallest possible p is {p:.3}); use `--reps 5` or more.\n",
-                h.reps
-            );
-        }
-    }
-
-    if !ranks.is_empty() {
-        let _ = writeln!(s, "## Profiles, by median free-threaded final RSS\n");
-        let _ = writeln!(
-            s,
-            "| # | profile | final RSS nogil | peak RSS nogil | final RSS GIL | peak RSS GIL | calls/s vs glibc-default (nogil) | Pareto |"
-        );
-        let _ = writeln!(s, "|--:|---|--:|--:|--:|--:|--:|:-:|");
-        for r in ranks {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                r.rank_final_nogil,
-                esc(&r.profile),
-                mib_opt(r.final_nogil_kib),
-                mib_opt(r.peak_nogil_kib),
-                mib_opt(r.final_gil_kib),
-                mib_opt(r.peak_gil_kib),
-                throughput(r.throughput_nogil),
-                if r.pareto { "yes" } else { "" }
-            );
-        }
-        let _ = writeln!(s);
-    }
-
+    s.push_str(&highest_amplification(summaries, h.reps));
+    s.push_str(&profiles_ranked(ranks));
     s.push_str(&super::mechanisms::markdown(summaries, esc));
     s.push_str(&advice_section(advice, ranks));
     let _ = writeln!(
         s,
         "Full report: `index.html`; every point's statistics: `cells.csv`; raw runs: `results.jsonl`."
     );
+    s
+}
+
+/// The [`TOP`] points by amplification, with the significance legend.
+fn highest_amplification(summaries: &[CellSummary], reps: u32) -> String {
+    let mut s = String::new();
+    let mut top: Vec<&CellSummary> = summaries
+        .iter()
+        .filter(|c| c.amplification.is_some())
+        .collect();
+    if top.is_empty() {
+        return s;
+    }
+    top.sort_by(|a, b| {
+        b.amplification
+            .unwrap_or(0.0)
+            .total_cmp(&a.amplification.unwrap_or(0.0))
+            .then(a.point.cmp(&b.point))
+    });
+    let _ = writeln!(s, "## Highest amplification\n");
+    let _ = writeln!(
+        s,
+        "| cell (PxR) | profile | binding | pattern | GIL delta | nogil delta | amplification | 95% CI | q | risk |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|--:|--:|--:|--:|--:|---|");
+    for c in top.iter().take(TOP) {
+        let p = &c.point;
+        let d = |b: &Option<crate::aggregate::BuildStats>| {
+            b.as_ref()
+                .map_or("-".into(), |b| format!("{} MiB", mib(b.delta_kib.median)))
+        };
+        let _ = writeln!(
+            s,
+            "| {}x{} | {} | {} | {} | {} | {} | {}{} | {} | {} | {} |",
+            p.python_threads,
+            p.rust_threads,
+            esc(&p.profile),
+            esc(&p.binding),
+            esc(&p.pattern),
+            d(&c.gil),
+            d(&c.nogil),
+            times(c.amplification.unwrap_or(0.0)),
+            esc(stars(c.p_adjusted)),
+            c.amplification_ci.map_or("-".into(), |ci| format!(
+                "{}–{}",
+                times(ci.lo),
+                times(ci.hi)
+            )),
+            c.p_adjusted.map_or("-".into(), |q| format!("{q:.3}")),
+            c.risk.map_or("-".into(), |r| r.to_string()),
+        );
+    }
+    let _ = writeln!(s, "\n{}\n", esc(STARS_LEGEND));
+    let p = super::heatmap::smallest_p(reps);
+    if p >= 0.05 {
+        let _ = writeln!(
+            s,
+            "With {reps} rep(s) per build no point can reach q < 0.05 (the smallest possible p is {p:.3}); use `--reps 5` or more.\n"
+        );
+    }
+    s
+}
+
+/// The profiles by median free-threaded final RSS.
+fn profiles_ranked(ranks: &[ProfileRank]) -> String {
+    let mut s = String::new();
+    if ranks.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "## Profiles, by median free-threaded final RSS\n");
+    let _ = writeln!(
+        s,
+        "| # | profile | final RSS nogil | peak RSS nogil | final RSS GIL | peak RSS GIL | calls/s vs glibc-default (nogil) | Pareto |"
+    );
+    let _ = writeln!(s, "|--:|---|--:|--:|--:|--:|--:|:-:|");
+    for r in ranks {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.rank_final_nogil,
+            esc(&r.profile),
+            mib_opt(r.final_nogil_kib),
+            mib_opt(r.peak_nogil_kib),
+            mib_opt(r.final_gil_kib),
+            mib_opt(r.peak_gil_kib),
+            throughput(r.throughput_nogil),
+            if r.pareto { "yes" } else { "" }
+        );
+    }
+    let _ = writeln!(s);
     s
 }
 

@@ -128,6 +128,15 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
         let n = c.nogil.as_ref().map(f).unwrap_or_else(|| "-".into());
         let _ = writeln!(s, "  {label:<28}{g:<36}{n}");
     }
+    regions(&mut s, c);
+    notes(&mut s, c);
+    diagnosis(&mut s, c);
+    amplification(&mut s, c, thresholds);
+    s
+}
+
+/// Where the delta went, per smaps region, and how much of it is free in arenas.
+fn regions(s: &mut String, c: &CellSummary) {
     let _ = writeln!(
         s,
         "\n  where the delta went (median change per smaps region)"
@@ -157,6 +166,10 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
         free_delta(&c.gil),
         free_delta(&c.nogil)
     );
+}
+
+/// Cross-checks that disagreed, and pymalloc's arenas when they were read.
+fn notes(s: &mut String, c: &CellSummary) {
     for (name, b) in [("GIL", &c.gil), ("nogil", &c.nogil)] {
         if let Some(b) = b {
             if b.malloc_info_mismatches > 0 {
@@ -182,6 +195,10 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
             }
         }
     }
+}
+
+/// What the memory is in each build, and the lever that acts on it.
+fn diagnosis(s: &mut String, c: &CellSummary) {
     let _ = writeln!(s, "\n  what the memory is, and the lever");
     for (name, b) in [("GIL", &c.gil), ("nogil", &c.nogil)] {
         if let Some(b) = b {
@@ -192,6 +209,10 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
             );
         }
     }
+}
+
+/// The amplification, the extra memory, the risk and whether the point is unstable.
+fn amplification(s: &mut String, c: &CellSummary, thresholds: &Thresholds) {
     match (c.amplification, &c.gil, &c.nogil, c.risk) {
         (Some(a), Some(g), Some(n), Some(risk)) => {
             let ci = c.amplification_ci.map_or(String::new(), |ci| {
@@ -230,7 +251,6 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
             let _ = writeln!(s, "\n  amplification  n/a: a build has no successful run");
         }
     }
-    s
 }
 
 /// One screen for a whole sweep: for each profile (and binding and pattern), a text

@@ -255,34 +255,43 @@ struct Leaf {
     value: TunableNode,
 }
 
-/// Flatten `[tunables]` into leaves, each with its line. A quoted full name is one
-/// key with a span. For a dotted key or a `[tunables.glibc.malloc]` section, only the
-/// first part (`glibc`) has a span, so the line is looked up in the text (the first
-/// match not yet taken, so that a name given twice points at the second); failing
-/// that (inline tables), the first part's line.
+/// Flatten `[tunables]` into leaves, each with its line. serde's spans cover only the
+/// first part of a dotted key or section (`glibc`), so the line of each leaf comes
+/// from toml_edit's spans of the whole document ([`leaf_lines`]): the first line of
+/// that name not yet taken, so that a name given twice points at the second; failing
+/// that, the first part's line.
 fn flatten(src: &Source, entries: Entries<TunableNode>) -> Vec<Leaf> {
-    fn walk(src: &Source, name: String, top_line: usize, node: TunableNode, out: &mut Vec<Leaf>) {
+    fn walk(
+        lines: &[(String, usize)],
+        name: String,
+        top_line: usize,
+        node: TunableNode,
+        out: &mut Vec<Leaf>,
+    ) {
         match node {
             TunableNode::Table(inner) => {
                 for (key, value) in inner {
-                    walk(src, format!("{name}.{key}"), top_line, value, out);
+                    walk(lines, format!("{name}.{key}"), top_line, value, out);
                 }
             }
             value => {
                 let taken = |l: usize| out.iter().any(|leaf: &Leaf| leaf.line == l);
-                let line = key_lines(src.text, &name)
-                    .into_iter()
+                let line = lines
+                    .iter()
+                    .filter(|(n, _)| *n == name)
+                    .map(|&(_, l)| l)
                     .find(|&l| !taken(l))
                     .unwrap_or(top_line);
                 out.push(Leaf { name, line, value });
             }
         }
     }
+    let lines = leaf_lines(src);
     let mut out = Vec::new();
     for (key, node) in entries.0 {
         let line = src.line_of(key.span().start);
         match node {
-            TunableNode::Table(_) => walk(src, key.into_inner(), line, node, &mut out),
+            TunableNode::Table(_) => walk(&lines, key.into_inner(), line, node, &mut out),
             value => out.push(Leaf {
                 name: key.into_inner(),
                 line,
@@ -293,30 +302,42 @@ fn flatten(src: &Source, entries: Entries<TunableNode>) -> Vec<Leaf> {
     out
 }
 
-/// The 1-based lines of `[tunables]` entries whose full key is `name`: the key without
-/// quotes and whitespace, prefixed by the section (`[tunables.glibc.malloc]`).
-fn key_lines(text: &str, name: &str) -> Vec<usize> {
-    let bare = |s: &str| {
-        s.chars()
-            .filter(|c| !(c.is_whitespace() || *c == '"' || *c == '\''))
-            .collect::<String>()
-    };
-    let mut section: Option<String> = None;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            let header = bare(line.trim_start_matches('[').trim_end_matches(']'));
-            section = match header.as_str() {
-                "tunables" => Some(String::new()),
-                h => h.strip_prefix("tunables.").map(|p| format!("{p}.")),
+/// Every value under `[tunables]` as (full name, 1-based line of its last key part),
+/// in line order: dotted keys, `[tunables.glibc.malloc]` sections and inline tables
+/// joined back into `glibc.malloc.arena_max`, quotes removed.
+fn leaf_lines(src: &Source) -> Vec<(String, usize)> {
+    fn walk(
+        src: &Source,
+        prefix: &str,
+        table: &dyn toml_edit::TableLike,
+        out: &mut Vec<(String, usize)>,
+    ) {
+        for (key, item) in table.iter() {
+            let name = if prefix.is_empty() {
+                key.to_string()
+            } else {
+                format!("{prefix}.{key}")
             };
-        } else if let (Some(prefix), Some((key, _))) = (&section, line.split_once('=')) {
-            if !line.starts_with('#') && format!("{prefix}{}", bare(key)) == name {
-                out.push(i + 1);
+            match item.as_table_like() {
+                Some(inner) => walk(src, &name, inner, out),
+                None => {
+                    let span = table.get_key_value(key).and_then(|(k, _)| k.span());
+                    if let Some(span) = span {
+                        out.push((name, src.line_of(span.start)));
+                    }
+                }
             }
         }
     }
+    // A file toml cannot parse was refused before this is called.
+    let Ok(doc) = toml_edit::ImDocument::parse(src.text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(tunables) = doc.get("tunables").and_then(|t| t.as_table_like()) {
+        walk(src, "", tunables, &mut out);
+    }
+    out.sort_by_key(|&(_, line)| line);
     out
 }
 
@@ -547,6 +568,32 @@ MY_VAR = "x y:z"
             "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072"
         );
         assert_eq!(p.env, vec![("MY_VAR".to_string(), "x y:z".to_string())]);
+    }
+
+    #[test]
+    fn a_tunable_given_twice_is_named_at_its_second_line_in_every_key_form() {
+        let twice = |second: &str| {
+            let text = format!(
+                "description = \"d\"\n[tunables]\n\"glibc.malloc.arena_max\" = 2\n{second}"
+            );
+            let e = load_str("t.toml", &text).unwrap_err();
+            assert!(
+                e.message
+                    .contains("glibc.malloc.arena_max is set twice (first on line 3)"),
+                "{e}"
+            );
+            e.line
+        };
+        // A dotted key, a section's key after another key, a nested inline table.
+        assert_eq!(twice("glibc.malloc.arena_max = 4\n"), Some(4));
+        assert_eq!(
+            twice("[tunables.glibc.malloc]\ntrim_threshold = 131072\n\n arena_max = 4\n"),
+            Some(7)
+        );
+        assert_eq!(
+            twice("\n\nglibc = { malloc = { trim_threshold = 1, arena_max = 4 } }\n"),
+            Some(6)
+        );
     }
 
     #[test]
