@@ -162,7 +162,7 @@ fn regions(s: &mut String, c: &CellSummary) {
     let _ = writeln!(
         s,
         "  {:<28}{:<36}{}",
-        "  of which free in arenas",
+        "  arena free, not RSS",
         free_delta(&c.gil),
         free_delta(&c.nogil)
     );
