@@ -7,14 +7,15 @@ part of every run's cost). The driver writes one JSON object per line to the mes
 pipe (file descriptor `msg_fd`) and, after each, waits until the parent writes "go" on
 stdin, so the parent can snapshot /proc while the process is paused at a known point:
 
-ready: extension imported, build checked; nothing run yet -> baseline snapshot
-    {"phase": "ready", "pid": 4242, "python": "3.13.5", "gil_enabled": false}
-done: every Python thread finished the workload -> final snapshot; "store" is there
-only when the pattern keeps blocks alive
+ready: extension imported, build checked, own RSS read; nothing run yet -> baseline
+snapshot
+    {"phase": "ready", "pid": 4242, "python": "3.13.5", "gil_enabled": false, "rss_kib": 10240}
+done: every Python thread finished the workload -> final snapshot
     {"phase": "done"}
-    {"phase": "done", "store": true}
-trimmed: malloc_trim(0) was called -> after-trim snapshot
+trimmed: malloc_trim(0) was called -> after-trim snapshot; "store" is there only when
+the pattern keeps blocks alive
     {"phase": "trimmed"}
+    {"phase": "trimmed", "store": true}
 released: the blocks the pattern kept alive were freed (only after "store": true)
     {"phase": "released"}
 report: the run's counters, once every snapshot is taken
@@ -30,8 +31,14 @@ thread_spawn, import, config or workload
 
 Nothing the driver does between two snapshots allocates for the harness: the phase
 messages from `done` on are bytes built before the baseline, written with os.write,
-and "go" is read into a buffer allocated before the baseline. Everything else the
-parent wants to know is sent in `report`, once every snapshot is taken.
+and "go" is read into a buffer allocated before the baseline. Between `ready` and
+`done` it runs only what the talk's script ran in its window (the executor and the
+calls): the checks after the workload come after the `done` snapshot, and the
+modules it needs only on failure are imported then. Before `ready` it reads its own
+RSS with arena_poc.rss_kib(), as the talk's script did right before its window, so
+the same code is paged in on both (code pages faulted in inside the window count
+in RSS). Everything else the parent wants to know is sent in `report`, once every
+snapshot is taken.
 
 How the Python threads start is the config's "start": "submit" (the talk's harness:
 each worker starts as the ThreadPoolExecutor gets it) or "barrier" (every worker
@@ -40,12 +47,10 @@ waits at a threading.Barrier and they start together).
 Numbers the driver reports about itself are cross-checks; the parent measures.
 """
 
-import array
 import os
 import sys
 import threading
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 CFG = dict(arg.split("=", 1) for arg in sys.argv[1:])
@@ -63,8 +68,8 @@ CFG["workload"] = (
 MSG_FD = CFG["msg_fd"]
 # Built now, so that sending them later allocates nothing.
 DONE = b'{"phase":"done"}\n'
-DONE_STORE = b'{"phase":"done","store":true}\n'
 TRIMMED = b'{"phase":"trimmed"}\n'
+TRIMMED_STORE = b'{"phase":"trimmed","store":true}\n'
 RELEASED = b'{"phase":"released"}\n'
 VERIFY = '{"phase":"verify"}\n'
 GO = bytearray(64)
@@ -196,7 +201,7 @@ def load_workload(spec):
     try:
         module_spec.loader.exec_module(module)
     except Exception:  # noqa: BLE001 - reported to the parent with the traceback
-        fail("workload", "importing %s failed:\n%s" % (path, traceback.format_exc()))
+        fail("workload", "importing %s failed:\n%s" % (path, __import__("traceback").format_exc()))
     # Importing may have loaded an extension that turned the GIL back on.
     check_build("after importing the workload %s" % path)
     setup = getattr(module, "setup", None)
@@ -204,7 +209,7 @@ def load_workload(spec):
         try:
             setup(dict(spec["params"]))
         except Exception:  # noqa: BLE001
-            fail("workload", "setup() of %s failed:\n%s" % (path, traceback.format_exc()))
+            fail("workload", "setup() of %s failed:\n%s" % (path, __import__("traceback").format_exc()))
         check_build("after the workload's setup()")
     return module.call
 
@@ -237,25 +242,34 @@ def make_call():
         def call(rust_threads, worker_id, it):
             got = run(rust_threads, pattern_b, params_b, worker_id * 1000003 + it)
             if got < 0:
-                raise RuntimeError(last_error().decode(errors="replace"))
+                # -errno for a failed Rust thread spawn, -1 for anything else.
+                message = last_error().decode(errors="replace")
+                raise OSError(-got, message) if got < -1 else RuntimeError(message)
             return got
 
         return call
     fail("config", "unknown binding %r" % binding)
 
 
+EAGAIN = 11
+
+
 def classify(exc):
-    text = str(exc)
-    if "errno 11" in text or "can't start new thread" in text or "Resource temporarily unavailable" in text:
+    """The failure kind of a call's exception. arena_poc raises OSError with the
+    errno of a failed Rust thread spawn (EAGAIN under RLIMIT_NPROC); CPython's own
+    thread start fails with an untyped RuntimeError, known only by its message."""
+    if isinstance(exc, OSError) and exc.errno == EAGAIN:
+        return "thread_spawn"
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
         return "thread_spawn"
     return "workload"
 
 
 def run_workload(call):
-    """Run the workload on the Python threads; returns (wall seconds, bytes requested,
-    errors). A worker does what the talk's did (call, pause) and keeps no object it
-    made: its counts go into a C array made here, so nothing a worker thread allocated
-    outlives it (a free-threaded build gives each thread its own heap, and a page with
+    """Run the workload on the Python threads; returns (start and end times, bytes
+    requested per worker, errors), added up only after the `done` snapshot. A worker does what the talk's did (call, pause) and keeps no object it
+    made: its counts go into a C array made here (a memoryview over a bytearray, so
+    no module is imported for it), so nothing a worker thread allocated outlives it (a free-threaded build gives each thread its own heap, and a page with
     one live object in it stays after the thread is gone)."""
     python_threads = CFG["python_threads"]
     rust_threads = CFG["rust_threads"]
@@ -264,7 +278,7 @@ def run_workload(call):
     barrier = threading.Barrier(python_threads) if CFG["start"] == "barrier" else None
     stopped = [False]
     errors = []
-    requested = array.array("Q", bytes(8 * python_threads))
+    requested = memoryview(bytearray(8 * python_threads)).cast("Q")
 
     def worker(worker_id):
         if barrier is not None:
@@ -294,7 +308,7 @@ def run_workload(call):
                 pool.submit(worker, i)
     except RuntimeError as exc:
         fail("thread_spawn", "could not start the Python threads: %s" % exc)
-    return time.perf_counter() - t0, sum(requested), errors
+    return t0, time.perf_counter(), requested, errors
 
 
 def main():
@@ -305,22 +319,25 @@ def main():
         except ValueError as exc:
             fail("config", str(exc))
     call = make_call()
-    send(dict(phase="ready", pid=os.getpid(), python=sys.version.split()[0], gil_enabled=gil_enabled()))
+    rss_kib = arena_poc.rss_kib()
+    send(dict(phase="ready", pid=os.getpid(), python=sys.version.split()[0], gil_enabled=gil_enabled(), rss_kib=rss_kib))
     wait_go()
 
-    wall, requested, errors = run_workload(call)
+    t0, t1, requested, errors = run_workload(call)
     if errors:
         exc = errors[0]
-        fail(classify(exc), "%d call(s) failed; first: %s" % (len(errors), "".join(traceback.format_exception_only(type(exc), exc)).strip()))
-    check_build("after the workload")
-    store = arena_poc.store_bytes()
-    os.write(MSG_FD, DONE_STORE if store else DONE)
+        text = "".join(__import__("traceback").format_exception_only(type(exc), exc)).strip()
+        fail(classify(exc), "%d call(s) failed; first: %s" % (len(errors), text))
+    os.write(MSG_FD, DONE)
     wait_go()
 
+    # The done snapshot is taken: what would have run inside the window runs now.
+    check_build("after the workload")
+    store = arena_poc.store_bytes()
     # Trim while the workload's kept data is still alive: after-trim RSS then splits
     # memory glibc retained but does not use (holes, free tops) from live memory.
     trimmed = arena_poc.malloc_trim(0)
-    os.write(MSG_FD, TRIMMED)
+    os.write(MSG_FD, TRIMMED_STORE if store else TRIMMED)
     wait_go()
 
     released = 0
@@ -331,10 +348,10 @@ def main():
 
     report = dict(
         phase="report",
-        wall_s=wall,
+        wall_s=t1 - t0,
         # Every worker made every call: a failed call fails the run.
         calls=CFG["python_threads"] * CFG["iterations"],
-        requested_bytes=requested,
+        requested_bytes=sum(requested),
         store_bytes=store,
         trim_returned=trimmed,
         released_bytes=released,

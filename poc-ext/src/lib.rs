@@ -17,7 +17,8 @@
 //!   reading with it).
 //!
 //! C ABI, for the ctypes binding modes: `arena_poc_run(rust_threads, pattern, params,
-//! call_id)` returns the bytes requested, or a negative errno-like code, and
+//! call_id)` returns the bytes requested, or -errno when a Rust thread could not be
+//! spawned (-1 for any other failure), and
 //! `arena_poc_last_error()` the message of the last failure on this thread.
 //!
 //! With feature `jemalloc`, every Rust allocation of the extension goes to jemalloc
@@ -72,7 +73,11 @@ pub unsafe extern "C" fn arena_poc_run(
                 *e.borrow_mut() =
                     CString::new(err.to_string().replace('\0', " ")).unwrap_or_default()
             });
-            -1
+            // -errno for a failed spawn (the driver raises OSError with it), else -1.
+            match err.errno() {
+                Some(errno) if errno > 1 => -i64::from(errno),
+                _ => -1,
+            }
         }
     }
 }
@@ -94,12 +99,17 @@ mod arena_poc {
     #[pymodule_export]
     const ALLOCATOR: &str = crate::ALLOCATOR;
 
-    /// A bad pattern or parameter is the caller's `ValueError`; a run that failed
-    /// is a `RuntimeError`.
+    /// A bad pattern or parameter is the caller's `ValueError`; a Rust thread that
+    /// could not be spawned is an `OSError` carrying its errno (EAGAIN makes it a
+    /// `BlockingIOError`), which the driver files under `thread_spawn` by type; any
+    /// other failed run is a `RuntimeError`.
     fn to_py_err(err: patterns::CallError) -> PyErr {
-        match err {
-            patterns::CallError::Params(_) => PyValueError::new_err(err.to_string()),
-            patterns::CallError::Run(_) => PyRuntimeError::new_err(err.to_string()),
+        match (&err, err.errno()) {
+            (patterns::CallError::Params(_), _) => PyValueError::new_err(err.to_string()),
+            (patterns::CallError::Run(_), Some(errno)) => {
+                PyOSError::new_err((errno, err.to_string()))
+            }
+            (patterns::CallError::Run(_), None) => PyRuntimeError::new_err(err.to_string()),
         }
     }
 

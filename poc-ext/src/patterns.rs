@@ -553,7 +553,6 @@ impl fmt::Display for CallError {
         match self {
             CallError::Params(e) => e.fmt(f),
             CallError::Run(e) => match e.errno {
-                // The driver files "errno 11" under thread_spawn.
                 Some(errno) => write!(f, "{e} (errno {errno})"),
                 None => e.fmt(f),
             },
@@ -562,6 +561,16 @@ impl fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
+
+impl CallError {
+    /// The errno of a failed thread spawn, if the system gave one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            CallError::Run(e) => e.errno,
+            CallError::Params(_) => None,
+        }
+    }
+}
 
 /// Parse `name` and `params`, then run the pattern on `rust_threads` fresh threads.
 pub fn call(

@@ -135,7 +135,9 @@ pub(super) struct HostSetup {
     pub pair: Pair,
     pub pythons: BTreeMap<Build, PathBuf>,
     pub exts: BTreeMap<(Build, Variant), ExtBuild>,
-    pub driver: PathBuf,
+    /// The driver each build's children run (its bytecode, compiled by that build's
+    /// interpreter, or its source).
+    pub drivers: BTreeMap<Build, PathBuf>,
     pub provenance: Provenance,
 }
 
@@ -157,13 +159,21 @@ fn resolve_host(args: &RunArgs, plan: &Plan, out: &mut dyn Write) -> Result<Host
     // The input is valid: what was learnt about the interpreters may be cached now.
     python::inspect::persist_probes();
     let exts = scheduler::ensure_extensions(plan, &pair, out)?;
-    let driver = super::executor::materialize_driver()?;
+    let source = super::executor::materialize_driver()?;
+    let drivers = plan
+        .builds
+        .iter()
+        .map(|&b| {
+            let compiled = super::executor::compile_driver(&source, &pair.get(b).path);
+            (b, compiled.unwrap_or_else(|| source.clone()))
+        })
+        .collect();
     let provenance = Sweep::provenance(&pair, &exts);
     Ok(HostSetup {
         pair,
         pythons,
         exts,
-        driver,
+        drivers,
         provenance,
     })
 }
@@ -190,7 +200,7 @@ pub(super) fn open_folder(
         plan: asked.plan,
         pair: host.pair,
         exts: host.exts,
-        driver: host.driver,
+        drivers: host.drivers,
         dir,
         provenance: host.provenance,
         shard: asked.shard,

@@ -183,7 +183,10 @@ pub fn fake_host() -> super::command::HostSetup {
         pair,
         pythons: Default::default(),
         exts,
-        driver: PathBuf::from("/mock/driver.py"),
+        drivers: [Build::Gil, Build::Nogil]
+            .into_iter()
+            .map(|b| (b, PathBuf::from("/mock/driver.py")))
+            .collect(),
         provenance,
     }
 }

@@ -43,7 +43,8 @@ pub struct Sweep {
     pub plan: Plan,
     pub pair: Pair,
     pub exts: BTreeMap<(Build, Variant), ExtBuild>,
-    pub driver: PathBuf,
+    /// The driver file each build's children run.
+    pub drivers: BTreeMap<Build, PathBuf>,
     pub dir: PathBuf,
     pub provenance: Provenance,
     pub shard: Option<Shard>,
@@ -163,7 +164,7 @@ impl Sweep {
             python: self.program(slot.cell.build),
             ext: &self.exts[&(slot.cell.build, profile.allocator.variant())],
             workload: self.plan.workload.as_ref(),
-            driver: &self.driver,
+            driver: &self.drivers[&slot.cell.build],
             env: profile.child_env(),
             glibc_tunables: profile.glibc_tunables(),
             allocator: profile.allocator.label(),

@@ -186,6 +186,32 @@ fn record(
     }
 }
 
+/// The driver compiled to bytecode by `python` (the interpreter whose children will
+/// run it), next to its source: `driver-<hash>.<interpreter hash>.pyc`, made once.
+/// CPython runs a `.pyc` given as the script, and compiling the driver's source at
+/// every start would cost each run several milliseconds (the talk's 60-line script
+/// compiles in under one); a process that would compile it anyway takes it from
+/// the source instead. `None` when the interpreter could not compile it (the source
+/// is used then).
+pub fn compile_driver(source: &Path, python: &Path) -> Option<PathBuf> {
+    let tag = &crate::paths::hash_parts([python.as_os_str().as_encoded_bytes()])[..8];
+    let pyc = source.with_extension(format!("{tag}.pyc"));
+    if pyc.is_file() {
+        return Some(pyc);
+    }
+    // py_compile writes the file atomically (a temporary file, then a rename).
+    let mut cmd = std::process::Command::new(python);
+    cmd.args(["-I", "-c", COMPILE]).arg(source).arg(&pyc);
+    match crate::child::run(&mut cmd, Duration::from_secs(60)) {
+        Ok(o) if o.status.success() && pyc.is_file() => Some(pyc),
+        _ => None,
+    }
+}
+
+/// Compile argv[1] to argv[2], checked by hash rather than by the source's mtime.
+const COMPILE: &str = "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], \
+doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)";
+
 /// Where the embedded driver is written: `<cache>/driver/driver-<hash>.py`.
 pub fn materialize_driver() -> anyhow::Result<PathBuf> {
     const DRIVER: &str = include_str!("../../driver.py");

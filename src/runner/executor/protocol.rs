@@ -11,9 +11,9 @@
 //!
 //! | phase       | when | the parent then | fields |
 //! |-------------|------|-----------------|--------|
-//! | `ready`     | extension imported, build checked, nothing run | baseline snapshot, starts sampling | `pid`, `python` (version), `gil_enabled` |
-//! | `done`      | every Python thread finished the workload | final snapshot after the settle | `store`: true when the pattern keeps blocks alive (absent otherwise) |
-//! | `trimmed`   | `malloc_trim(0)` returned | after-trim snapshot | none |
+//! | `ready`     | extension imported, build checked, own RSS read, nothing run | baseline snapshot, starts sampling | `pid`, `python` (version), `gil_enabled`, `rss_kib` (the child's own VmRSS just before) |
+//! | `done`      | every Python thread finished the workload | final snapshot after the settle | none |
+//! | `trimmed`   | `malloc_trim(0)` returned | after-trim snapshot | `store`: true when the pattern keeps blocks alive (absent otherwise) |
 //! | `released`  | the kept blocks were freed (only when `store` was true) | snapshot | none |
 //! | `report`    | every snapshot is taken: the child may allocate | nothing | `wall_s`, `calls`, `requested_bytes`, `store_bytes`, `trim_returned`, `released_bytes`, `gil_enabled` |
 //! | `verify`    | (`verify=1` only) `malloc_info` taken, nothing allocated since | reads the arenas, writes one byte | none |
@@ -53,19 +53,24 @@ pub struct Ready {
     pub python: String,
     /// `sys._is_gil_enabled()` (true where it does not exist).
     pub gil_enabled: bool,
+    /// The child's own VmRSS, read just before `ready` as the talk's script read it
+    /// before its window (absent from older drivers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_kib: Option<u64>,
 }
 
-/// Every Python thread finished the workload.
+/// Every Python thread finished the workload. Nothing else ran in the window: what
+/// the driver checks after the workload runs after this snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Done {
-    /// The pattern keeps blocks alive: a `released` phase follows `trimmed`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub store: bool,
-}
+pub struct Done {}
 
 /// `malloc_trim(0)` returned.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Trimmed {}
+pub struct Trimmed {
+    /// The pattern keeps blocks alive: a `released` phase follows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub store: bool,
+}
 
 /// The blocks the pattern kept were freed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -307,20 +312,20 @@ mod tests {
             names,
             [
                 ("DONE", "done"),
-                ("DONE_STORE", "done"),
                 ("TRIMMED", "trimmed"),
+                ("TRIMMED_STORE", "trimmed"),
                 ("RELEASED", "released"),
                 ("VERIFY", "verify")
             ]
         );
-        assert_eq!(found[1].1, Message::Done(Done { store: true }));
+        assert_eq!(found[2].1, Message::Trimmed(Trimmed { store: true }));
     }
 
     #[test]
     fn lines_are_messages_malformed_or_garbage() {
         assert_eq!(
-            parse(br#"{"phase":"done","store":true}"#),
-            Received::Message(Message::Done(Done { store: true }))
+            parse(br#"{"phase":"trimmed","store":true}"#),
+            Received::Message(Message::Trimmed(Trimmed { store: true }))
         );
         assert_eq!(
             parse(br#"{"phase":"error","kind":"thread_spawn","message":"errno 11"}"#),
