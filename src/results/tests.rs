@@ -1,6 +1,10 @@
 //! Tests of the results store: torn lines, format versions, the strings written for
 //! bindings and failure kinds, the unversioned fixtures, and unique run ids.
 
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
 use super::*;
 
 fn record(id: &str) -> RunRecord {
