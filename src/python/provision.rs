@@ -32,6 +32,9 @@ use obtain::{obtain, tarball_version, Obtained};
 
 const STAMP: &str = ".arena-sweep-build.json";
 
+/// Configure flags shared by both builds; `--disable-gil` is added for nogil.
+const CONFIGURE_FLAGS: &[&str] = &["--with-ensurepip=install"];
+
 pub use crate::model::{SourceKind, DEFAULT_SOURCES};
 
 #[derive(Debug, Clone)]
@@ -85,6 +88,15 @@ fn binary_in(prefix: &Path, version: &str, build: Build) -> PathBuf {
     let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
     let t = if build == Build::Nogil { "t" } else { "" };
     prefix.join("bin").join(format!("python{minor}{t}"))
+}
+
+fn configure_flags(prefix: &Path, build: Build) -> Vec<String> {
+    let mut flags = vec![format!("--prefix={}", prefix.display())];
+    flags.extend(CONFIGURE_FLAGS.iter().map(|s| s.to_string()));
+    if build == Build::Nogil {
+        flags.push("--disable-gil".into());
+    }
+    flags
 }
 
 /// The newest complete cached pair whose version satisfies `wanted`.

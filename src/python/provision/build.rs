@@ -13,12 +13,11 @@ use anyhow::{bail, Context, Result};
 
 use super::super::inspect::{inspect, Build, Interpreter};
 use super::super::sources::SourceTarball;
-use super::{binary_in, is_complete, prefix_for, BuildStamp, InstallOptions, STAMP};
+use super::{
+    binary_in, configure_flags, is_complete, prefix_for, BuildStamp, InstallOptions, STAMP,
+};
 use crate::child;
 use crate::progress::Progress;
-
-/// Configure flags shared by both builds; `--disable-gil` is added for nogil.
-const CONFIGURE_FLAGS: &[&str] = &["--with-ensurepip=install"];
 
 /// One build of the pair: the finished one if it is stamped complete (and not
 /// `--force`), else built, verified and stamped. Returns its interpreter.
@@ -107,15 +106,6 @@ pub(super) fn check_build_tools() -> Result<()> {
         "building CPython needs {}; on Debian, scripts/setup-debian.sh installs them with CPython's other build libraries",
         missing.join(", ")
     )
-}
-
-fn configure_flags(prefix: &Path, build: Build) -> Vec<String> {
-    let mut flags = vec![format!("--prefix={}", prefix.display())];
-    flags.extend(CONFIGURE_FLAGS.iter().map(|s| s.to_string()));
-    if build == Build::Nogil {
-        flags.push("--disable-gil".into());
-    }
-    flags
 }
 
 /// Extract the tarball into `<cache>/src/Python-<version>` (once).
