@@ -1,6 +1,7 @@
 //! Tests of the source parsers: tarball names, apt source lists in both formats,
 //! `apt-cache showsrc` output and the python.org release index.
 
+use super::debian::parse_showsrc;
 use super::*;
 
 #[test]
