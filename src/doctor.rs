@@ -4,25 +4,25 @@
 //! Each check is OK, WARN or FAIL, with a one-line reason and, unless OK, a fix. The
 //! checks on collected facts (tunables support, THP, the arena cap, thread limits, the
 //! interpreter pair) are pure functions with unit tests; building and importing the
-//! extension is done for real. The command exits 1 if any check fails, else 0.
+//! extension is done for real (`extension.rs`). The command exits 1 if any check
+//! fails, else 0.
 
 use std::fmt;
 use std::io::Write;
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::child::{self, ChildError};
 use crate::cli::DoctorArgs;
-use crate::ext::{self, Variant};
+use crate::ext::Variant;
 use crate::model::Build;
 use crate::provenance::Host;
 use crate::python::discover::{self, Candidate, Explicit, Pair};
-use crate::python::inspect::Interpreter;
 use crate::runner::limits::{self, Limit};
 use crate::tunables::{parse_list_tunables, MALLOC_PREFIX};
+
+mod extension;
+
+use extension::check_extension;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
@@ -305,83 +305,6 @@ pub fn check_pair(resolved: &Result<Option<Pair>>, candidates: &[Candidate]) -> 
     }
 }
 
-/// Import the built extension in its interpreter and report whether the GIL is on.
-fn import_check(interp: &Interpreter, dir: &Path) -> std::result::Result<bool, String> {
-    const PROBE: &str = "import sys; sys.path.insert(0, sys.argv[1]); import arena_poc; \
-                         print(getattr(sys, '_is_gil_enabled', lambda: True)())";
-    let out = child::run(
-        Command::new(&interp.executable)
-            .args(["-I", "-c", PROBE])
-            .arg(dir),
-        Duration::from_secs(60),
-    )
-    .map_err(|e| match e {
-        ChildError::Start { .. } => e.to_string(),
-        e => format!("importing it: {e}"),
-    })?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    match stdout.trim() {
-        "True" => Ok(true),
-        "False" => Ok(false),
-        _ => {
-            let stderr = child::last_line(&out.stderr);
-            Err(format!(
-                "importing it failed: {}",
-                if stderr.is_empty() {
-                    "no output"
-                } else {
-                    &stderr
-                }
-            ))
-        }
-    }
-}
-
-/// Build (or find in the cache) and import the extension for one interpreter and variant.
-fn check_extension(interp: &Interpreter, variant: Variant, out: &mut dyn Write) -> Check {
-    let name = format!("extension {}/{}", interp.build(), variant.as_str());
-    let built = match ext::ensure(interp, variant, out) {
-        Ok(b) => b,
-        Err(e) => {
-            return Check::fail(
-                &name,
-                format!("{e:#}"),
-                "the build needs cargo and rustc (rustup), and a C compiler and make for jemalloc; the log named above has the details",
-            )
-        }
-    };
-    match (import_check(interp, &built.dir), interp.build()) {
-        (Ok(false), Build::Nogil) => Ok(("imports; the GIL stays off", Status::Ok)),
-        (Ok(true), Build::Gil) => Ok(("imports", Status::Ok)),
-        (Ok(_), Build::Nogil) => Ok((
-            "imports, but the GIL got enabled: free-threaded runs would measure a GIL build",
-            Status::Fail,
-        )),
-        (Ok(_), Build::Gil) => Ok((
-            "imports, but reports the GIL off in a GIL build",
-            Status::Fail,
-        )),
-        (Err(e), _) => Err(e),
-    }
-    .map_or_else(
-        |e| {
-            Check::fail(
-                &name,
-                format!("{}: {e}", built.file.display()),
-                "rebuild it: remove the folder above and run doctor again",
-            )
-        },
-        |(what, status)| match status {
-            Status::Ok => Check::ok(&name, format!("{}: {what}", built.file.display())),
-            _ => Check::fail(
-                &name,
-                format!("{}: {what}", built.file.display()),
-                "the extension must declare gil_used = false (poc-ext/src/lib.rs)",
-            ),
-        },
-    )
-}
-
 /// CPUs granted by this process's cgroup `cpu.max` ("max 100000" is no quota).
 fn cpu_quota() -> Option<f64> {
     let text = crate::provenance::own_cgroup_file("cpu.max")?;
@@ -486,82 +409,4 @@ pub fn command(args: &DoctorArgs, out: &mut dyn Write) -> Result<i32> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::PathBuf;
-
-    fn host(version: &str, list: &str) -> Host {
-        Host {
-            glibc_version: version.into(),
-            ld_so: Some(PathBuf::from("/lib64/ld-linux-x86-64.so.2")),
-            ld_so_list_tunables: list.into(),
-            ..Default::default()
-        }
-    }
-
-    const LIST_2_36: &str = include_str!("../tests/fixtures/ld-so-list-tunables-glibc2.36.txt");
-
-    #[test]
-    fn tunables_need_glibc_2_26_and_are_best_listed() {
-        let ok = check_tunables(&host("2.36", LIST_2_36));
-        assert_eq!(ok.status, Status::Ok, "{ok:?}");
-        assert!(ok.reason.contains("arena_max"));
-        let listless = check_tunables(&host("2.31", ""));
-        assert_eq!(listless.status, Status::Warn);
-        assert!(listless.reason.contains("needs 2.33"), "{listless:?}");
-        let old = check_tunables(&host("2.17", ""));
-        assert_eq!(old.status, Status::Fail);
-        assert!(old.reason.contains("predates GLIBC_TUNABLES"));
-        assert_eq!(check_tunables(&host("", "")).status, Status::Fail);
-        let mut no_loader = host("2.36", LIST_2_36);
-        no_loader.ld_so = None;
-        assert_eq!(check_tunables(&no_loader).status, Status::Fail);
-    }
-
-    #[test]
-    fn thp_always_is_a_warning_with_a_fix() {
-        assert_eq!(check_thp("madvise").status, Status::Ok);
-        assert_eq!(check_thp("never").status, Status::Ok);
-        let always = check_thp("always");
-        assert_eq!(always.status, Status::Warn);
-        assert!(always.reason.contains("2 MiB"));
-        assert!(always.fix.unwrap().contains("madvise"));
-        assert_eq!(check_thp("").status, Status::Warn);
-    }
-
-    #[test]
-    fn the_cap_follows_online_cpus_not_quota() {
-        let c = check_arena_cap(2, 2, None);
-        assert_eq!(c.status, Status::Ok);
-        assert!(c.reason.starts_with("16 arenas = 8 x 2 online CPUs"));
-        let quota = check_arena_cap(64, 64, Some(2.0));
-        assert_eq!(quota.status, Status::Warn);
-        assert!(quota.reason.contains("512 arenas") && quota.reason.contains("only 2 CPU"));
-        assert!(quota.fix.unwrap().contains("arena_max=16"));
-        assert_eq!(check_arena_cap(8, 4, None).status, Status::Warn);
-    }
-
-    #[test]
-    fn limits_are_checked_against_the_talks_cell() {
-        let limit = |max, used| Limit {
-            name: "kernel.threads-max".into(),
-            max,
-            used,
-        };
-        assert_eq!(check_limits(&[limit(100_000, 300)]).status, Status::Ok);
-        let tight = check_limits(&[limit(100_000, 300), limit(500, 200)]);
-        assert_eq!(tight.status, Status::Warn);
-        assert!(tight.reason.contains("300 more") && tight.reason.contains("424"));
-        assert_eq!(check_limits(&[]).status, Status::Warn);
-    }
-
-    #[test]
-    fn a_missing_pair_names_what_was_found() {
-        let c = check_pair(&Ok(None), &[]);
-        assert_eq!(c.status, Status::Fail);
-        assert!(c.reason.contains("GIL builds found: none"));
-        assert!(c.fix.unwrap().contains("pythons install"));
-        let e = check_pair(&Err(anyhow::anyhow!("bad flag")), &[]);
-        assert_eq!((e.status, e.reason.as_str()), (Status::Fail, "bad flag"));
-    }
-}
+mod tests;

@@ -152,12 +152,61 @@ pub fn ensure(
         return Ok(Ok(b));
     }
     let want = wheel_version();
+    let from = match wheel_folder(dirs, &want) {
+        Ok(from) => from,
+        Err(why) => return Ok(Err(why)),
+    };
+
+    std::fs::create_dir_all(root.join("ext"))?;
+    let tmp = root
+        .join("ext")
+        .join(format!(".wheel-{}.{}.tmp", &key[..16], std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let so_name = format!("arena_poc{}", interp.ext_suffix);
+    let (file, sha256) = match pip_install(interp, from, &tmp, &want, &so_name)? {
+        Ok(installed) => installed,
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Ok(Err(why));
+        }
+    };
+    let b = ExtBuild {
+        dir: dir.join(DIST),
+        file: dir.join(DIST).join(&so_name),
+        variant,
+        build_hash: key,
+        source_hash: src_hash,
+        interpreter: interp.executable.clone(),
+        rustc: None,
+        origin: Origin::Wheel,
+        wheel: Some(WheelRef {
+            file: file.clone(),
+            dir: from.clone(),
+            sha256,
+        }),
+    };
+    std::fs::write(tmp.join("build.json"), serde_json::to_vec_pretty(&b)?)?;
+    if let Some(theirs) = move_into_place(&tmp, &dir)? {
+        return Ok(Ok(theirs));
+    }
+    writeln!(
+        out,
+        "Installed the PoC extension ({}) for {} from wheel {file}",
+        variant.as_str(),
+        interp.label()
+    )?;
+    Ok(Ok(b))
+}
+
+/// The first of `dirs` that holds a wheel of version `want`, or why none does.
+fn wheel_folder<'a>(dirs: &'a [PathBuf], want: &str) -> std::result::Result<&'a PathBuf, String> {
     if dirs.is_empty() {
         let looked =
             installed_dir().map_or_else(String::new, |d| format!(" (looked in {})", d.display()));
-        return Ok(Err(format!(
+        return Err(format!(
             "no extension wheels were found{looked}; give a folder with --ext-wheels"
-        )));
+        ));
     }
     let Some(from) = dirs
         .iter()
@@ -175,22 +224,27 @@ pub fn ensure(
             .map(|d| d.display().to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        return Ok(Err(if others.is_empty() {
+        return Err(if others.is_empty() {
             format!("no arena_poc wheel in {folders}")
         } else {
             format!(
                 "the arena_poc wheels in {folders} were built from other extension sources ({}), not this arena-sweep's ({want})",
                 others.join(", ")
             )
-        }));
+        });
     };
+    Ok(from)
+}
 
-    std::fs::create_dir_all(root.join("ext"))?;
-    let tmp = root
-        .join("ext")
-        .join(format!(".wheel-{}.{}.tmp", &key[..16], std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
+/// Install the wheel of version `want` from `from` into `tmp` with the interpreter's own
+/// pip: (file name, sha256) of the wheel pip chose, or why none fits or it lacks `so_name`.
+fn pip_install(
+    interp: &Interpreter,
+    from: &Path,
+    tmp: &Path,
+    want: &str,
+    so_name: &str,
+) -> Result<std::result::Result<(String, String), String>> {
     let report_path = tmp.join(".pip-report.json");
     let mut pip = Command::new(&interp.executable);
     pip.args(["-I", "-m", "pip", "--isolated", "install"])
@@ -203,7 +257,7 @@ pub fn ensure(
         .arg("--find-links")
         .arg(from)
         .arg("--target")
-        .arg(&tmp)
+        .arg(tmp)
         .arg("--report")
         .arg(&report_path)
         .arg(format!("{DIST}=={want}"));
@@ -212,7 +266,6 @@ pub fn ensure(
         .output()
         .context("installing the extension wheel")?;
     if !output.status.success() {
-        let _ = std::fs::remove_dir_all(&tmp);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let why = if stderr.contains("No module named pip") {
             format!(
@@ -237,50 +290,32 @@ pub fn ensure(
     let _ = std::fs::remove_file(&report_path);
     let (file, sha256) =
         installed_wheel(&report).unwrap_or_else(|| ("(unknown)".into(), String::new()));
-    let so_name = format!("arena_poc{}", interp.ext_suffix);
-    if !tmp.join(DIST).join(&so_name).is_file() {
-        let _ = std::fs::remove_dir_all(&tmp);
+    if !tmp.join(DIST).join(so_name).is_file() {
         return Ok(Err(format!(
             "pip installed {file}, but it holds no {DIST}/{so_name} for {}",
             interp.label()
         )));
     }
-    let b = ExtBuild {
-        dir: dir.join(DIST),
-        file: dir.join(DIST).join(&so_name),
-        variant,
-        build_hash: key,
-        source_hash: src_hash,
-        interpreter: interp.executable.clone(),
-        rustc: None,
-        origin: Origin::Wheel,
-        wheel: Some(WheelRef {
-            file: file.clone(),
-            dir: from.clone(),
-            sha256,
-        }),
-    };
-    std::fs::write(tmp.join("build.json"), serde_json::to_vec_pretty(&b)?)?;
-    match std::fs::rename(&tmp, &dir) {
+    Ok(Ok((file, sha256)))
+}
+
+/// Rename the finished install `tmp` to `dir`. Another run's complete install already
+/// there wins and is returned (`tmp` is dropped); a broken folder in the way is replaced.
+fn move_into_place(tmp: &Path, dir: &Path) -> Result<Option<ExtBuild>> {
+    match std::fs::rename(tmp, dir) {
         Ok(()) => {}
         // Another run installed it first (or a broken folder is in the way: replace it).
         Err(_) => {
-            if let Some(theirs) = read_record(&dir) {
-                let _ = std::fs::remove_dir_all(&tmp);
-                return Ok(Ok(theirs));
+            if let Some(theirs) = read_record(dir) {
+                let _ = std::fs::remove_dir_all(tmp);
+                return Ok(Some(theirs));
             }
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::rename(&tmp, &dir)
+            let _ = std::fs::remove_dir_all(dir);
+            std::fs::rename(tmp, dir)
                 .with_context(|| format!("cannot move the install into {}", dir.display()))?;
         }
     }
-    writeln!(
-        out,
-        "Installed the PoC extension ({}) for {} from wheel {file}",
-        variant.as_str(),
-        interp.label()
-    )?;
-    Ok(Ok(b))
+    Ok(None)
 }
 
 /// A complete install in `dir` (its build.json, and the file it names).

@@ -15,6 +15,9 @@ use super::scheduler::{load_plan_file, write_plan_file, MergedFrom, PlanFile};
 use crate::error::{usage, Exit, SweepEnd};
 use crate::results::{self, ResultsWriter, RunRecord};
 
+/// The merged records by run id, each with the input folder it came from.
+type ById<'a> = HashMap<String, (RunRecord, &'a Path)>;
+
 /// What a merge produced.
 #[derive(Debug)]
 pub struct Merged {
@@ -54,62 +57,10 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     if inputs.len() < 2 {
         return Err(usage("merge needs at least two report folders"));
     }
-    let plans: Vec<PlanFile> = inputs
-        .iter()
-        .map(|d| load_plan_file(d).map_err(|e| usage(format!("{e:#}"))))
-        .collect::<Result<_>>()?;
+    let plans = load_agreeing_plans(inputs)?;
     let first = &plans[0];
-    for (dir, p) in inputs.iter().zip(&plans).skip(1) {
-        let diff = plan_diff(&first.plan, &p.plan);
-        if !diff.is_empty() {
-            return Err(usage(format!(
-                "{} and {} hold different plans, which cannot be merged:\n  {}",
-                inputs[0].display(),
-                dir.display(),
-                diff.join("\n  ")
-            )));
-        }
-    }
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(usage(format!(
-            "--out {}: the folder exists and is not empty; merge into a new folder",
-            out.display()
-        )));
-    }
-
-    let mut by_id: HashMap<String, (RunRecord, &Path)> = HashMap::new();
-    let mut merged_from = Vec::new();
-    for (dir, p) in inputs.iter().zip(&plans) {
-        let loaded = results::load(&dir.join("results.jsonl"))?;
-        if !loaded.skipped.is_empty() {
-            eprintln!(
-                "warning: {}: {} unreadable line(s) skipped",
-                dir.display(),
-                loaded.skipped.len()
-            );
-        }
-        merged_from.push(MergedFrom {
-            dir: dir.clone(),
-            shard: p.shard,
-            host: p.provenance.host.hostname.clone(),
-            runs: loaded.records.len(),
-        });
-        for r in loaded.records {
-            if let Some((_, other)) = by_id.get(&r.run_id) {
-                bail!(
-                    "run {} is recorded in both {} and {}; were the shards overlapping?",
-                    r.run_id,
-                    other.display(),
-                    dir.display()
-                );
-            }
-            by_id.insert(r.run_id.clone(), (r, dir.as_path()));
-        }
-    }
+    check_out_is_new(out)?;
+    let (mut by_id, merged_from) = collect_records(inputs, &plans)?;
 
     let expected: Vec<String> = first
         .plan
@@ -150,4 +101,78 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         complete,
         missing,
     })
+}
+
+/// The plan files of `inputs`, refused unless they all hold the first one's plan.
+fn load_agreeing_plans(inputs: &[PathBuf]) -> Result<Vec<PlanFile>> {
+    let plans: Vec<PlanFile> = inputs
+        .iter()
+        .map(|d| load_plan_file(d).map_err(|e| usage(format!("{e:#}"))))
+        .collect::<Result<_>>()?;
+    let first = &plans[0];
+    for (dir, p) in inputs.iter().zip(&plans).skip(1) {
+        let diff = plan_diff(&first.plan, &p.plan);
+        if !diff.is_empty() {
+            return Err(usage(format!(
+                "{} and {} hold different plans, which cannot be merged:\n  {}",
+                inputs[0].display(),
+                dir.display(),
+                diff.join("\n  ")
+            )));
+        }
+    }
+    Ok(plans)
+}
+
+/// Refuse an `--out` folder that exists and is not empty (or cannot be read).
+fn check_out_is_new(out: &Path) -> Result<()> {
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(usage(format!(
+            "--out {}: the folder exists and is not empty; merge into a new folder",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Every input's records by run id (with the folder each came from), and where each
+/// part came from for plan.json; a run id in two inputs is an error.
+fn collect_records<'a>(
+    inputs: &'a [PathBuf],
+    plans: &[PlanFile],
+) -> Result<(ById<'a>, Vec<MergedFrom>)> {
+    let mut by_id = ById::new();
+    let mut merged_from = Vec::new();
+    for (dir, p) in inputs.iter().zip(plans) {
+        let loaded = results::load(&dir.join("results.jsonl"))?;
+        if !loaded.skipped.is_empty() {
+            eprintln!(
+                "warning: {}: {} unreadable line(s) skipped",
+                dir.display(),
+                loaded.skipped.len()
+            );
+        }
+        merged_from.push(MergedFrom {
+            dir: dir.clone(),
+            shard: p.shard,
+            host: p.provenance.host.hostname.clone(),
+            runs: loaded.records.len(),
+        });
+        for r in loaded.records {
+            if let Some((_, other)) = by_id.get(&r.run_id) {
+                bail!(
+                    "run {} is recorded in both {} and {}; were the shards overlapping?",
+                    r.run_id,
+                    other.display(),
+                    dir.display()
+                );
+            }
+            by_id.insert(r.run_id.clone(), (r, dir.as_path()));
+        }
+    }
+    Ok((by_id, merged_from))
 }
