@@ -8,6 +8,12 @@
 //! LOW-risk amplification in the calm tone of its colour, a HIGH one with a thick
 //! frame, and a point whose repetitions do not pin it down with a hatched corner and
 //! a line saying how many repetitions would.
+//!
+//! This file lays the figure out and draws its title, axes and legend; the cells are
+//! drawn by `grid/cells.rs` and the colour bar by `grid/colour_bar.rs`.
+
+mod cells;
+mod colour_bar;
 
 use std::collections::BTreeMap;
 
@@ -17,7 +23,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
-use super::colormap::{calm, text_on};
+use super::colormap::calm;
 use super::figure::{plot_err, Figure, FONT};
 use super::raster::text_width;
 pub use super::scale::{Scale, Tick};
@@ -205,23 +211,67 @@ impl Figure for MarkedGrid {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        let e = plot_err;
         let g = &self.grid;
-        root.fill(&WHITE).map_err(e)?;
+        root.fill(&WHITE).map_err(plot_err)?;
         let (x0, y0, ch) = g.origin(self.notes());
-        let cw = CELL_W;
-        let (nx, ny) = (g.xs.len() as i32, g.ys.len() as i32);
-        let grid_w = nx * cw;
-        let grid_h = ny * ch;
+        let frame = Frame {
+            x0,
+            y0,
+            ch,
+            ny: g.ys.len() as i32,
+            w: g.xs.len() as i32 * CELL_W,
+        };
+        g.draw_title(root)?;
+        cells::draw_cells(root, self, frame)?;
+        g.draw_axes(root, frame)?;
+        colour_bar::colour_bar(root, g, (x0 + frame.w + 36, y0, y0 + frame.h()))?;
+        g.draw_legend(root, y0 + frame.h() + BOTTOM_AXIS + 6)
+    }
+}
 
-        // Title block.
+/// Where the cell grid sits in the figure, in pixels.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    /// Left edge of the grid.
+    x0: i32,
+    /// Top edge of the grid.
+    y0: i32,
+    /// Height of a cell (width is [`CELL_W`]).
+    ch: i32,
+    /// Number of rows.
+    ny: i32,
+    /// Width of the grid.
+    w: i32,
+}
+
+impl Frame {
+    /// Height of the grid.
+    fn h(&self) -> i32 {
+        self.ny * self.ch
+    }
+
+    /// Left edge of column `ix`.
+    fn left(&self, ix: usize) -> i32 {
+        self.x0 + ix as i32 * CELL_W
+    }
+
+    /// Top edge of row `iy`: Rust threads grow upwards, as in the talk's risk matrix.
+    fn top(&self, iy: usize) -> i32 {
+        self.y0 + (self.ny - 1 - iy as i32) * self.ch
+    }
+}
+
+impl Grid {
+    /// The title block: the title and the subtitle lines under it.
+    fn draw_title<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let e = plot_err;
         root.draw(&Text::new(
-            g.title.clone(),
+            self.title.clone(),
             (16, 14),
             at(bold(24.0), HPos::Left, VPos::Top),
         ))
         .map_err(e)?;
-        for (i, line) in g.subtitle.iter().enumerate() {
+        for (i, line) in self.subtitle.iter().enumerate() {
             root.draw(&Text::new(
                 line.clone(),
                 (16, 48 + 20 * i as i32),
@@ -233,81 +283,60 @@ impl Figure for MarkedGrid {
             ))
             .map_err(e)?;
         }
+        Ok(())
+    }
 
-        // Cells: Rust threads grow upwards, as in the talk's risk matrix.
-        for (ix, &x) in g.xs.iter().enumerate() {
-            for (iy, &y) in g.ys.iter().enumerate() {
-                let left = x0 + ix as i32 * cw;
-                let top = y0 + (ny - 1 - iy as i32) * ch;
-                let rect = (left, top, left + cw, top + ch);
-                match g.cells.get(&(x, y)) {
-                    Some(cell @ GridCell::Value { value, .. }) => {
-                        let marks = self.marks.get(&(x, y)).cloned().unwrap_or_default();
-                        value_cell(root, rect, cell, self.fill((x, y), *value), &marks)?;
-                    }
-                    Some(GridCell::Failed { sub }) => failed_cell(root, rect, sub)?,
-                    None => {
-                        hatch(root, rect, RGBColor(215, 215, 215))?;
-                        root.draw(&Text::new(
-                            "not run",
-                            (left + cw / 2, top + ch / 2),
-                            at(
-                                font(14.0).color(&RGBColor(110, 110, 110)),
-                                HPos::Center,
-                                VPos::Center,
-                            ),
-                        ))
-                        .map_err(e)?;
-                    }
-                }
-                root.draw(&Rectangle::new(
-                    [(rect.0, rect.1), (rect.2, rect.3)],
-                    ShapeStyle::from(&WHITE).stroke_width(2),
-                ))
-                .map_err(e)?;
-            }
-        }
-
-        // Axes: tick labels and titles.
-        for (ix, x) in g.xs.iter().enumerate() {
+    /// The axes: each column's and row's tick label, and the two axis titles.
+    fn draw_axes<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        frame: Frame,
+    ) -> Result<()> {
+        let e = plot_err;
+        let (y0, ch) = (frame.y0, frame.ch);
+        for (ix, x) in self.xs.iter().enumerate() {
             root.draw(&Text::new(
                 x.to_string(),
-                (x0 + ix as i32 * cw + cw / 2, y0 + grid_h + 8),
+                (frame.left(ix) + CELL_W / 2, y0 + frame.h() + 8),
                 at(font(16.0), HPos::Center, VPos::Top),
             ))
             .map_err(e)?;
         }
         root.draw(&Text::new(
             "Python threads",
-            (x0 + grid_w / 2, y0 + grid_h + 34),
+            (frame.x0 + frame.w / 2, y0 + frame.h() + 34),
             at(bold(16.0), HPos::Center, VPos::Top),
         ))
         .map_err(e)?;
-        for (iy, y) in g.ys.iter().enumerate() {
+        for (iy, y) in self.ys.iter().enumerate() {
             root.draw(&Text::new(
                 y.to_string(),
-                (x0 - 10, y0 + (ny - 1 - iy as i32) * ch + ch / 2),
+                (frame.x0 - 10, frame.top(iy) + ch / 2),
                 at(font(16.0), HPos::Right, VPos::Center),
             ))
             .map_err(e)?;
         }
         root.draw(&Text::new(
             "Rust threads per call",
-            (26, y0 + grid_h / 2),
+            (26, y0 + frame.h() / 2),
             at(bold(16.0), HPos::Center, VPos::Center).transform(FontTransform::Rotate270),
         ))
         .map_err(e)?;
+        Ok(())
+    }
 
-        colour_bar(root, g, (x0 + grid_w + 36, y0, y0 + grid_h))?;
-
-        // Legend.
-        let ly = y0 + grid_h + BOTTOM_AXIS + 6;
-        for (i, (continued, line)) in g.legend_lines().into_iter().enumerate() {
+    /// The legend lines under the axes, from `top` down.
+    fn draw_legend<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        top: i32,
+    ) -> Result<()> {
+        for (i, (continued, line)) in self.legend_lines().into_iter().enumerate() {
             root.draw(&Text::new(
                 line,
                 (
                     16 + if continued { LEGEND_INDENT } else { 0 },
-                    ly + LEGEND_LINE * i as i32,
+                    top + LEGEND_LINE * i as i32,
                 ),
                 at(
                     font(LEGEND_SIZE).color(&RGBColor(50, 50, 50)),
@@ -315,267 +344,8 @@ impl Figure for MarkedGrid {
                     VPos::Top,
                 ),
             ))
-            .map_err(e)?;
+            .map_err(plot_err)?;
         }
         Ok(())
     }
-}
-
-/// A cell with a value: its fill, the value and marker, the second line, the unstable
-/// line and corner, the HIGH frame and the "some runs failed" corner.
-fn value_cell<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    (l, t, r, b): (i32, i32, i32, i32),
-    cell: &GridCell,
-    bg: RGBColor,
-    marks: &CellMarks,
-) -> Result<()> {
-    let e = plot_err;
-    let GridCell::Value {
-        text,
-        marker,
-        sub,
-        some_failed,
-        ..
-    } = cell
-    else {
-        return Ok(());
-    };
-    let fg = text_on(bg);
-    let (cx, mid) = ((l + r) / 2, (t + b) / 2);
-    root.draw(&Rectangle::new([(l, t), (r, b)], bg.filled()))
-        .map_err(e)?;
-    // Two lines centred as a block, or three with the unstable line.
-    let (y_value, y_sub) = if marks.unstable.is_some() {
-        (mid - 18, mid + 7)
-    } else {
-        (mid - 9, mid + 17)
-    };
-    root.draw(&Text::new(
-        format!("{text}{marker}"),
-        (cx, y_value),
-        at(bold(22.0).color(&fg), HPos::Center, VPos::Center),
-    ))
-    .map_err(e)?;
-    root.draw(&Text::new(
-        sub.clone(),
-        (cx, y_sub),
-        at(font(14.0).color(&fg), HPos::Center, VPos::Center),
-    ))
-    .map_err(e)?;
-    if let Some(note) = &marks.unstable {
-        root.draw(&Text::new(
-            note.clone(),
-            (cx, mid + 28),
-            at(bold(13.0).color(&fg), HPos::Center, VPos::Center),
-        ))
-        .map_err(e)?;
-        // Hatched top-right corner: strokes across the corner.
-        for k in [8, 15, 22] {
-            root.draw(&PathElement::new(
-                vec![(r - k, t + 1), (r - 1, t + k)],
-                fg.stroke_width(2),
-            ))
-            .map_err(e)?;
-        }
-    }
-    if marks.framed {
-        // Black, lined with white so that it shows on the darkest fill.
-        root.draw(&Rectangle::new(
-            [(l + 3, t + 3), (r - 3, b - 3)],
-            ShapeStyle::from(&BLACK).stroke_width(4),
-        ))
-        .map_err(e)?;
-        root.draw(&Rectangle::new(
-            [(l + 6, t + 6), (r - 6, b - 6)],
-            ShapeStyle::from(&WHITE).stroke_width(1),
-        ))
-        .map_err(e)?;
-    }
-    if *some_failed {
-        triangle(root, l + 3, t + 3)?;
-    }
-    Ok(())
-}
-
-/// A cell whose builds have no successful run.
-fn failed_cell<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    (l, t, r, b): (i32, i32, i32, i32),
-    sub: &str,
-) -> Result<()> {
-    let e = plot_err;
-    let (cx, mid) = ((l + r) / 2, (t + b) / 2);
-    hatch(root, (l, t, r, b), RGBColor(200, 60, 60))?;
-    // A plain band behind the words keeps them off the hatching.
-    root.draw(&Rectangle::new(
-        [(l + 6, mid - 24), (r - 6, mid + 26)],
-        WHITE.mix(0.92).filled(),
-    ))
-    .map_err(e)?;
-    root.draw(&Text::new(
-        "FAILED",
-        (cx, mid - 9),
-        at(
-            bold(18.0).color(&RGBColor(150, 20, 20)),
-            HPos::Center,
-            VPos::Center,
-        ),
-    ))
-    .map_err(e)?;
-    root.draw(&Text::new(
-        sub.to_string(),
-        (cx, mid + 15),
-        at(
-            font(13.0).color(&RGBColor(90, 20, 20)),
-            HPos::Center,
-            VPos::Center,
-        ),
-    ))
-    .map_err(e)?;
-    Ok(())
-}
-
-/// The colour bar at x = `bx`, from `bt` (top) to `bb` (bottom): the scale's strip,
-/// and for amplification its calm strip beside it, caps at the saturated ends, the
-/// ticks with the thresholds drawn across, and the rotated label.
-fn colour_bar<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    g: &Grid,
-    (bx, bt, bb): (i32, i32, i32),
-) -> Result<()> {
-    let e = plot_err;
-    let amplification = matches!(g.scale, Scale::Amplification { .. });
-    // (left, width, calm?) of each strip.
-    let mut strips = vec![(bx, STRIP_W, false)];
-    if amplification {
-        strips.push((bx + STRIP_W + 3, CALM_STRIP_W, true));
-    }
-    let right = strips.last().map_or(bx, |s| s.0 + s.1);
-    let tone = |t: f64, pale: bool| {
-        let c = g.scale.color_at(t);
-        if pale {
-            calm(c)
-        } else {
-            c
-        }
-    };
-    let steps = 120;
-    for &(sx, sw, pale) in &strips {
-        for i in 0..steps {
-            let t0 = f64::from(i) / f64::from(steps);
-            let t1 = f64::from(i + 1) / f64::from(steps);
-            let ya = bb - ((bb - bt) as f64 * t1).round() as i32;
-            let yb = bb - ((bb - bt) as f64 * t0).round() as i32;
-            root.draw(&Rectangle::new(
-                [(sx, ya), (sx + sw, yb)],
-                tone((t0 + t1) / 2.0, pale).filled(),
-            ))
-            .map_err(e)?;
-        }
-        if amplification {
-            // Caps: the ends stand for everything beyond them.
-            for (tip, base, t) in [(bt - CAP_H, bt, 1.0), (bb + CAP_H, bb, 0.0)] {
-                root.draw(&Polygon::new(
-                    vec![(sx, base), (sx + sw, base), (sx + sw / 2, tip)],
-                    tone(t, pale).filled(),
-                ))
-                .map_err(e)?;
-                root.draw(&PathElement::new(
-                    vec![(sx, base), (sx + sw / 2, tip), (sx + sw, base)],
-                    ShapeStyle::from(&BLACK).stroke_width(1),
-                ))
-                .map_err(e)?;
-            }
-        }
-        root.draw(&Rectangle::new(
-            [(sx, bt), (sx + sw, bb)],
-            ShapeStyle::from(&BLACK).stroke_width(1),
-        ))
-        .map_err(e)?;
-    }
-    if amplification {
-        // The calm strip is for LOW cells: say so under it.
-        for (sx, sw, _) in strips.iter().filter(|s| s.2) {
-            root.draw(&Text::new(
-                "LOW",
-                (sx + sw / 2, bb + CAP_H + 4),
-                at(bold(11.0), HPos::Center, VPos::Top),
-            ))
-            .map_err(e)?;
-        }
-    }
-    let label_x = right + 10;
-    let ticks = g.scale.ticks();
-    let widest = ticks
-        .iter()
-        .map(|t| text_width(&t.label, 14.0, t.threshold))
-        .fold(0.0, f64::max);
-    for tick in ticks {
-        let y = bb - ((bb - bt) as f64 * g.scale.t(tick.value)).round() as i32;
-        let (style, from) = if tick.threshold {
-            (bold(14.0), bx - 5)
-        } else {
-            (font(14.0), right)
-        };
-        root.draw(&PathElement::new(
-            vec![(from, y), (right + 6, y)],
-            ShapeStyle::from(&BLACK).stroke_width(if tick.threshold { 2 } else { 1 }),
-        ))
-        .map_err(e)?;
-        root.draw(&Text::new(
-            tick.label,
-            (label_x, y),
-            at(style, HPos::Left, VPos::Center),
-        ))
-        .map_err(e)?;
-    }
-    let (w, _) = root.dim_in_pixel();
-    root.draw(&Text::new(
-        g.colorbar_label.clone(),
-        (
-            (w as i32 - 18).min(label_x + widest.ceil() as i32 + 22),
-            (bt + bb) / 2,
-        ),
-        at(font(15.0), HPos::Center, VPos::Center).transform(FontTransform::Rotate90),
-    ))
-    .map_err(e)?;
-    Ok(())
-}
-
-/// Diagonal hatching over a light fill: a cell without a value.
-fn hatch<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    (l, t, r, b): (i32, i32, i32, i32),
-    line: RGBColor,
-) -> Result<()> {
-    root.draw(&Rectangle::new(
-        [(l, t), (r, b)],
-        RGBColor(245, 245, 245).filled(),
-    ))
-    .map_err(plot_err)?;
-    let (w, h) = (r - l, b - t);
-    let mut k = -h;
-    while k < w {
-        // The segment of the line x - y = k (cell coordinates) inside the cell.
-        let (xa, ya) = (k.max(0), (k.max(0) - k));
-        let (xb, yb) = ((k + h).min(w), (k + h).min(w) - k);
-        root.draw(&PathElement::new(
-            vec![(l + xa, t + h - ya), (l + xb, t + h - yb)],
-            line.stroke_width(1),
-        ))
-        .map_err(plot_err)?;
-        k += 12;
-    }
-    Ok(())
-}
-
-/// The "some runs failed" corner mark.
-fn triangle<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, x: i32, y: i32) -> Result<()> {
-    root.draw(&Polygon::new(
-        vec![(x, y), (x + 16, y), (x, y + 16)],
-        RGBColor(220, 30, 30).filled(),
-    ))
-    .map_err(plot_err)?;
-    Ok(())
 }

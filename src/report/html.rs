@@ -4,6 +4,12 @@
 //! given (plan and profile names and descriptions, interpreter paths, provenance);
 //! only the SVGs from plotters, which escapes their text itself, and the style sheet
 //! go in as they are (`PreEscaped`).
+//!
+//! This file builds the page and its findings (verdict, ranking, figures, every
+//! point); `html/appendix.rs` the reference sections at its end (plan, provenance,
+//! files).
+
+mod appendix;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -12,7 +18,6 @@ use super::heatmap::{Group, Metric};
 use super::markdown::{risk_counts, throughput};
 use crate::aggregate::{BuildStats, CellSummary};
 use crate::plan_file::PlanFile;
-use crate::python::inspect::Interpreter;
 use crate::risk::{Advice, ProfileRank, Verdict, MAX_THROUGHPUT_COST};
 
 /// The figures to inline, already rendered.
@@ -164,9 +169,9 @@ pub fn render(
                 (heatmaps(figs))
                 (timeseries(figs))
                 (cells_table(summaries))
-                (plan_section(pf))
-                (provenance(pf))
-                (files())
+                (appendix::plan_section(pf))
+                (appendix::provenance(pf))
+                (appendix::files())
             }
         }
     };
@@ -401,200 +406,5 @@ fn point_cells(c: &CellSummary) -> Vec<Markup> {
     ]
 }
 
-/// The grid and settings of the plan, and its profiles.
-fn plan_section(pf: &PlanFile) -> Markup {
-    let plan = &pf.plan;
-    let grid = |v: &[u32]| {
-        v.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let patterns = plan
-        .patterns
-        .iter()
-        .map(|p| {
-            if p.params.is_empty() {
-                p.name.clone()
-            } else {
-                format!("{}:{}", p.name, p.params)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let kv: Vec<(&str, String)> = vec![
-        ("Python threads", grid(&plan.python_threads)),
-        ("Rust threads per call", grid(&plan.rust_threads)),
-        ("iterations per Python thread", plan.iterations.to_string()),
-        ("sleep between calls", format!("{} ms", plan.sleep_ms)),
-        ("repetitions per build", plan.reps.to_string()),
-        ("bindings", plan.bindings.join(", ")),
-        ("patterns", patterns),
-        ("GIL delta floor", format!("{} MiB", plan.floor_mib)),
-        ("seed", plan.seed.to_string()),
-    ];
-    html! {
-        h2 { "Plan" }
-        (key_values(&kv))
-        h3 { "Profiles" }
-        table {
-            (head(&[
-                "profile",
-                "GLIBC_TUNABLES",
-                "allocator",
-                "other variables",
-                "description",
-            ]))
-            @for p in &plan.profiles {
-                @let env: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                (row(&[
-                    cell(&p.name),
-                    html! { code { (p.glibc_tunables()) } },
-                    cell(p.allocator.label()),
-                    cell(env.join(" ")),
-                    cell(&p.description),
-                ], 5))
-            }
-        }
-    }
-}
-
-/// Where and with what the sweep ran, and plan.json itself.
-fn provenance(pf: &PlanFile) -> Markup {
-    let prov = &pf.provenance;
-    let h = &prov.host;
-    let interp = |i: &Interpreter| {
-        format!(
-            "{} ({}) configure: {}",
-            i.executable.display(),
-            i.label(),
-            i.config_args
-        )
-    };
-    let mut kv: Vec<(String, String)> = vec![
-        (
-            "tool".into(),
-            format!("{} {}", prov.tool, prov.tool_version),
-        ),
-        ("glibc".into(), h.glibc_version.clone()),
-        ("kernel".into(), h.kernel.clone()),
-        (
-            "CPU".into(),
-            format!(
-                "{} ({} online; affinity {:?})",
-                h.cpu_model, h.online_cpus, h.affinity
-            ),
-        ),
-        (
-            "THP".into(),
-            format!("enabled {}, defrag {}", h.thp_enabled, h.thp_defrag),
-        ),
-        (
-            "cgroup memory.max".into(),
-            h.cgroup_memory_max.clone().unwrap_or_else(|| "-".into()),
-        ),
-        ("hostname".into(), h.hostname.clone()),
-        ("command line".into(), prov.command_line.join(" ")),
-    ];
-    for i in &prov.interpreters {
-        kv.push((format!("{} interpreter", i.build()), interp(i)));
-    }
-    let json = serde_json::to_string_pretty(pf).unwrap_or_default();
-    html! {
-        h2 { "Provenance" }
-        (key_values(&kv))
-        details { summary { "ld.so --list-tunables" } pre { (h.ld_so_list_tunables) } }
-        details { summary { "plan.json" } pre { (json) } }
-    }
-}
-
-fn files() -> Markup {
-    html! {
-        h2 { "Files" }
-        ul {
-            li { a href="cells.csv" { "cells.csv" } ": every point's statistics" }
-            li { a href="results.jsonl" { "results.jsonl" } ": every run, with its snapshots and time series" }
-            li { a href="summary.md" { "summary.md" } ": this report in short" }
-            li { a href="plan.json" { "plan.json" } ": plan and provenance" }
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::risk::{rank_profiles, recommend, AdviceRule};
-    use crate::tunables::{Catalog, Profile};
-
-    /// The three-profile test sweep, judged: arena-max-2 is recommended.
-    fn judged() -> (Advice, Vec<ProfileRank>) {
-        let s = crate::risk::tests_support::sweep();
-        let ranks = rank_profiles(&s);
-        let catalog = Catalog::for_host();
-        let profile = |name: &str, entry: &str| {
-            let mut p = Profile::glibc_default();
-            p.name = name.into();
-            p.tunables = vec![catalog.entry(entry).unwrap()];
-            p
-        };
-        let profiles = [
-            Profile::glibc_default(),
-            profile("arena-max-1", "glibc.malloc.arena_max=1"),
-            profile("arena-max-2", "glibc.malloc.arena_max=2"),
-        ];
-        let advice = recommend(&s, &ranks, &profiles, &AdviceRule::default());
-        (advice, ranks)
-    }
-
-    #[test]
-    fn the_recommendation_box_shows_the_line_the_snippets_and_the_evidence() {
-        let (advice, ranks) = judged();
-        let html = advice_box(&advice, &ranks).into_string();
-        assert!(
-            html.starts_with("<div class=\"rec\"><h3>Recommended: arena-max-2</h3>"),
-            "{html}"
-        );
-        assert!(
-            html.contains("<code class=\"line\">GLIBC_TUNABLES=glibc.malloc.arena_max=2</code>")
-        );
-        assert!(html.contains(
-            "<b>Dockerfile</b><pre>ENV GLIBC_TUNABLES=&quot;glibc.malloc.arena_max=2&quot;\n</pre>"
-        ));
-        let evidence = advice.evidence_lines(&ranks);
-        assert_eq!(evidence.len(), 2);
-        assert_eq!(html.matches("<li>").count(), evidence.len());
-        assert!(!html.contains("tikv-jemallocator"), "{html}");
-    }
-
-    #[test]
-    fn text_from_input_is_escaped_in_every_verdict() {
-        let (advice, ranks) = judged();
-        let evil = "<script>alert(1)</script>";
-        let Verdict::Recommend(mut rec) = advice.verdict.clone() else {
-            panic!("{:?}", advice.verdict)
-        };
-        rec.profile = format!("p{evil}");
-        rec.reason = format!("r{evil}");
-        rec.env = vec![("GLIBC_TUNABLES".into(), format!("e{evil}"))];
-        rec.snippets.systemd = format!("s{evil}");
-        for verdict in [
-            Verdict::Recommend(rec),
-            Verdict::KeepDefault {
-                why: format!("w{evil}"),
-                hint: format!("h{evil}"),
-            },
-            Verdict::NotJudged(format!("n{evil}")),
-        ] {
-            let advice = Advice {
-                verdict,
-                ..advice.clone()
-            };
-            let html = advice_box(&advice, &ranks).into_string();
-            assert!(!html.contains("<script"), "{html}");
-            assert!(
-                html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-                "{html}"
-            );
-        }
-    }
-}
+mod tests;

@@ -94,16 +94,46 @@ impl TimeSeries<'_> {
     }
 }
 
-impl Figure for TimeSeries<'_> {
-    fn size(&self) -> (u32, u32) {
-        (1000, 680)
-    }
+/// The two builds as plotted: build, legend name, colour.
+const BUILDS: [(Build, &str, RGBColor); 2] = [
+    (Build::Gil, "GIL", GIL_COLOR),
+    (Build::Nogil, "free-threaded", NOGIL_COLOR),
+];
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        let e = plot_err;
-        root.fill(&WHITE).map_err(e)?;
+/// A run's RSS samples, in MiB.
+fn rss_mib(r: &RunRecord) -> Vec<f64> {
+    r.series
+        .rss_kib
+        .iter()
+        .map(|&k| k as f64 / 1024.0)
+        .collect()
+}
+
+/// A run's sample times, in ms, as the charts' x values.
+fn times_ms(r: &RunRecord) -> impl Iterator<Item = f64> + '_ {
+    r.series.t_ms.iter().map(|&t| f64::from(t))
+}
+
+/// The RSS axis's range over `runs`, with headroom above the lines for the legend.
+fn rss_range(runs: &[&RunRecord]) -> (f64, f64) {
+    let (lo, hi) = runs
+        .iter()
+        .flat_map(|r| rss_mib(r))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if lo.is_finite() {
+        let pad = ((hi - lo) * 0.08).max(0.5);
+        ((lo - pad).max(0.0), hi + pad + (hi - lo) * 0.3)
+    } else {
+        (0.0, 1.0)
+    }
+}
+
+impl TimeSeries<'_> {
+    /// The title and the line under it (group and host).
+    fn draw_head<DB: DrawingBackend>(&self, head: &DrawingArea<DB, Shift>) -> Result<()> {
         let p = &self.point;
-        let (head, body) = root.split_vertically(78);
         head.draw(&Text::new(
             format!(
                 "RSS over time at {} Python x {} Rust threads: GIL vs free-threaded",
@@ -112,47 +142,26 @@ impl Figure for TimeSeries<'_> {
             (16, 12),
             TextStyle::from((FONT, 22, FontStyle::Bold).into_font()),
         ))
-        .map_err(e)?;
+        .map_err(plot_err)?;
         head.draw(&Text::new(
             format!("{} · {}", Group::of(p).describe(), self.host),
             (16, 44),
             TextStyle::from((FONT, 15).into_font()).color(&RGBColor(60, 60, 60)),
         ))
-        .map_err(e)?;
-        let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 as f64 * 0.68);
+        .map_err(plot_err)?;
+        Ok(())
+    }
 
-        let builds = [
-            (Build::Gil, "GIL", GIL_COLOR),
-            (Build::Nogil, "free-threaded", NOGIL_COLOR),
-        ];
-        let all: Vec<&RunRecord> = builds.iter().flat_map(|b| self.build(b.0).0).collect();
-        let t_max = all
-            .iter()
-            .filter_map(|r| r.series.t_ms.last().copied())
-            .max()
-            .unwrap_or(1)
-            .max(1) as f64;
-        let rss = |r: &RunRecord| -> Vec<f64> {
-            r.series
-                .rss_kib
-                .iter()
-                .map(|&k| k as f64 / 1024.0)
-                .collect()
-        };
-        let (lo, hi) = all
-            .iter()
-            .flat_map(|r| rss(r))
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-                (a.min(v), b.max(v))
-            });
-        // Headroom above the lines for the legend.
-        let (lo, hi) = if lo.is_finite() {
-            let pad = ((hi - lo) * 0.08).max(0.5);
-            ((lo - pad).max(0.0), hi + pad + (hi - lo) * 0.3)
-        } else {
-            (0.0, 1.0)
-        };
-        let mut chart = ChartBuilder::on(&top)
+    /// The upper chart: every run's RSS, thin, and each build's median run, thick and
+    /// in the legend.
+    fn draw_rss<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        t_max: f64,
+        (lo, hi): (f64, f64),
+    ) -> Result<()> {
+        let e = plot_err;
+        let mut chart = ChartBuilder::on(area)
             .margin_left(16)
             .margin_right(24)
             .margin_top(6)
@@ -170,16 +179,10 @@ impl Figure for TimeSeries<'_> {
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(e)?;
-        for (build, name, color) in builds {
+        for (build, name, color) in BUILDS {
             let (runs, median) = self.build(build);
             for (i, r) in runs.iter().enumerate() {
-                let pts: Vec<(f64, f64)> = r
-                    .series
-                    .t_ms
-                    .iter()
-                    .map(|&t| f64::from(t))
-                    .zip(rss(r))
-                    .collect();
+                let pts: Vec<(f64, f64)> = times_ms(r).zip(rss_mib(r)).collect();
                 let is_median = Some(i) == median;
                 let style = if is_median {
                     color.stroke_width(3)
@@ -207,14 +210,19 @@ impl Figure for TimeSeries<'_> {
             .label_font((FONT, 14))
             .draw()
             .map_err(e)?;
+        Ok(())
+    }
 
-        let threads_max = all
-            .iter()
-            .flat_map(|r| r.series.threads.iter().copied())
-            .max()
-            .unwrap_or(1)
-            .max(1);
-        let mut chart = ChartBuilder::on(&bottom)
+    /// The lower chart: the thread count of each build's median run, up to
+    /// `threads_max`.
+    fn draw_threads<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        t_max: f64,
+        threads_max: u32,
+    ) -> Result<()> {
+        let e = plot_err;
+        let mut chart = ChartBuilder::on(area)
             .margin_left(16)
             .margin_right(24)
             .margin_bottom(8)
@@ -233,21 +241,44 @@ impl Figure for TimeSeries<'_> {
             .y_labels(5)
             .draw()
             .map_err(e)?;
-        for (build, _, color) in builds {
+        for (build, _, color) in BUILDS {
             let (runs, median) = self.build(build);
             if let Some(r) = median.map(|i| runs[i]) {
-                let pts = r
-                    .series
-                    .t_ms
-                    .iter()
-                    .map(|&t| f64::from(t))
-                    .zip(r.series.threads.iter().copied());
+                let pts = times_ms(r).zip(r.series.threads.iter().copied());
                 chart
                     .draw_series(LineSeries::new(pts, color.stroke_width(2)))
                     .map_err(e)?;
             }
         }
         Ok(())
+    }
+}
+
+impl Figure for TimeSeries<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1000, 680)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        root.fill(&WHITE).map_err(plot_err)?;
+        let (head, body) = root.split_vertically(78);
+        self.draw_head(&head)?;
+        let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 as f64 * 0.68);
+        let all: Vec<&RunRecord> = BUILDS.iter().flat_map(|b| self.build(b.0).0).collect();
+        let t_max = all
+            .iter()
+            .filter_map(|r| r.series.t_ms.last().copied())
+            .max()
+            .unwrap_or(1)
+            .max(1) as f64;
+        self.draw_rss(&top, t_max, rss_range(&all))?;
+        let threads_max = all
+            .iter()
+            .flat_map(|r| r.series.threads.iter().copied())
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        self.draw_threads(&bottom, t_max, threads_max)
     }
 }
 
