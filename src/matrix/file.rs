@@ -117,7 +117,7 @@ pub fn parse_matrix(path: &Path, text: &str) -> Result<MatrixFile, PlanError> {
     check_identity(&raw, &src)?;
     let python_threads = grid_axis("python_threads", &raw.python_threads, &src)?;
     let rust_threads = grid_axis("rust_threads", &raw.rust_threads, &src)?;
-    // The same bounds as the flags (cli.rs).
+    // The same bounds as the flags (cli/run.rs).
     let iterations = bounded("iterations", &raw.iterations, 1, 1_000_000, &src)?;
     let sleep_ms = bounded("sleep_ms", &raw.sleep_ms, 0, 600_000, &src)?;
     let reps = bounded("reps", &raw.reps, 1, 1000, &src)?;
