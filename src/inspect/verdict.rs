@@ -152,27 +152,34 @@ fn version_at_least(v: &str, min: (u32, u32)) -> bool {
     (major, minor) >= min
 }
 
-/// The verdict for a process whose malloc may not be glibc's: `Err` with the
-/// not-applicable verdict when glibc's arenas do not apply (32-bit, musl, a static
-/// program without glibc, a preloaded or linked replacement malloc), else the notes
-/// that qualify the analysis.
-fn applicability(f: &Facts) -> Result<Vec<String>, Verdict> {
+/// Whether glibc's arenas are what to look at in a process.
+enum Applicability {
+    /// They are; the notes qualify the analysis (a replacement malloc mapped but not
+    /// serving it, glibc linked statically).
+    Glibc(Vec<String>),
+    /// They are not (32-bit, musl, a static program without glibc, a preloaded or
+    /// linked replacement malloc): the verdict says why.
+    NotApplicable(Verdict),
+}
+
+/// Whether glibc's arenas apply to the process `f` describes.
+fn applicability(f: &Facts) -> Applicability {
     let r = &f.regions;
     if f.pointer_bits == Some(32) {
-        return Err(not_applicable(
+        return Applicability::NotApplicable(not_applicable(
             "32-bit process: glibc's arena heaps are 1 MiB there, and arena-sweep recognises only the 64-bit layout (64 MiB heaps)".into(),
             vec![format!("RSS {} in total; [heap] {}", mib(r.total_rss_kib), mib(r.main_heap_rss_kib))],
         ));
     }
     match f.libc {
         LibcKind::Musl => {
-            return Err(not_applicable(
+            return Applicability::NotApplicable(not_applicable(
                 "musl libc: its malloc has no per-thread arenas, so the growth arena-sweep explains does not happen here, and GLIBC_TUNABLES means nothing to it".into(),
                 Vec::new(),
             ))
         }
         LibcKind::StaticOther => {
-            return Err(not_applicable(
+            return Applicability::NotApplicable(not_applicable(
                 "statically linked without glibc (e.g. Go, or a static musl or Rust-musl build): the program brings its own allocator, so glibc's arenas and tunables do not apply".into(),
                 Vec::new(),
             ))
@@ -184,13 +191,13 @@ fn applicability(f: &Facts) -> Result<Vec<String>, Verdict> {
         let name = rep.name;
         let lib = rep.lib.display();
         if rep.preloaded {
-            return Err(not_applicable(
+            return Applicability::NotApplicable(not_applicable(
                 format!("{name} is preloaded ({lib}): it serves malloc for the whole process, so glibc's arenas and GLIBC_TUNABLES do not apply; tune {name} instead ({})", tuning_hint(name)),
                 aligned_note(r),
             ));
         }
         if r.arena_heaps == 0 {
-            return Err(not_applicable(
+            return Applicability::NotApplicable(not_applicable(
                 format!("{name} is mapped ({lib}, not through LD_PRELOAD) and no glibc arena heap exists: {name} most likely serves malloc (linked to the program), so glibc's arenas and GLIBC_TUNABLES do not apply; tune {name} instead ({})", tuning_hint(name)),
                 Vec::new(),
             ));
@@ -202,15 +209,15 @@ fn applicability(f: &Facts) -> Result<Vec<String>, Verdict> {
     if f.libc_static {
         notes.push("glibc is linked statically into the program: the analysis applies as usual, and static programs read GLIBC_TUNABLES at start too".into());
     }
-    Ok(notes)
+    Applicability::Glibc(notes)
 }
 
 /// The verdict on `f`: not applicable when malloc is not glibc's, else read from the
 /// arenas when they were read, else from smaps alone.
 pub fn verdict(f: &Facts, catalog: &Catalog) -> Verdict {
     let notes = match applicability(f) {
-        Ok(notes) => notes,
-        Err(not_glibc) => return not_glibc,
+        Applicability::Glibc(notes) => notes,
+        Applicability::NotApplicable(v) => return v,
     };
     match &f.arenas {
         Some(snap) => super::arenas::verdict(f, catalog, snap, notes),
