@@ -15,8 +15,8 @@ use crate::arena::ArenaSnapshot;
 use crate::tunables::Catalog;
 
 use super::verdict::{
-    arena_cap, heap_level, measure_advice, mib, suggest, version_notes, Facts, Level, Verdict,
-    NOTICE_HEAP_KIB, RETAINED_MIN_KIB,
+    arena_cap, closing_advice, heap_level, mib, suggest, version_notes, Facts, Level, Verdict,
+    ARENA_MAX, MIDDLE_GROUND, MMAP, NOTICE_HEAP_KIB, RETAINED_MIN_KIB, TRIM,
 };
 
 /// Bytes as MiB with one decimal.
@@ -149,9 +149,6 @@ pub fn verdict(
     let mut suggestions = Vec::new();
     let mut advice = Vec::new();
     if sh.level >= Level::Notice {
-        const ARENA_MAX: &str = "glibc.malloc.arena_max";
-        const TRIM: &str = "glibc.malloc.trim_threshold";
-        const MMAP: &str = "glibc.malloc.mmap_threshold";
         let mut add = |name: &str, entries: &[(&str, u64)], why: String| {
             suggest(catalog, name, entries, why, &mut suggestions, &mut notes)
         };
@@ -175,11 +172,7 @@ pub fn verdict(
             );
         }
         if sh.growth && cap > 4 {
-            add(
-                "arena-max-4",
-                &[(ARENA_MAX, 4)],
-                "a middle ground if 2 arenas cost throughput (lock contention)".into(),
-            );
+            add("arena-max-4", &[(ARENA_MAX, 4)], MIDDLE_GROUND.into());
         }
         if sh.trim_kib >= RETAINED_MIN_KIB {
             advice.push(format!(
@@ -187,10 +180,7 @@ pub fn verdict(
                 mib_b(snap.totals.trimmable_bytes)
             ));
         }
-        advice.push(
-            "a preloaded jemalloc (profile preload-jemalloc) avoids glibc arenas altogether".into(),
-        );
-        measure_advice(&suggestions, &mut advice);
+        closing_advice(&suggestions, &mut advice);
     }
     version_notes(f, &suggestions, &mut notes);
     Verdict {

@@ -65,21 +65,27 @@ pub(super) fn malloc_line(o: &Observation, host: &Host) -> String {
 /// The whole one-shot view.
 pub(super) fn render(look: &Look, host: &Host, v: &Verdict) -> String {
     let o = &look.obs;
+    let mut lines = identity(o, host);
+    lines.push(String::new());
+    lines.extend(rss_table(o));
+    lines.push(String::new());
+    lines.extend(arena_section(look));
+    lines.push(String::new());
+    lines.extend(verdict_lines(o, v));
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// Who the process is: PID, program, libc, malloc, threads and RSS.
+fn identity(o: &Observation, host: &Host) -> Vec<String> {
     let s = &o.snapshot;
-    let r = &s.regions;
-    let mut t = String::new();
-    let mut line = |l: String| {
-        t.push_str(&l);
-        t.push('\n');
-    };
-    line(format!(
+    let mut out = vec![format!(
         "PID {} ({}), user {}",
         o.pid,
         o.name,
         target::user_name(o.uid)
-    ));
+    )];
     if let Some(exe) = &o.exe {
-        line(format!(
+        out.push(format!(
             "  program   {}{}",
             exe.display(),
             o.pointer_bits
@@ -87,10 +93,10 @@ pub(super) fn render(look: &Look, host: &Host, v: &Verdict) -> String {
                 .unwrap_or_default()
         ));
     }
-    line(format!("  libc      {}", libc_line(o)));
-    line(format!("  malloc    {}", malloc_line(o, host)));
-    line(format!("  threads   {}", s.threads));
-    line(format!(
+    out.push(format!("  libc      {}", libc_line(o)));
+    out.push(format!("  malloc    {}", malloc_line(o, host)));
+    out.push(format!("  threads   {}", s.threads));
+    out.push(format!(
         "  RSS       {} (anonymous {}, file {}, shmem {}); peak {} (VmHWM)",
         mib(s.rss_kib),
         mib(s.rss_anon_kib),
@@ -98,15 +104,21 @@ pub(super) fn render(look: &Look, host: &Host, v: &Verdict) -> String {
         mib(s.rss_shmem_kib),
         mib(s.hwm_kib)
     ));
-    line(String::new());
-    line(format!(
-        "Where the RSS sits (/proc/{}/smaps):            resident",
-        o.pid
-    ));
+    out
+}
+
+/// Where the RSS sits, from smaps: arena heaps, `[heap]`, stacks, mimalloc, the rest.
+fn rss_table(o: &Observation) -> Vec<String> {
+    let s = &o.snapshot;
+    let r = &s.regions;
     let row = |name: &str, detail: String, kib: u64| {
         format!("  {name:<16} {detail:<26} {:>12}", mib(kib))
     };
-    line(
+    let mut out = vec![format!(
+        "Where the RSS sits (/proc/{}/smaps):            resident",
+        o.pid
+    )];
+    out.push(
         row(
             "arena heaps",
             format!("{} heap(s)", r.arena_heaps),
@@ -121,12 +133,12 @@ pub(super) fn render(look: &Look, host: &Host, v: &Verdict) -> String {
             String::new()
         },
     );
-    line(row(
+    out.push(row(
         "[heap]",
         "main arena (brk)".into(),
         r.main_heap_rss_kib,
     ));
-    line(
+    out.push(
         row(
             "thread stacks",
             format!("{} + the main thread's", r.thread_stacks),
@@ -139,28 +151,27 @@ pub(super) fn render(look: &Look, host: &Host, v: &Verdict) -> String {
         },
     );
     if r.python_alloc_rss_kib > 0 {
-        line(row(
+        out.push(row(
             "mimalloc",
             "CPython's object allocator".into(),
             r.python_alloc_rss_kib,
         ));
     }
-    line(row("other anonymous", String::new(), r.anon_other_rss_kib));
-    line(row("file-backed", String::new(), r.file_rss_kib));
-    line(row("total", String::new(), r.total_rss_kib));
-    line(String::new());
-    for l in arena_section(look) {
-        line(l);
-    }
-    line(String::new());
-    line(format!("Verdict: {} - {}", v.level.as_str(), v.headline));
-    for f in &v.findings {
-        line(format!("  - {f}"));
-    }
+    out.push(row("other anonymous", String::new(), r.anon_other_rss_kib));
+    out.push(row("file-backed", String::new(), r.file_rss_kib));
+    out.push(row("total", String::new(), r.total_rss_kib));
+    out
+}
+
+/// The verdict, its findings, the suggested settings (GLIBC_TUNABLES, or the old
+/// environment aliases for a glibc that predates it), advice and notes.
+fn verdict_lines(o: &Observation, v: &Verdict) -> Vec<String> {
+    let mut out = vec![format!("Verdict: {} - {}", v.level.as_str(), v.headline)];
+    out.extend(v.findings.iter().map(|f| format!("  - {f}")));
     if !v.suggestions.is_empty() {
         let old = !verdict::reads_glibc_tunables(o.libc.version.as_deref());
-        line(String::new());
-        line("Suggested tunables (in order; each is a profile in tunables/):".into());
+        out.push(String::new());
+        out.push("Suggested tunables (in order; each is a profile in tunables/):".into());
         for sg in &v.suggestions {
             let setting = if old {
                 tunables::render_env_aliases(&sg.profile.tunables)
@@ -168,25 +179,23 @@ pub(super) fn render(look: &Look, host: &Host, v: &Verdict) -> String {
             } else {
                 format!("GLIBC_TUNABLES={}", sg.profile.glibc_tunables())
             };
-            line(format!("  {setting}"));
-            line(format!("      {}: {}", sg.profile.name, sg.why));
+            out.push(format!("  {setting}"));
+            out.push(format!("      {}: {}", sg.profile.name, sg.why));
         }
     }
-    if !v.advice.is_empty() {
-        line(String::new());
-        line("Also:".into());
-        for a in &v.advice {
-            line(format!("  - {a}"));
-        }
+    out.extend(bullet_list("Also:", &v.advice));
+    out.extend(bullet_list("Notes:", &v.notes));
+    out
+}
+
+/// A titled list after a blank line, or nothing when `items` is empty.
+fn bullet_list(title: &str, items: &[String]) -> Vec<String> {
+    if items.is_empty() {
+        return Vec::new();
     }
-    if !v.notes.is_empty() {
-        line(String::new());
-        line("Notes:".into());
-        for n in &v.notes {
-            line(format!("  - {n}"));
-        }
-    }
-    t
+    let mut out = vec![String::new(), title.to_string()];
+    out.extend(items.iter().map(|i| format!("  - {i}")));
+    out
 }
 
 /// A figure, with `*` when it could not be read consistently.

@@ -114,137 +114,41 @@ pub fn load_matrix(path: &Path) -> Result<MatrixFile, PlanError> {
 pub fn parse_matrix(path: &Path, text: &str) -> Result<MatrixFile, PlanError> {
     let src = Source { path, text };
     let raw: MatrixToml = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
-    let err = |span: std::ops::Range<usize>, m: String| src.error(span, m);
-
-    check_name(raw.name.get_ref()).map_err(|m| {
-        err(
-            raw.name.span(),
-            format!("name `{}`: {m}", raw.name.get_ref()),
-        )
-    })?;
-    if let Some(d) = &raw.description {
-        if d.get_ref().trim().is_empty() {
-            return Err(err(
-                d.span(),
-                "the description is empty; leave it out or say what the sweep is for".into(),
-            ));
-        }
-    }
-
-    let grid =
-        |field: &str, g: &Option<Spanned<GridValue>>| -> Result<Option<Vec<u32>>, PlanError> {
-            let Some(g) = g else { return Ok(None) };
-            let text = match g.get_ref() {
-                GridValue::Text(t) => t.clone(),
-                GridValue::List(v) => v.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
-            };
-            parse_grid(&text)
-                .map(Some)
-                .map_err(|e| err(g.span(), format!("{field}: {e}")))
-        };
-    let python_threads = grid("python_threads", &raw.python_threads)?;
-    let rust_threads = grid("rust_threads", &raw.rust_threads)?;
-
-    // The same bounds as the flags (cli.rs).
-    let bounded = |field: &str,
-                   v: &Option<Spanned<i64>>,
-                   lo: i64,
-                   hi: i64|
-     -> Result<Option<u32>, PlanError> {
-        let Some(v) = v else { return Ok(None) };
-        let x = *v.get_ref();
-        if !(lo..=hi).contains(&x) {
-            return Err(err(
-                v.span(),
-                format!(
-                    "{field} = {x}: must be between {lo} and {hi}, as for --{}",
-                    field.replace('_', "-")
-                ),
-            ));
-        }
-        Ok(Some(x as u32))
-    };
-    let iterations = bounded("iterations", &raw.iterations, 1, 1_000_000)?;
-    let sleep_ms = bounded("sleep_ms", &raw.sleep_ms, 0, 600_000)?;
-    let reps = bounded("reps", &raw.reps, 1, 1000)?;
-
-    let builds = match &raw.builds {
-        None => None,
-        Some(list) => Some(unique_list(
-            "builds",
-            list,
-            &src,
-            |b| Ok(*b),
-            |b| b.as_str().to_string(),
-        )?),
-    };
-    let bindings = match &raw.bindings {
-        None => None,
-        Some(list) => Some(unique_list(
-            "bindings",
-            list,
-            &src,
-            |b: &String| {
-                if Binding::parse(b).is_some() {
-                    Ok(b.clone())
-                } else {
-                    Err(format!(
-                        "unknown binding `{}`; expected one of {}",
-                        b.escape_default(),
-                        Binding::NAMES.join(", ")
-                    ))
-                }
-            },
-            String::clone,
-        )?),
-    };
-    let patterns = match &raw.patterns {
-        None => None,
-        Some(list) => Some(unique_list(
-            "patterns",
-            list,
-            &src,
-            |p: &PatternSpecInFile| {
-                patterns::parse(&p.0.name, &p.0.params)
-                    .map(|_| p.0.clone())
-                    .map_err(|e| e.0)
-            },
-            |p| match p.params.as_str() {
-                "" => p.name.clone(),
-                params => format!("{} ({params})", p.name),
-            },
-        )?),
-    };
-    let tunables = match &raw.tunables {
-        None => None,
-        Some(list) => {
-            let names = unique_list(
-                "tunables",
+    check_identity(&raw, &src)?;
+    let python_threads = grid_axis("python_threads", &raw.python_threads, &src)?;
+    let rust_threads = grid_axis("rust_threads", &raw.rust_threads, &src)?;
+    // The same bounds as the flags (cli/run.rs).
+    let iterations = bounded("iterations", &raw.iterations, 1, 1_000_000, &src)?;
+    let sleep_ms = bounded("sleep_ms", &raw.sleep_ms, 0, 600_000, &src)?;
+    let reps = bounded("reps", &raw.reps, 1, 1000, &src)?;
+    let builds = raw
+        .builds
+        .as_ref()
+        .map(|list| unique_list("builds", list, &src, |b| Ok(*b), |b| b.as_str().to_string()))
+        .transpose()?;
+    let bindings = raw
+        .bindings
+        .as_ref()
+        .map(|list| {
+            unique_list(
+                "bindings",
                 list,
                 &src,
-                |n: &String| {
-                    // A path is checked when it is resolved; a name here.
-                    if n.ends_with(".toml") || n.contains('/') {
-                        return Ok(n.clone());
-                    }
-                    check_name(n)
-                        .map(|_| n.clone())
-                        .map_err(|m| format!("profile `{}`: {m}", n.escape_default()))
-                },
+                |b: &String| check_binding(b),
                 String::clone,
-            )?;
-            Some(
-                names
-                    .into_iter()
-                    .zip(list.get_ref())
-                    .map(|(name, s)| ProfileRef {
-                        name,
-                        line: src.line_of(s.span().start),
-                    })
-                    .collect(),
             )
-        }
-    };
+        })
+        .transpose()?;
+    let patterns = raw
+        .patterns
+        .as_ref()
+        .map(|list| unique_list("patterns", list, &src, check_pattern, pattern_label))
+        .transpose()?;
+    let tunables = raw
+        .tunables
+        .as_ref()
+        .map(|list| profile_refs(list, &src))
+        .transpose()?;
 
     Ok(MatrixFile {
         path: path.to_path_buf(),
@@ -260,6 +164,121 @@ pub fn parse_matrix(path: &Path, text: &str) -> Result<MatrixFile, PlanError> {
         patterns,
         tunables,
     })
+}
+
+/// `name` is a valid name, and a `description`, when given, says something.
+fn check_identity(raw: &MatrixToml, src: &Source) -> Result<(), PlanError> {
+    check_name(raw.name.get_ref()).map_err(|m| {
+        src.error(
+            raw.name.span(),
+            format!("name `{}`: {m}", raw.name.get_ref()),
+        )
+    })?;
+    if let Some(d) = &raw.description {
+        if d.get_ref().trim().is_empty() {
+            return Err(src.error(
+                d.span(),
+                "the description is empty; leave it out or say what the sweep is for",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A thread-count axis, a grid string or an array, parsed as the flags parse it.
+fn grid_axis(
+    field: &str,
+    g: &Option<Spanned<GridValue>>,
+    src: &Source,
+) -> Result<Option<Vec<u32>>, PlanError> {
+    let Some(g) = g else { return Ok(None) };
+    let text = match g.get_ref() {
+        GridValue::Text(t) => t.clone(),
+        GridValue::List(v) => v.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+    };
+    parse_grid(&text)
+        .map(Some)
+        .map_err(|e| src.error(g.span(), format!("{field}: {e}")))
+}
+
+/// A whole number between `lo` and `hi`, the bounds of its flag.
+fn bounded(
+    field: &str,
+    v: &Option<Spanned<i64>>,
+    lo: i64,
+    hi: i64,
+    src: &Source,
+) -> Result<Option<u32>, PlanError> {
+    let Some(v) = v else { return Ok(None) };
+    let x = *v.get_ref();
+    if !(lo..=hi).contains(&x) {
+        return Err(src.error(
+            v.span(),
+            format!(
+                "{field} = {x}: must be between {lo} and {hi}, as for --{}",
+                field.replace('_', "-")
+            ),
+        ));
+    }
+    Ok(Some(x as u32))
+}
+
+/// A `bindings` entry: one of the bindings the PoC knows.
+fn check_binding(b: &str) -> Result<String, String> {
+    if Binding::parse(b).is_some() {
+        Ok(b.to_string())
+    } else {
+        Err(format!(
+            "unknown binding `{}`; expected one of {}",
+            b.escape_default(),
+            Binding::NAMES.join(", ")
+        ))
+    }
+}
+
+/// A `patterns` entry, checked with the extension's own parser.
+fn check_pattern(p: &PatternSpecInFile) -> Result<PatternSpec, String> {
+    patterns::parse(&p.0.name, &p.0.params)
+        .map(|_| p.0.clone())
+        .map_err(|e| e.0)
+}
+
+/// A pattern as errors name it: `churn`, or `churn (size=256)`.
+fn pattern_label(p: &PatternSpec) -> String {
+    match p.params.as_str() {
+        "" => p.name.clone(),
+        params => format!("{} ({params})", p.name),
+    }
+}
+
+/// The `tunables` entries with their lines: a name is checked here, a path when it
+/// is resolved ([`MatrixFile::profiles`]).
+fn profile_refs(
+    list: &Spanned<Vec<Spanned<String>>>,
+    src: &Source,
+) -> Result<Vec<ProfileRef>, PlanError> {
+    let names = unique_list(
+        "tunables",
+        list,
+        src,
+        |n: &String| {
+            if n.ends_with(".toml") || n.contains('/') {
+                return Ok(n.clone());
+            }
+            check_name(n)
+                .map(|_| n.clone())
+                .map_err(|m| format!("profile `{}`: {m}", n.escape_default()))
+        },
+        String::clone,
+    )?;
+    Ok(names
+        .into_iter()
+        .zip(list.get_ref())
+        .map(|(name, s)| ProfileRef {
+            name,
+            line: src.line_of(s.span().start),
+        })
+        .collect())
 }
 
 /// Check each element of a list field and refuse an empty list or a repeated element.
@@ -380,202 +399,4 @@ impl<'de> Deserialize<'de> for PatternSpecInFile {
 struct PatternSpecInFile(PatternSpec);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tunables::Catalog;
-
-    fn repo(path: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-    }
-
-    fn catalog() -> Catalog {
-        Catalog::from_text(include_str!(
-            "../../tests/fixtures/ld-so-list-tunables-glibc2.36.txt"
-        ))
-    }
-
-    fn load_str(text: &str) -> Result<MatrixFile, PlanError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.toml");
-        std::fs::write(&path, text).unwrap();
-        load_matrix(&path)
-    }
-
-    #[test]
-    fn a_full_matrix() {
-        let m = load_str(
-            r#"
-name = "m"
-description = "d"
-python_threads = "1..=8:x2"
-rust_threads = [50, 1, 8, 8]
-iterations = 3
-sleep_ms = 0
-reps = 2
-builds = ["nogil", "gil"]
-bindings = ["pyo3", "ctypes-cdll"]
-patterns = ["seed", { name = "churn", params = "size=256,count=10" }, { name = "seed", params = "size=1024" }]
-tunables = ["glibc-default", "arena-max-2"]
-"#,
-        )
-        .unwrap();
-        assert_eq!(m.name, "m");
-        assert_eq!(m.python_threads, Some(vec![1, 2, 4, 8]));
-        assert_eq!(m.rust_threads, Some(vec![1, 8, 50]));
-        assert_eq!(
-            (m.iterations, m.sleep_ms, m.reps),
-            (Some(3), Some(0), Some(2))
-        );
-        assert_eq!(m.builds, Some(vec![Build::Nogil, Build::Gil]));
-        assert_eq!(
-            m.bindings,
-            Some(vec!["pyo3".to_string(), "ctypes-cdll".to_string()])
-        );
-        let pattern = |n: &str, p: &str| PatternSpec {
-            name: n.into(),
-            params: p.into(),
-        };
-        assert_eq!(
-            m.patterns,
-            Some(vec![
-                pattern("seed", ""),
-                pattern("churn", "size=256,count=10"),
-                pattern("seed", "size=1024")
-            ])
-        );
-        let refs = m.tunables.clone().unwrap();
-        assert_eq!(
-            refs,
-            vec![
-                ProfileRef {
-                    name: "glibc-default".into(),
-                    line: 12
-                },
-                ProfileRef {
-                    name: "arena-max-2".into(),
-                    line: 12
-                }
-            ]
-        );
-        let profiles = m
-            .profiles(&[repo("tunables")], &catalog())
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
-            ["glibc-default", "arena-max-2"]
-        );
-    }
-
-    #[test]
-    fn everything_but_the_name_is_optional() {
-        let m = load_str("name = \"bare\"\n").unwrap();
-        assert_eq!(m.name, "bare");
-        assert_eq!(m.profiles(&[], &catalog()), Ok(None));
-        assert_eq!(
-            (m.python_threads, m.rust_threads, m.builds, m.patterns),
-            (None, None, None, None)
-        );
-        // A single number is a one-value grid.
-        assert_eq!(
-            load_str("name = \"one\"\npython_threads = 8\n")
-                .unwrap()
-                .python_threads,
-            Some(vec![8])
-        );
-    }
-
-    #[test]
-    fn matrices_are_found_by_name() {
-        let m = find_matrix("quick", &[repo("matrices")]).unwrap();
-        assert_eq!(m.name, "quick");
-        let e = find_matrix("quik", &[repo("matrices")]).unwrap_err();
-        assert!(
-            e.message
-                .starts_with("unknown matrix `quik`; did you mean `quick`?"),
-            "{e}"
-        );
-    }
-
-    /// Every shipped matrix loads and its profiles resolve on this machine.
-    #[test]
-    fn shipped_matrices_load() {
-        let host = Catalog::for_host();
-        let dirs = [repo("tunables")];
-        for name in ["quick", "default", "talk-8x50", "tunables"] {
-            let m = load_matrix(&repo(&format!("matrices/{name}.toml")))
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(m.name, name);
-            assert!(
-                m.description.as_deref().is_some_and(|d| d.len() > 40),
-                "{name}: say what it is for"
-            );
-            m.profiles(&dirs, &host)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .expect("every shipped matrix names its profiles");
-        }
-        let talk = load_matrix(&repo("matrices/talk-8x50.toml")).unwrap();
-        assert_eq!(
-            (talk.python_threads, talk.rust_threads),
-            (Some(vec![8]), Some(vec![50]))
-        );
-        assert_eq!((talk.iterations, talk.sleep_ms), (Some(10), Some(5)));
-        let all = load_matrix(&repo("matrices/tunables.toml"))
-            .unwrap()
-            .profiles(&dirs, &host)
-            .unwrap()
-            .unwrap();
-        assert_eq!(all.len(), 11);
-        // Every shipped profile is compared by tunables.toml.
-        let shipped = std::fs::read_dir(repo("tunables"))
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "toml")
-            })
-            .count();
-        assert_eq!(all.len(), shipped);
-        // default.toml: cells x builds x reps stays near the 10-20 minute budget of a
-        // 2-CPU machine at about 1-1.5 s a run.
-        let d = load_matrix(&repo("matrices/default.toml")).unwrap();
-        let runs = d.python_threads.unwrap().len()
-            * d.rust_threads.unwrap().len()
-            * 2
-            * d.reps.unwrap() as usize;
-        assert_eq!(runs, 640);
-    }
-
-    /// One fixture per kind of error, each naming its expected error on its first
-    /// line: `# error: LINE: MESSAGE` (`-` when there is no line). Resolving profiles
-    /// is part of loading here, as it is for the plan.
-    #[test]
-    fn matrix_error_fixtures() {
-        let dir = repo("tests/fixtures/plan-errors");
-        let mut seen = 0;
-        for (path, line, message) in crate::tunables::tests::fixtures(&dir, "matrix-") {
-            // A relative folder, as the plan would pass, keeps the messages host-independent.
-            let err = load_matrix(&path)
-                .and_then(|m| m.profiles(&[PathBuf::from("tunables")], &catalog()))
-                .expect_err(&path.display().to_string());
-            assert_eq!(
-                (err.line, err.message.as_str()),
-                (line, message.as_str()),
-                "{}",
-                path.display()
-            );
-            assert_eq!(err.file.as_deref(), Some(path.as_path()));
-            assert_eq!(
-                err.to_string(),
-                match line {
-                    Some(l) => format!("{}:{l}: {message}", path.display()),
-                    None => format!("{}: {message}", path.display()),
-                }
-            );
-            seen += 1;
-        }
-        assert!(seen >= 25, "only {seen} matrix fixtures");
-    }
-}
+mod tests;

@@ -13,6 +13,12 @@
 //! Every error names the file and the line. `GLIBC_TUNABLES` and `LD_PRELOAD` never
 //! come from `[env]`: they are produced from `[tunables]` and `allocator`, after
 //! validation, and so are glibc's old `MALLOC_*` spellings of the same tunables.
+//!
+//! `lookup` finds profile (and matrix) files by name and says which names are valid;
+//! `env_vars` checks the `[env]` table.
+
+mod env_vars;
+mod lookup;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -22,41 +28,15 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
-use strsim::levenshtein;
-
-use super::catalog::ENV_ALIASES;
 use super::{Allocator, Catalog, Profile, Tunable};
 use crate::located::{PlanError, Source};
-
-/// The variable the extension's jemalloc reads its options from.
-///
-/// tikv-jemalloc-sys builds jemalloc with `--with-jemalloc-prefix=_rjem_` on Linux
-/// (unless the `unprefixed_malloc_on_supported_platforms` feature is on, which
-/// poc-ext does not enable), and jemalloc's `malloc_conf_init` reads
-/// `JEMALLOC_CPREFIX "MALLOC_CONF"`, the upper-cased prefix: `_RJEM_MALLOC_CONF`.
-/// Sources: tikv-jemalloc-sys 0.6.1 `build.rs` and `jemalloc/src/jemalloc.c`, and its
-/// README ("this variable might be prefixed as `_RJEM_MALLOC_CONF`").
-pub const JEMALLOC_CONF_VAR: &str = "_RJEM_MALLOC_CONF";
-
-/// Where profiles (folder `tunables`) or matrices (folder `matrices`) are looked up:
-/// the folder under the current directory, then `<prefix>/share/arena-sweep/<folder>`
-/// next to this executable's `<prefix>/bin` (where the arena-sweep wheel installs them,
-/// for a copy whose source tree is gone), then the one in arena-sweep's source tree.
-pub fn default_dirs(folder: &str) -> Vec<PathBuf> {
-    let mut dirs = vec![PathBuf::from(folder)];
-    let installed = std::env::current_exe().ok().and_then(|exe| {
-        let prefix = exe.parent()?.parent()?;
-        Some(prefix.join("share").join("arena-sweep").join(folder)).filter(|d| d.is_dir())
-    });
-    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
-    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
-    for d in installed.into_iter().chain([built_in]) {
-        if !dirs.iter().any(|known| same(known, &d)) {
-            dirs.push(d);
-        }
-    }
-    dirs
-}
+#[cfg(test)]
+use env_vars::JEMALLOC_CONF_VAR;
+use env_vars::{check_env_name, check_env_value};
+pub use lookup::default_dirs;
+#[cfg(test)]
+use lookup::names_in;
+pub(crate) use lookup::{check_name, find_named_file};
 
 /// A profile by name (`arena-max-2`, looked up as `<dir>/arena-max-2.toml` in `dirs`,
 /// in order) or by path (anything ending in `.toml` or containing `/`). The built-in
@@ -67,90 +47,6 @@ pub fn find_profile(name: &str, dirs: &[PathBuf], catalog: &Catalog) -> Result<P
         Err(_) if name == "glibc-default" => Ok(Profile::glibc_default()),
         Err(e) => Err(e),
     }
-}
-
-/// The file for `name` in `dirs`, or the path itself; the error lists what exists.
-pub(crate) fn find_named_file(
-    what: &str,
-    name: &str,
-    dirs: &[PathBuf],
-) -> Result<PathBuf, PlanError> {
-    if name.ends_with(".toml") || name.contains('/') {
-        let path = PathBuf::from(name);
-        if path.is_file() {
-            return Ok(path);
-        }
-        // No file to point at: the caller says where the name was written.
-        return Err(PlanError::new(format!(
-            "no such {what} file: {}",
-            path.display()
-        )));
-    }
-    if let Err(msg) = check_name(name) {
-        return Err(PlanError::new(format!(
-            "{what} `{}`: {msg}",
-            name.escape_default()
-        )));
-    }
-    if let Some(path) = dirs
-        .iter()
-        .map(|d| d.join(format!("{name}.toml")))
-        .find(|p| p.is_file())
-    {
-        return Ok(path);
-    }
-    let known = names_in(dirs);
-    let near = known
-        .iter()
-        .filter(|k| levenshtein(name, k) <= 2)
-        .min_by_key(|k| levenshtein(name, k));
-    let hint = near
-        .map(|n| format!("; did you mean `{n}`?"))
-        .unwrap_or_default();
-    let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    Err(PlanError::new(format!(
-        "unknown {what} `{name}`{hint} (looked in {}; found: {})",
-        searched.join(", "),
-        if known.is_empty() {
-            "none".to_string()
-        } else {
-            known.join(", ")
-        }
-    )))
-}
-
-/// The `*.toml` names in `dirs`, sorted, without duplicates.
-fn names_in(dirs: &[PathBuf]) -> Vec<String> {
-    let mut names: Vec<String> = dirs
-        .iter()
-        .filter_map(|d| std::fs::read_dir(d).ok())
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_suffix(".toml")
-                .map(str::to_string)
-        })
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// Profile and matrix names: they label cells, heatmap files and report folders.
-pub(crate) fn check_name(name: &str) -> Result<(), String> {
-    let ok_start = name
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    let ok_rest = name.bytes().all(|b| {
-        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
-    });
-    if !(ok_start && ok_rest) || name.len() > 64 {
-        return Err("names are 1 to 64 lower-case letters, digits, `-`, `_` and `.`, starting with a letter or digit".into());
-    }
-    Ok(())
 }
 
 /// Load and validate one profile file against the host's tunables.
@@ -360,84 +256,6 @@ fn leaf_tunable(leaf: &Leaf, catalog: &Catalog) -> Result<Tunable, String> {
     catalog.tunable(name, value)
 }
 
-/// An environment variable name a profile may set.
-fn check_env_name(name: &str, allocator: &Allocator) -> Result<(), String> {
-    let mut bytes = name.bytes();
-    let ok = bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
-        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-    if !ok {
-        return Err(format!(
-            "`{}` is not an environment variable name of the form [A-Z_][A-Z0-9_]*",
-            name.escape_default()
-        ));
-    }
-    if name == "GLIBC_TUNABLES" {
-        return Err(
-            "GLIBC_TUNABLES is rendered from [tunables], after validation; set the tunables there"
-                .into(),
-        );
-    }
-    if name == "LD_PRELOAD" {
-        return Err("LD_PRELOAD comes from `allocator = \"preload:/path/lib.so\"`, which is validated; set it there".into());
-    }
-    if name.starts_with("LD_") {
-        return Err(format!(
-            "{name} changes how the loader starts the child; profiles may not set LD_* variables"
-        ));
-    }
-    if let Some((_, full)) = ENV_ALIASES.iter().find(|(alias, _)| *alias == name) {
-        return Err(format!("{name} is glibc's old spelling of {full}; set that in [tunables], where it is validated"));
-    }
-    if name == "PYTHON_GIL" {
-        return Err(
-            "PYTHON_GIL would change the build under test; the plan's builds decide it".into(),
-        );
-    }
-    if name.starts_with("ARENA_SWEEP_") {
-        return Err(format!(
-            "{name}: ARENA_SWEEP_* variables belong to arena-sweep itself"
-        ));
-    }
-    if name == "MALLOC_CONF" && *allocator == Allocator::Jemalloc {
-        return Err(format!(
-            "the extension's jemalloc (tikv-jemallocator, prefixed symbols) does not read MALLOC_CONF; use {JEMALLOC_CONF_VAR}"
-        ));
-    }
-    if name == JEMALLOC_CONF_VAR && *allocator != Allocator::Jemalloc {
-        return Err(format!("{JEMALLOC_CONF_VAR} only configures allocator = \"jemalloc\" (the extension's prefixed jemalloc)"));
-    }
-    Ok(())
-}
-
-fn check_env_value(name: &str, value: &str) -> Result<(), String> {
-    if value.contains('\0') {
-        return Err(format!(
-            "the value of {name} contains a NUL byte, which no environment variable can hold"
-        ));
-    }
-    if name == "MALLOC_CONF" || name == JEMALLOC_CONF_VAR {
-        // jemalloc's syntax: opt:value,opt:value. It only warns on a bad pair and runs
-        // with defaults, which would silently measure the wrong thing.
-        let ok_pair = |p: &str| {
-            p.split_once(':').is_some_and(|(k, v)| {
-                !k.is_empty()
-                    && k.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'
-                    })
-                    && !v.is_empty()
-                    && v.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-            })
-        };
-        if let Some(bad) = value.split(',').find(|p| !ok_pair(p)) {
-            return Err(format!("{name}: `{}` is not an `option:value` pair (jemalloc's syntax: opt:value,opt:value)", bad.escape_default()));
-        }
-    }
-    Ok(())
-}
-
 /// A TOML table as (key, value) pairs in file order, each key with its span, so that
 /// every entry's line is known.
 pub(crate) struct Entries<V>(pub Vec<(Spanned<String>, V)>);
@@ -528,227 +346,4 @@ impl<'de> Deserialize<'de> for TunableNode {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::catalog::tests::catalog;
-    use super::*;
-
-    fn load_str(file: &str, text: &str) -> Result<Profile, PlanError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(file);
-        std::fs::write(&path, text).unwrap();
-        load_profile(&path, &catalog()).map_err(|mut e| {
-            e.file = e
-                .file
-                .map(|f| f.strip_prefix(dir.path()).unwrap().to_path_buf());
-            e
-        })
-    }
-
-    #[test]
-    fn a_full_profile() {
-        let p = load_str(
-            "p.toml",
-            r#"
-name = "p"
-description = "  two arenas, fixed trim  "
-allocator = "glibc"
-[tunables]
-"glibc.malloc.arena_max" = 2
-glibc.malloc.trim_threshold = "128K"
-glibc.malloc.mmap_threshold = 131072
-[env]
-MY_VAR = "x y:z"
-"#,
-        )
-        .unwrap();
-        assert_eq!(p.name, "p");
-        assert_eq!(p.description, "two arenas, fixed trim");
-        assert_eq!(
-            p.glibc_tunables(),
-            "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072"
-        );
-        assert_eq!(p.env, vec![("MY_VAR".to_string(), "x y:z".to_string())]);
-    }
-
-    #[test]
-    fn a_tunable_given_twice_is_named_at_its_second_line_in_every_key_form() {
-        let twice = |second: &str| {
-            let text = format!(
-                "description = \"d\"\n[tunables]\n\"glibc.malloc.arena_max\" = 2\n{second}"
-            );
-            let e = load_str("t.toml", &text).unwrap_err();
-            assert!(
-                e.message
-                    .contains("glibc.malloc.arena_max is set twice (first on line 3)"),
-                "{e}"
-            );
-            e.line
-        };
-        // A dotted key, a section's key after another key, a nested inline table.
-        assert_eq!(twice("glibc.malloc.arena_max = 4\n"), Some(4));
-        assert_eq!(
-            twice("[tunables.glibc.malloc]\ntrim_threshold = 131072\n\n arena_max = 4\n"),
-            Some(7)
-        );
-        assert_eq!(
-            twice("\n\nglibc = { malloc = { trim_threshold = 1, arena_max = 4 } }\n"),
-            Some(6)
-        );
-    }
-
-    #[test]
-    fn name_defaults_to_the_file_name() {
-        let p = load_str("arena-max-3.toml", "description = \"d\"\n").unwrap();
-        assert_eq!(
-            (p.name.as_str(), p.allocator, p.tunables.len()),
-            ("arena-max-3", Allocator::Glibc, 0)
-        );
-        let e = load_str("Bad Name.toml", "description = \"d\"\n").unwrap_err();
-        assert_eq!(e.to_string(), "Bad Name.toml: the file name gives the profile name `Bad Name`: names are 1 to 64 lower-case letters, digits, `-`, `_` and `.`, starting with a letter or digit");
-    }
-
-    #[test]
-    fn jemalloc_options_go_to_the_prefixed_variable() {
-        let ok = load_str("j.toml", "description = \"d\"\nallocator = \"jemalloc\"\n[env]\n_RJEM_MALLOC_CONF = \"narenas:2,dirty_decay_ms:0\"\n");
-        assert_eq!(
-            ok.unwrap().child_env(),
-            vec![(
-                JEMALLOC_CONF_VAR.to_string(),
-                "narenas:2,dirty_decay_ms:0".to_string()
-            )]
-        );
-        let e = load_str(
-            "j.toml",
-            "description = \"d\"\nallocator = \"jemalloc\"\n[env]\nMALLOC_CONF = \"narenas:2\"\n",
-        )
-        .unwrap_err();
-        assert_eq!(e.line, Some(4));
-        assert!(e.message.contains("use _RJEM_MALLOC_CONF"), "{e}");
-        let e = load_str(
-            "j.toml",
-            "description = \"d\"\n[env]\n_RJEM_MALLOC_CONF = \"narenas:2\"\n",
-        )
-        .unwrap_err();
-        assert!(
-            e.message
-                .contains("only configures allocator = \"jemalloc\""),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn profiles_are_found_by_name_or_path() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("arena-max-2.toml"),
-            "description = \"d\"\n[tunables]\n\"glibc.malloc.arena_max\" = 2\n",
-        )
-        .unwrap();
-        let dirs = vec![dir.path().join("missing"), dir.path().to_path_buf()];
-        let c = catalog();
-        assert_eq!(
-            find_profile("arena-max-2", &dirs, &c)
-                .unwrap()
-                .glibc_tunables(),
-            "glibc.malloc.arena_max=2"
-        );
-        let by_path = dir.path().join("arena-max-2.toml");
-        assert_eq!(
-            find_profile(by_path.to_str().unwrap(), &[], &c)
-                .unwrap()
-                .name,
-            "arena-max-2"
-        );
-        // The baseline exists even without its file.
-        assert_eq!(
-            find_profile("glibc-default", &dirs, &c).unwrap(),
-            Profile::glibc_default()
-        );
-
-        let e = find_profile("arena-max-3", &dirs, &c).unwrap_err();
-        assert!(
-            e.message.starts_with(
-                "unknown tunables profile `arena-max-3`; did you mean `arena-max-2`? (looked in "
-            ),
-            "{e}"
-        );
-        assert!(e.message.ends_with("found: arena-max-2)"), "{e}");
-        let e = find_profile("../etc", &dirs, &c).unwrap_err();
-        assert_eq!(e.to_string(), "no such tunables profile file: ../etc");
-        let e = find_profile("Arena", &dirs, &c).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("tunables profile `Arena`: names are"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn default_dirs_include_the_source_tree() {
-        let dirs = default_dirs("tunables");
-        assert_eq!(dirs[0], PathBuf::from("tunables"));
-        assert!(
-            dirs.iter().any(|d| d.join("glibc-default.toml").is_file()),
-            "{dirs:?}"
-        );
-    }
-
-    /// Every shipped profile loads against this machine's glibc, its name matches its
-    /// file, and its description says when to use it.
-    #[test]
-    fn shipped_profiles_load() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tunables");
-        let host = Catalog::for_host();
-        let names = names_in(std::slice::from_ref(&dir));
-        for required in [
-            "glibc-default",
-            "arena-max-1",
-            "arena-max-2",
-            "arena-max-4",
-            "trim-threshold-128k",
-            "mmap-threshold-128k",
-            "server",
-            "jemalloc",
-            "jemalloc-tuned",
-        ] {
-            assert!(
-                names.iter().any(|n| n == required),
-                "tunables/{required}.toml is missing"
-            );
-        }
-        for name in &names {
-            let p = load_profile(&dir.join(format!("{name}.toml")), &host)
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(&p.name, name);
-            assert!(p.description.len() > 40, "{name}: say when to use it");
-        }
-        let base = load_profile(&dir.join("glibc-default.toml"), &host).unwrap();
-        assert_eq!(
-            (base.tunables, base.allocator, base.env),
-            (vec![], Allocator::Glibc, vec![])
-        );
-        let tuned = load_profile(&dir.join("jemalloc-tuned.toml"), &host).unwrap();
-        assert_eq!(tuned.allocator, Allocator::Jemalloc);
-        assert!(tuned.env.iter().any(|(k, _)| k == JEMALLOC_CONF_VAR));
-    }
-
-    /// One fixture per kind of error, each naming its expected error on its first
-    /// line: `# error: LINE: MESSAGE` (or `# error: -: MESSAGE` when it has no line).
-    #[test]
-    fn profile_error_fixtures() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plan-errors");
-        let mut seen = 0;
-        for (path, line, message) in crate::tunables::tests::fixtures(&dir, "profile-") {
-            let err = load_profile(&path, &catalog()).expect_err(&path.display().to_string());
-            assert_eq!(
-                (err.line, err.message.as_str()),
-                (line, message.as_str()),
-                "{}",
-                path.display()
-            );
-            assert_eq!(err.file.as_deref(), Some(path.as_path()));
-            seen += 1;
-        }
-        assert!(seen >= 20, "only {seen} profile fixtures");
-    }
-}
+mod tests;
