@@ -83,7 +83,8 @@ mkdir -p "$stage/src" "$dist"
 # Files are replaced only when their content changed, so cargo's fingerprints survive
 # a rerun and only what changed is rebuilt.
 put() { cmp -s "$1" "$2" || cp "$1" "$2"; }
-for f in poc-ext/src/*.rs; do put "$f" "$stage/src/$(basename "$f")"; done
+mkdir -p "$stage/src/patterns"
+for f in poc-ext/src/*.rs poc-ext/src/patterns/*.rs; do put "$f" "$stage/${f#poc-ext/}"; done
 put poc-ext/pyproject.toml "$stage/pyproject.toml"
 put Cargo.lock "$stage/Cargo.lock"
 { sed "0,/^version = \".*\"/s//version = \"$ext_version\"/" poc-ext/Cargo.toml; printf '\n[workspace]\n'; } >"$work/Cargo.toml.new"

@@ -89,6 +89,14 @@ pub(crate) const SOURCES: &[(&str, &str)] = &[
         include_str!("../../poc-ext/src/patterns.rs"),
     ),
     (
+        "src/patterns/params.rs",
+        include_str!("../../poc-ext/src/patterns/params.rs"),
+    ),
+    (
+        "src/patterns/tests.rs",
+        include_str!("../../poc-ext/src/patterns/tests.rs"),
+    ),
+    (
         "src/introspect.rs",
         include_str!("../../poc-ext/src/introspect.rs"),
     ),

@@ -39,8 +39,10 @@ fn materialize(root: &Path) -> Result<PathBuf> {
     if dir.join(".complete").is_file() {
         return Ok(dir);
     }
-    std::fs::create_dir_all(dir.join("src"))?;
     for (name, content) in SOURCES {
+        if let Some(parent) = dir.join(name).parent() {
+            std::fs::create_dir_all(parent)?;
+        }
         let mut content = content.to_string();
         if *name == "Cargo.toml" {
             // Detach from any workspace above the cache folder.
