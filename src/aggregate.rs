@@ -414,7 +414,7 @@ pub(crate) mod tests_support {
             crate::results::Cell {
                 build: Build::Nogil,
                 point: Point {
-                    binding: "pyo3".into(),
+                    binding: crate::model::Binding::Pyo3,
                     profile: "glibc-default".into(),
                     pattern: "seed".into(),
                     python_threads: 8,

@@ -159,9 +159,15 @@ pub struct ExtPolicy {
 /// The padding variable's name (each run's environment gets a random length of it).
 pub const PAD_VAR: &str = "ARENA_SWEEP_PAD";
 
-/// How Python calls the Rust code. Plans and records keep the binding as its name
-/// (`Point::binding`); this is the one table of names and what each means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// How Python calls the Rust code. This is the one table of names and what each
+/// means: flags and matrix files are parsed with [`Binding::parse`], plans and records
+/// write the name (serde's, the same as [`Binding::as_str`]), and every other module
+/// matches variants.
+///
+/// Bindings are ordered by name, as the strings they replace were (see the `Ord`
+/// impl), so that sorted output, maps keyed by binding and seeded run orders do not
+/// change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Binding {
     /// PyO3, the GIL held through the call (the talk's).
@@ -172,9 +178,13 @@ pub enum Binding {
     CtypesCdll,
     /// ctypes.PyDLL: the GIL held through the call.
     CtypesPydll,
+    /// `--workload`: the user's code decides how it calls native code. Not one of
+    /// [`Binding::ALL`], so no flag or matrix file can name it.
+    Workload,
 }
 
 impl Binding {
+    /// The PoC's bindings, the ones a flag or a matrix file may name.
     pub const ALL: [Binding; 4] = [
         Binding::Pyo3,
         Binding::Pyo3Detach,
@@ -196,23 +206,40 @@ impl Binding {
             Binding::Pyo3Detach => "pyo3-detach",
             Binding::CtypesCdll => "ctypes-cdll",
             Binding::CtypesPydll => "ctypes-pydll",
+            Binding::Workload => "workload",
         }
     }
 
-    /// The binding of a name, if it is one.
+    /// The binding of a name a user may give (one of [`Binding::NAMES`]), if it is one.
     pub fn parse(name: &str) -> Option<Binding> {
         Binding::ALL.into_iter().find(|b| b.as_str() == name)
     }
 
-    /// Whether the GIL is held while the Rust code runs (on GIL builds).
+    /// Whether the GIL is held while the Rust code runs (on GIL builds). False for a
+    /// workload, whose code decides: it is not known to hold it.
     pub fn holds_gil(self) -> bool {
         matches!(self, Binding::Pyo3 | Binding::CtypesPydll)
     }
 }
 
+/// By name, as the strings were: "ctypes-cdll" < "ctypes-pydll" < "pyo3" <
+/// "pyo3-detach" < "workload". Sorted output and seeded run orders depend on it.
+impl Ord for Binding {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Binding {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The name, padded and aligned as a `&str` would be (`{:<14}` in tables).
 impl std::fmt::Display for Binding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::RunArgs;
 use crate::error::usage;
 use crate::matrix::{find_matrix, MatrixFile};
-use crate::model::Build;
+use crate::model::{Binding, Build};
 use crate::results::{Cell, Point};
 use crate::risk::Thresholds;
 use crate::tunables::{
@@ -50,7 +50,7 @@ pub struct Plan {
     pub sleep_ms: u32,
     pub reps: u32,
     pub builds: Vec<Build>,
-    pub bindings: Vec<String>,
+    pub bindings: Vec<Binding>,
     pub patterns: Vec<PatternSpec>,
     pub profiles: Vec<Profile>,
     pub sample_interval_ms: f64,
@@ -236,7 +236,7 @@ impl Plan {
         check_patterns_fit(&patterns, rust_threads.iter().copied().max().unwrap_or(1))?;
         let mut bindings = match &workload {
             // The user's code decides how it calls native code.
-            Some(_) => vec!["workload".to_string()],
+            Some(_) => vec![Binding::Workload],
             None => pick(
                 given("bindings"),
                 &args.bindings,
@@ -291,7 +291,7 @@ impl Plan {
                         for &r in &self.rust_threads {
                             out.push((
                                 Point {
-                                    binding: binding.clone(),
+                                    binding: *binding,
                                     profile: profile.name.clone(),
                                     pattern: pattern.name.clone(),
                                     python_threads: p,

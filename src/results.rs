@@ -21,8 +21,8 @@ pub use store::{load, Loaded, ResultsWriter};
 /// compared with each other.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Point {
-    /// How Python calls the Rust code: a [`Binding`]'s name.
-    pub binding: String,
+    /// How Python calls the Rust code (written as its name).
+    pub binding: Binding,
     /// The allocator profile (tunables/*.toml, or "adhoc").
     pub profile: String,
     /// The allocation pattern (seed, churn, ...) or `workload:<file>`.

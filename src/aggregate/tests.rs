@@ -10,7 +10,7 @@ fn run(build: Build, python_threads: u32, rep: u32, delta_kib: i64) -> RunRecord
     let cell = Cell {
         build,
         point: Point {
-            binding: "pyo3".into(),
+            binding: crate::model::Binding::Pyo3,
             profile: "glibc-default".into(),
             pattern: "seed".into(),
             python_threads,

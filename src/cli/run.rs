@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::values::{parse_duration, parse_duration_or_zero, parse_grid_arg, parse_size_kib, Grid};
+use super::values::{
+    binding_parser, parse_duration, parse_duration_or_zero, parse_grid_arg, parse_size_kib, Grid,
+};
 use super::{ExtArgs, PythonArgs, ReportOptions};
+use crate::model::Binding;
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -64,8 +67,8 @@ pub struct RunArgs {
     /// GIL during the call, as the talk did; pyo3-detach releases it; ctypes-cdll calls
     /// a C export through ctypes.CDLL (releases the GIL); ctypes-pydll through
     /// ctypes.PyDLL (holds it).
-    #[arg(long = "binding", default_value = "pyo3", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::model::Binding::NAMES))]
-    pub bindings: Vec<String>,
+    #[arg(long = "binding", default_value = "pyo3", value_delimiter = ',', value_parser = binding_parser())]
+    pub bindings: Vec<Binding>,
     /// Your own workload instead of the PoC patterns: a Python file defining
     /// call(rust_threads, worker_id, iteration) and optionally setup(params). Lines
     /// `# requires: pkg==version` name PyPI packages to install (into arena-sweep's own

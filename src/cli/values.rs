@@ -1,7 +1,18 @@
-//! Parsers for flag values: sizes, durations, thread-count grids and plain numbers,
+//! Parsers for flag values: sizes, durations, thread-count grids, bindings and plain numbers,
 //! each with an error message that names the value given.
 
 use std::time::Duration;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+
+use crate::model::Binding;
+
+/// `--binding`: one of [`Binding::NAMES`], refused (and completed) as clap's list of
+/// possible values does, then turned into its [`Binding`].
+pub(super) fn binding_parser() -> impl TypedValueParser<Value = Binding> {
+    PossibleValuesParser::new(Binding::NAMES)
+        .map(|name| Binding::parse(&name).expect("clap let through only Binding::NAMES"))
+}
 
 /// A parsed thread-count grid (a newtype, so clap takes it as one value).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -46,7 +46,7 @@ pub struct MatrixFile {
     pub sleep_ms: Option<u32>,
     pub reps: Option<u32>,
     pub builds: Option<Vec<Build>>,
-    pub bindings: Option<Vec<String>>,
+    pub bindings: Option<Vec<Binding>>,
     pub patterns: Option<Vec<PatternSpec>>,
     /// Profile names or paths, each with its line, resolved by [`MatrixFile::profiles`].
     pub tunables: Option<Vec<ProfileRef>>,
@@ -135,7 +135,7 @@ pub fn parse_matrix(path: &Path, text: &str) -> Result<MatrixFile, PlanError> {
                 list,
                 &src,
                 |b: &String| check_binding(b),
-                String::clone,
+                |b: &Binding| b.as_str().to_string(),
             )
         })
         .transpose()?;
@@ -224,16 +224,14 @@ fn bounded(
 }
 
 /// A `bindings` entry: one of the bindings the PoC knows.
-fn check_binding(b: &str) -> Result<String, String> {
-    if Binding::parse(b).is_some() {
-        Ok(b.to_string())
-    } else {
-        Err(format!(
+fn check_binding(b: &str) -> Result<Binding, String> {
+    Binding::parse(b).ok_or_else(|| {
+        format!(
             "unknown binding `{}`; expected one of {}",
             b.escape_default(),
             Binding::NAMES.join(", ")
-        ))
-    }
+        )
+    })
 }
 
 /// A `patterns` entry, checked with the extension's own parser.

@@ -120,7 +120,7 @@ fn several_patterns_and_bindings() {
             params: "keep_every=16,size=4096".into()
         }
     );
-    assert_eq!(p.bindings, vec!["pyo3", "pyo3-detach"]);
+    assert_eq!(p.bindings, vec![Binding::Pyo3, Binding::Pyo3Detach]);
     assert_eq!(p.points().len(), 4);
 }
 
@@ -193,7 +193,7 @@ fn a_workload_replaces_patterns_and_bindings() {
             params: "size=10".into()
         }]
     );
-    assert_eq!(p.bindings, vec!["workload"]);
+    assert_eq!(p.bindings, vec![Binding::Workload]);
     assert_eq!(p.workload.as_ref().unwrap().requires, vec!["blake3==1.0.8"]);
     let err = plan(&[
         "--workload",

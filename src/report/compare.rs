@@ -21,6 +21,7 @@ use anyhow::Result;
 use super::figure::{mib, save, slug, stars, times, STARS_LEGEND};
 use super::grid::{Grid, GridCell, Scale};
 use crate::aggregate::CellSummary;
+use crate::model::Binding;
 use crate::risk::evidence::{self, Figure, Judged, Outcome, Rule};
 use crate::stats::{benjamini_hochberg, mann_whitney_u};
 
@@ -41,7 +42,7 @@ pub struct Paired<'a> {
     pub judged: Option<Judged>,
 }
 
-type Key<'a> = (&'a str, &'a str, &'a str, u32, u32);
+type Key<'a> = (&'a str, Binding, &'a str, u32, u32);
 
 /// Pair the points of two sweeps; an error says why nothing can be paired.
 pub fn pair<'a>(
@@ -59,7 +60,7 @@ pub fn pair<'a>(
         let profile = if by_profile { p.profile.as_str() } else { "" };
         (
             profile,
-            &p.binding,
+            p.binding,
             &p.pattern,
             p.python_threads,
             p.rust_threads,
@@ -290,7 +291,7 @@ fn csv_row(p: &Paired) -> [String; 23] {
     [
         a.profile.clone(),
         b.profile.clone(),
-        a.binding.clone(),
+        a.binding.to_string(),
         a.pattern.clone(),
         a.python_threads.to_string(),
         a.rust_threads.to_string(),
@@ -367,7 +368,7 @@ fn diff_maps() -> [(&'static str, &'static str, &'static str, CellFn, bool); 2] 
 }
 
 /// The pairs grouped by (profile A, profile B, binding, pattern), in that order.
-type Groups<'p, 'a> = BTreeMap<(String, String, String, String), Vec<&'p Paired<'a>>>;
+type Groups<'p, 'a> = BTreeMap<(String, String, Binding, String), Vec<&'p Paired<'a>>>;
 
 fn groups<'p, 'a>(pairs: &'p [Paired<'a>]) -> Groups<'p, 'a> {
     let mut groups: Groups = BTreeMap::new();
@@ -377,7 +378,7 @@ fn groups<'p, 'a>(pairs: &'p [Paired<'a>]) -> Groups<'p, 'a> {
             .entry((
                 a.profile.clone(),
                 b.profile.clone(),
-                a.binding.clone(),
+                a.binding,
                 a.pattern.clone(),
             ))
             .or_default()
@@ -440,7 +441,7 @@ pub fn write_heatmaps(dir: &Path, pairs: &[Paired], host: &str) -> Result<Vec<St
             "{}-vs-{}--{}--{}",
             slug(&pa),
             slug(&pb),
-            slug(&binding),
+            slug(binding.as_str()),
             slug(&pattern)
         );
         for (prefix, title, bar, cell, log) in diff_maps() {

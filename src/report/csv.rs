@@ -133,7 +133,7 @@ fn row(c: &CellSummary) -> Vec<String> {
     let ok = |b: &Option<BuildStats>| b.as_ref().map_or(0, |b| b.runs_ok);
     let mut row = vec![
         p.profile.clone(),
-        p.binding.clone(),
+        p.binding.to_string(),
         p.pattern.clone(),
         p.python_threads.to_string(),
         p.rust_threads.to_string(),

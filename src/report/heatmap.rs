@@ -23,6 +23,7 @@ use super::figure::{count, mib, save, slug, stars, times, STARS_LEGEND};
 use super::grid::{CellMarks, Grid, GridCell, MarkedGrid, Scale};
 use super::scale::short_number;
 use crate::aggregate::{BuildStats, CellSummary, UNSTABLE_CI_HALF_WIDTH, UNSTABLE_CV};
+use crate::model::Binding;
 use crate::results::Point;
 use crate::risk::{RiskLevel, Thresholds};
 
@@ -169,7 +170,7 @@ impl Metric {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Group {
     pub profile: String,
-    pub binding: String,
+    pub binding: Binding,
     pub pattern: String,
 }
 
@@ -177,7 +178,7 @@ impl Group {
     pub fn of(p: &Point) -> Group {
         Group {
             profile: p.profile.clone(),
-            binding: p.binding.clone(),
+            binding: p.binding,
             pattern: p.pattern.clone(),
         }
     }
@@ -199,7 +200,7 @@ impl Group {
         format!(
             "{}--{}--{}",
             slug(&self.profile),
-            slug(&self.binding),
+            slug(self.binding.as_str()),
             slug(&self.pattern)
         )
     }

@@ -371,7 +371,7 @@ fn point_cells(c: &CellSummary) -> Vec<Markup> {
     };
     vec![
         cell(&p.profile),
-        cell(&p.binding),
+        cell(p.binding.as_str()),
         cell(&p.pattern),
         cell(format!("{}x{}", p.python_threads, p.rust_threads)),
         d(&c.gil),

@@ -128,7 +128,7 @@ fn highest_amplification(summaries: &[CellSummary], reps: u32) -> String {
             p.python_threads,
             p.rust_threads,
             esc(&p.profile),
-            esc(&p.binding),
+            esc(p.binding.as_str()),
             esc(&p.pattern),
             d(&c.gil),
             d(&c.nogil),

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::CellSummary;
+use crate::model::Binding;
 use crate::risk::evidence::Rule;
 use crate::risk::{Advice, RiskLevel, Thresholds, Verdict};
 
@@ -27,7 +28,7 @@ pub struct Interval {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PointVerdict {
     pub profile: String,
-    pub binding: String,
+    pub binding: Binding,
     pub pattern: String,
     pub python_threads: u32,
     pub rust_threads: u32,
@@ -158,7 +159,7 @@ pub fn points(summaries: &[CellSummary]) -> Vec<PointVerdict> {
             let p = &c.point;
             PointVerdict {
                 profile: p.profile.clone(),
-                binding: p.binding.clone(),
+                binding: p.binding,
                 pattern: p.pattern.clone(),
                 python_threads: p.python_threads,
                 rust_threads: p.rust_threads,

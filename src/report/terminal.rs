@@ -10,6 +10,7 @@ pub use bindings::bindings_block;
 use std::fmt::Write as _;
 
 use crate::aggregate::{BuildStats, CellSummary, RegionMedians, Summary};
+use crate::model::Binding;
 use crate::risk::Thresholds;
 
 fn mib(kib: f64) -> String {
@@ -264,12 +265,12 @@ fn amplification(s: &mut String, c: &CellSummary, thresholds: &Thresholds) {
 /// is printed after it by the report step.
 pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> String {
     let mut s = String::new();
-    let mut groups: Vec<(String, String, String)> = summaries
+    let mut groups: Vec<(String, Binding, String)> = summaries
         .iter()
         .map(|c| {
             (
                 c.point.profile.clone(),
-                c.point.binding.clone(),
+                c.point.binding,
                 c.point.pattern.clone(),
             )
         })

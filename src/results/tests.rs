@@ -11,7 +11,7 @@ fn record(id: &str) -> RunRecord {
     let cell = Cell {
         build: Build::Nogil,
         point: Point {
-            binding: "pyo3".into(),
+            binding: crate::model::Binding::Pyo3,
             profile: "glibc-default".into(),
             pattern: "seed".into(),
             python_threads: 2,
@@ -94,6 +94,32 @@ fn bindings_have_one_name_each_and_serde_writes_it() {
     assert_eq!(Binding::parse("PyO3"), None);
     let held: Vec<Binding> = Binding::ALL.into_iter().filter(|b| b.holds_gil()).collect();
     assert_eq!(held, [Binding::Pyo3, Binding::CtypesPydll]);
+}
+
+#[test]
+fn a_workload_binding_reads_and_writes_its_name_but_no_flag_may_give_it() {
+    let w = Binding::Workload;
+    assert_eq!(serde_json::to_value(w).unwrap(), "workload");
+    assert_eq!(serde_json::from_str::<Binding>("\"workload\"").unwrap(), w);
+    assert_eq!(w.to_string(), "workload");
+    assert_eq!(Binding::parse("workload"), None);
+    assert!(serde_json::from_str::<Binding>("\"cffi\"").is_err());
+}
+
+#[test]
+fn bindings_sort_by_name_as_the_strings_did() {
+    let mut all: Vec<Binding> = Binding::ALL.to_vec();
+    all.push(Binding::Workload);
+    let mut by_enum = all.clone();
+    by_enum.sort();
+    let mut by_name: Vec<&str> = all.iter().map(|b| b.as_str()).collect();
+    by_name.sort();
+    assert_eq!(
+        by_enum.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
+        by_name
+    );
+    // Padding and alignment apply as they did to the name (tables use `{:<14}`).
+    assert_eq!(format!("[{:<8}]", Binding::Pyo3), "[pyo3    ]");
 }
 
 #[test]

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ranking::BASELINE_PROFILE;
 use crate::aggregate::{BuildStats, CellSummary};
+use crate::model::Binding;
 use crate::results::Point;
 use crate::stats::{self, Ci};
 use crate::units::signed_mib;
@@ -144,8 +145,8 @@ pub struct ProfileEvidence {
 }
 
 /// A point's key without the profile.
-fn key(p: &Point) -> (&str, &str, u32, u32) {
-    (&p.binding, &p.pattern, p.python_threads, p.rust_threads)
+fn key(p: &Point) -> (Binding, &str, u32, u32) {
+    (p.binding, &p.pattern, p.python_threads, p.rust_threads)
 }
 
 /// The seed of an interval: from a name, so a report is reproducible.
@@ -303,7 +304,7 @@ mod tests {
                 let cell = Cell {
                     build,
                     point: Point {
-                        binding: "pyo3".into(),
+                        binding: crate::model::Binding::Pyo3,
                         profile: profile.into(),
                         pattern: "large".into(),
                         python_threads,

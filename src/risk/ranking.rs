@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::aggregate::{BuildStats, CellSummary};
+use crate::model::Binding;
 use crate::results::Point;
 use crate::stats::median;
 
@@ -53,8 +54,8 @@ fn med(xs: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// A point's key without the profile, to pair a profile's point with the baseline's.
-fn key(p: &Point) -> (&str, &str, u32, u32) {
-    (&p.binding, &p.pattern, p.python_threads, p.rust_threads)
+fn key(p: &Point) -> (Binding, &str, u32, u32) {
+    (p.binding, &p.pattern, p.python_threads, p.rust_threads)
 }
 
 /// 1-based ranks by ascending value; None sorts last, ties share the order given.
@@ -195,7 +196,7 @@ pub(crate) mod tests {
                 let cell = Cell {
                     build,
                     point: Point {
-                        binding: "pyo3".into(),
+                        binding: crate::model::Binding::Pyo3,
                         profile: profile.into(),
                         pattern: "seed".into(),
                         python_threads,

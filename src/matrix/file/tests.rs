@@ -48,10 +48,7 @@ tunables = ["glibc-default", "arena-max-2"]
         (Some(3), Some(0), Some(2))
     );
     assert_eq!(m.builds, Some(vec![Build::Nogil, Build::Gil]));
-    assert_eq!(
-        m.bindings,
-        Some(vec!["pyo3".to_string(), "ctypes-cdll".to_string()])
-    );
+    assert_eq!(m.bindings, Some(vec![Binding::Pyo3, Binding::CtypesCdll]));
     let pattern = |n: &str, p: &str| PatternSpec {
         name: n.into(),
         params: p.into(),

@@ -16,7 +16,7 @@ fn point(python_threads: u32, rust_threads: u32, gil: &[f64], nogil: &[f64]) -> 
             let cell = Cell {
                 build,
                 point: Point {
-                    binding: "pyo3".into(),
+                    binding: crate::model::Binding::Pyo3,
                     profile: "p".into(),
                     pattern: "churn".into(),
                     python_threads,

@@ -35,7 +35,14 @@ pub(super) fn plan_section(pf: &PlanFile) -> Markup {
         ("iterations per Python thread", plan.iterations.to_string()),
         ("sleep between calls", format!("{} ms", plan.sleep_ms)),
         ("repetitions per build", plan.reps.to_string()),
-        ("bindings", plan.bindings.join(", ")),
+        (
+            "bindings",
+            plan.bindings
+                .iter()
+                .map(|b| b.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         ("patterns", patterns),
         ("GIL delta floor", format!("{} MiB", plan.floor_mib)),
         ("seed", plan.seed.to_string()),

@@ -8,15 +8,16 @@ use super::{mib, mib_signed};
 use crate::aggregate::{BuildStats, CellSummary};
 use crate::results::Binding;
 
-/// A row of the tables: build ("gil" or "nogil"), binding name, its figures.
-type Row<'a> = (&'static str, &'a str, &'a BuildStats);
+/// A row of the tables: build ("gil" or "nogil"), binding, its figures.
+type Row<'a> = (&'static str, Binding, &'a BuildStats);
 
-/// Whether the GIL is held while the Rust code runs, per binding (GIL builds).
-fn gil_during_call(binding: &str) -> &'static str {
-    match Binding::parse(binding).map(Binding::holds_gil) {
-        Some(true) => "held",
-        Some(false) => "released",
-        None => "?",
+/// Whether the GIL is held while the Rust code runs, per binding (GIL builds); a
+/// workload's code decides, so it is not known.
+fn gil_during_call(binding: Binding) -> &'static str {
+    match binding {
+        Binding::Workload => "?",
+        b if b.holds_gil() => "held",
+        _ => "released",
     }
 }
 
@@ -46,11 +47,11 @@ pub fn bindings_block(points: &[&CellSummary], reps: u32) -> String {
 fn held_delta(points: &[&CellSummary]) -> Option<f64> {
     points
         .iter()
-        .find(|c| Binding::parse(&c.point.binding) == Some(Binding::Pyo3))
+        .find(|c| c.point.binding == Binding::Pyo3)
         .or_else(|| {
             points
                 .iter()
-                .find(|c| Binding::parse(&c.point.binding) == Some(Binding::CtypesPydll))
+                .find(|c| c.point.binding == Binding::CtypesPydll)
         })
         .and_then(|c| c.gil.as_ref())
         .map(|b| b.delta_kib.median)
@@ -59,19 +60,21 @@ fn held_delta(points: &[&CellSummary]) -> Option<f64> {
 /// The rows in the order a reader compares them: GIL builds, then free-threaded;
 /// within each, bindings holding the GIL before those releasing it.
 fn rows<'a>(points: &[&'a CellSummary]) -> Vec<Row<'a>> {
-    let rank =
-        |b: &str| Binding::parse(b).map_or((true, usize::MAX), |b| (!b.holds_gil(), b as usize));
+    let rank = |b: Binding| match b {
+        Binding::Workload => (true, usize::MAX),
+        b => (!b.holds_gil(), b as usize),
+    };
     let mut points: Vec<&CellSummary> = points.to_vec();
-    points.sort_by_key(|c| rank(&c.point.binding));
+    points.sort_by_key(|c| rank(c.point.binding));
     let mut rows: Vec<Row> = Vec::new();
     for c in &points {
         if let Some(b) = &c.gil {
-            rows.push(("gil", c.point.binding.as_str(), b));
+            rows.push(("gil", c.point.binding, b));
         }
     }
     for c in &points {
         if let Some(b) = &c.nogil {
-            rows.push(("nogil", c.point.binding.as_str(), b));
+            rows.push(("nogil", c.point.binding, b));
         }
     }
     rows
@@ -99,7 +102,7 @@ fn figures_table(s: &mut String, rows: &[Row], held: Option<f64>, floor: f64) {
         let during = if *build == "nogil" {
             "no GIL"
         } else {
-            gil_during_call(binding)
+            gil_during_call(*binding)
         };
         let amp = held.map_or("-".to_string(), |h| {
             format!(
@@ -164,16 +167,16 @@ mod tests {
             .find(|c| c.point.profile == "arena-max-2")
             .unwrap();
         let mut points = Vec::new();
-        // Given in no useful order; one name is not a binding this build knows.
+        // Given in no useful order; one is a workload, whose GIL use is not known.
         for (binding, grow) in [
-            ("ctypes-cdll", 4.0),
-            ("pyo3-detach", 3.0),
-            ("cffi", 5.0),
-            ("ctypes-pydll", 2.0),
-            ("pyo3", 1.0),
+            (Binding::CtypesCdll, 4.0),
+            (Binding::Pyo3Detach, 3.0),
+            (Binding::Workload, 5.0),
+            (Binding::CtypesPydll, 2.0),
+            (Binding::Pyo3, 1.0),
         ] {
             let mut c = one.clone();
-            c.point.binding = binding.to_string();
+            c.point.binding = binding;
             if let Some(g) = c.gil.as_mut() {
                 g.delta_kib.median *= grow;
             }
@@ -202,7 +205,7 @@ mod tests {
                 ("ctypes-pydll", "held"),
                 ("pyo3-detach", "released"),
                 ("ctypes-cdll", "released"),
-                ("cffi", "?"),
+                ("workload", "?"),
             ],
             "{text}"
         );

@@ -57,7 +57,7 @@ fn driver_args(spec: &RunSpec, msg_fd: i32) -> Vec<OsString> {
         text("sleep_ms", &spec.sleep_ms.to_string()),
         text("pattern", &p.pattern),
         text("pattern_params", &spec.pattern_params),
-        text("binding", &p.binding),
+        text("binding", p.binding.as_str()),
         text("start", spec.start.as_str()),
         text("verify", if spec.verify { "1" } else { "0" }),
         kv("workload", &workload),
