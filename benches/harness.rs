@@ -16,7 +16,8 @@
 //!    and the parent's own CPU and memory at 10, 100 and 1000 Rust threads per call.
 //!
 //! Environment: ARENA_SWEEP_BENCH_ROUNDS (default 5) for the A/B rounds;
-//! ARENA_SWEEP_BENCH_SKIP_DEFAULT=1 skips the full default matrix (about 2 minutes).
+//! ARENA_SWEEP_BENCH_SKIP_DEFAULT=1 skips the full default matrix (about 2 minutes);
+//! ARENA_SWEEP_BENCH_ONLY=overhead runs only the first part (a few minutes).
 //! It provisions the interpreter pair and the extension builds first (cached), and
 //! psrecord into a virtual environment of its own.
 
@@ -780,6 +781,13 @@ fn main() {
         &tmpdir("warmup"),
     );
     let mut summary = vec![harness_overhead()];
+    if std::env::var("ARENA_SWEEP_BENCH_ONLY").as_deref() == Ok("overhead") {
+        println!(
+            "\n== summary (ARENA_SWEEP_BENCH_ONLY=overhead)\n  {}",
+            summary[0]
+        );
+        return;
+    }
     summary.extend(sampler());
     summary.extend(psrecord());
     summary.extend(repeatability());
