@@ -269,9 +269,12 @@ fn the_stranded_case_predicts_what_malloc_trim_returns_and_leads_with_trimming()
         .unwrap()
         * 1024;
     eprintln!("{view}\npredicted {predicted} B, malloc_trim(0) returned {trimmed} B (free {free} of {system})");
-    // Eight threads each freed 256 x 64 KiB below a kept block.
+    // Eight threads each freed 256 x 64 KiB (16 MiB) below a kept block. How many of
+    // those stay stranded depends on how the threads overlapped: a thread that starts
+    // after another ended takes over its arena and reuses the freed memory (one CI run
+    // found 48 MiB in 6 heaps where most find over 64 MiB). At least one thread's worth.
     assert!(
-        predicted >= 64 << 20,
+        predicted >= 16 << 20,
         "predicted only {predicted} B:\n{view}"
     );
     let diff = predicted.abs_diff(trimmed) as f64;
