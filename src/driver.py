@@ -251,9 +251,6 @@ def make_call():
     fail("config", "unknown binding %r" % binding)
 
 
-EAGAIN = 11
-
-
 def classify(exc):
     """The failure kind of a call's exception. arena_poc raises OSError with the
     errno of a failed Rust thread spawn (EAGAIN under RLIMIT_NPROC) and ValueError
@@ -261,7 +258,9 @@ def classify(exc):
     RuntimeError, known only by its message."""
     if isinstance(exc, ValueError) and not CFG.get("workload"):
         return "config"
-    if isinstance(exc, OSError) and exc.errno == EAGAIN:
+    import errno  # only after a failure: nothing is imported for it before the baseline
+
+    if isinstance(exc, OSError) and exc.errno == errno.EAGAIN:
         return "thread_spawn"
     if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
         return "thread_spawn"

@@ -164,7 +164,7 @@ fn resolve_host(args: &RunArgs, plan: &Plan, out: &mut dyn Write) -> Result<Host
         .builds
         .iter()
         .map(|&b| {
-            let compiled = super::executor::compile_driver(&source, &pair.get(b).path);
+            let compiled = super::executor::compile_driver(&source, pair.get(b));
             (b, compiled.unwrap_or_else(|| source.clone()))
         })
         .collect();

@@ -191,10 +191,15 @@ fn record(
 /// CPython runs a `.pyc` given as the script, and compiling the driver's source at
 /// every start would cost each run several milliseconds (the talk's 60-line script
 /// compiles in under one); a process that would compile it anyway takes it from
-/// the source instead. `None` when the interpreter could not compile it (the source
-/// is used then).
-pub fn compile_driver(source: &Path, python: &Path) -> Option<PathBuf> {
-    let tag = &crate::paths::hash_parts([python.as_os_str().as_encoded_bytes()])[..8];
+/// the source instead. The name carries the interpreter's path and version, so an
+/// interpreter upgraded in place (another bytecode format) gets a file of its own.
+/// `None` when the interpreter could not compile it (the source is used then).
+pub fn compile_driver(source: &Path, interpreter: &Interpreter) -> Option<PathBuf> {
+    let python = &interpreter.path;
+    let tag = &crate::paths::hash_parts([
+        python.as_os_str().as_encoded_bytes(),
+        interpreter.version.as_bytes(),
+    ])[..8];
     let pyc = source.with_extension(format!("{tag}.pyc"));
     if pyc.is_file() {
         return Some(pyc);
