@@ -61,10 +61,12 @@ pub fn snapshot_status(pid: i32) -> Result<Snapshot> {
 
 /// Take a snapshot of a live process.
 pub fn snapshot(pid: i32) -> Result<Snapshot> {
+    with_regions(pid, snapshot_status(pid)?)
+}
+
+/// A status snapshot completed with the region split from `/proc/<pid>/smaps`.
+pub fn with_regions(pid: i32, mut snap: Snapshot) -> Result<Snapshot> {
     let dir = format!("/proc/{pid}");
-    let status = std::fs::File::open(format!("{dir}/status"))
-        .with_context(|| format!("cannot read {dir}/status"))?;
-    let mut snap = parse_status(status)?;
     let text = std::fs::read(format!("{dir}/smaps"))
         .with_context(|| format!("cannot read {dir}/smaps"))?;
     let maps =

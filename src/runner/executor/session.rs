@@ -54,9 +54,10 @@ impl Session {
     /// keeps what was measured before it).
     pub fn walk(&mut self, spec: &RunSpec, trace: &mut Trace) -> Result<Metrics, Fail> {
         self.expect::<Ready>(trace)?;
-        let baseline = self.snap("ready")?;
+        let (baseline, arenas) = self.snap_with_arenas("ready", trace);
+        trace.arenas.ready = arenas;
+        let baseline = baseline?;
         trace.phases.ready = Some(baseline);
-        trace.arenas.ready = self.read_arenas(trace);
         let series = Series::start(self.pid, spec.sample_interval)
             .map_err(|e| fail(FailureKind::Harness, format!("{e:#}")))?;
         self.go()?;
@@ -65,11 +66,11 @@ impl Session {
             return Err(f);
         }
         std::thread::sleep(spec.settle);
-        let done = self.snap("done");
+        let (done, arenas) = self.snap_with_arenas("done", trace);
         trace.series = series.stop();
+        trace.arenas.done = arenas;
         let done = done?;
         trace.phases.done = Some(done);
-        trace.arenas.done = self.read_arenas(trace);
         self.go()?;
         let trimmed_msg = self.expect::<Trimmed>(trace)?;
         let trimmed = self.snap_status("trimmed")?;
@@ -225,32 +226,81 @@ impl Session {
     }
 
     fn snap(&self, phase: &str) -> Result<Snapshot, Fail> {
-        snapshot(self.pid).map_err(|e| {
-            fail(
-                FailureKind::Exit,
-                format!("could not snapshot /proc at phase {phase}: {e:#}"),
-            )
-        })
+        snapshot(self.pid).map_err(|e| snap_failed(phase, &e))
     }
 
-    /// glibc's arenas of the paused child, read from outside. Once a read is refused
-    /// for good (a preloaded allocator, musl, an unsupported glibc),
-    /// `trace.arenas.error` says why and later phases do not try again.
+    /// The full snapshot and glibc's arenas of the paused child, read side by side:
+    /// the child waits for both, and while it waits a CPU is free, so the pause lasts
+    /// as long as the longer of the two instead of their sum. `status` (the RSS the
+    /// deltas use) is read first, before anything else looks at the child.
+    fn snap_with_arenas(
+        &self,
+        phase: &str,
+        trace: &mut Trace,
+    ) -> (Result<Snapshot, Fail>, Option<ArenaRead>) {
+        let status = match crate::sampler::snapshot_status(self.pid) {
+            Ok(s) => s,
+            Err(e) => return (Err(snap_failed(phase, &e)), None),
+        };
+        let pid = self.pid;
+        let (snap, arenas) = std::thread::scope(|scope| {
+            let arenas = trace.arenas.error.is_none().then(|| {
+                std::thread::Builder::new()
+                    .name("arena-sweep-arenas".into())
+                    .spawn_scoped(scope, move || read_arenas(pid))
+            });
+            let snap = crate::sampler::with_regions(pid, status);
+            let arenas = match arenas {
+                Some(Ok(handle)) => handle.join().ok(),
+                // No thread to spare: read them here, after the smaps.
+                Some(Err(_)) => Some(read_arenas(pid)),
+                None => None,
+            };
+            (snap, arenas)
+        });
+        let arenas = match arenas {
+            Some(Ok(read)) => Some(read),
+            Some(Err(why)) => {
+                trace.arenas.error = Some(why);
+                None
+            }
+            None => None,
+        };
+        (snap.map_err(|e| snap_failed(phase, &e)), arenas)
+    }
+
+    /// The arenas alone (after the trim and the release, with --verify).
     fn read_arenas(&self, trace: &mut Trace) -> Option<ArenaRead> {
         if trace.arenas.error.is_some() {
             return None;
         }
-        // The child is paused in a read, and its workers have been joined: nothing moves.
-        let opts = crate::arena::ReadOptions {
-            quiescent: true,
-            ..Default::default()
-        };
-        match crate::arena::read(self.pid, &opts) {
-            Ok(snap) => Some(ArenaRead::from(&snap)),
-            Err(e) => {
-                trace.arenas.error = Some(e.to_string());
+        match read_arenas(self.pid) {
+            Ok(read) => Some(read),
+            Err(why) => {
+                trace.arenas.error = Some(why);
                 None
             }
         }
     }
+}
+
+fn snap_failed(phase: &str, e: &anyhow::Error) -> Fail {
+    fail(
+        FailureKind::Exit,
+        format!("could not snapshot /proc at phase {phase}: {e:#}"),
+    )
+}
+
+/// glibc's arenas of the paused child, read from outside. A read refused for good (a
+/// preloaded allocator, musl, an unsupported glibc) comes back as the reason, which
+/// goes into `trace.arenas.error` so that later phases do not try again.
+fn read_arenas(pid: i32) -> Result<ArenaRead, String> {
+    // The child is paused in a read, and its workers have been joined: nothing moves.
+    let opts = crate::arena::ReadOptions {
+        quiescent: true,
+        ..Default::default()
+    };
+    crate::arena::read(pid, &opts)
+        .map(|snap| ArenaRead::from(&snap))
+        .map_err(|e| e.to_string())
 }
