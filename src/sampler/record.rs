@@ -2,7 +2,8 @@
 //! with the sampler a sweep uses, and say what the sampling cost.
 //!
 //! `--method` picks how each tick reads /proc, to compare their cost:
-//! - `pread` (the sweep's): `stat` opened once, re-read with pread;
+//! - `pread` (the sweep's): `statm` opened once and re-read with pread, the thread
+//!   count from the link count of `/proc/<pid>/task` (fstat);
 //! - `reopen`: `statm` and `stat` opened and read on every tick;
 //! - `status`: `/proc/<pid>/status` opened, read and parsed on every tick.
 
