@@ -372,8 +372,15 @@ fn a_preloaded_jemalloc_is_named_instead_of_read() {
     let mut t = Target::start(cmd);
     t.wait_for("ready");
     let pid = t.pid();
-    for _ in 0..100 {
-        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep") {
+    // The comm turns to "sleep" at exec, before the dynamic loader has mapped libc and
+    // the preloaded library: wait for both to be in the maps, or the read sees a
+    // program with no libc yet.
+    // (comm first: the maps read after it are the new program's, not the shell's.)
+    for _ in 0..250 {
+        let exec_done =
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep");
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        if exec_done && maps.contains("libc.so") && maps.contains("libjemalloc") {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
