@@ -7,20 +7,32 @@
 //! environment (`LC_ALL=C.UTF-8`, `PATH`, plus the profile's `GLIBC_TUNABLES`), taking
 //! turns run by run (one arena-sweep rep, then one minimal run per build, the order
 //! alternating) so that drift of the machine falls on both alike. For every row (cell
-//! x build) arena-sweep's median delta must be within ±10% of the minimal driver's,
-//! and the two sets of runs must not differ (two-sided Mann-Whitney U). The full table
-//! has ten rows, and ten tests at p < 0.05 would flag one or more rows in 40% of
-//! checks of two identical drivers, so the verdict uses the p-values adjusted for the
-//! rows checked (Benjamini-Hochberg, q >= 0.05); the table shows both.
+//! x build) arena-sweep's deltas must be within ±10% of the minimal driver's, and the
+//! two sets of runs must not differ (two-sided Mann-Whitney U). The full table has ten
+//! rows, and ten tests at p < 0.05 would flag one or more rows in 40% of checks of two
+//! identical drivers, so the verdict uses the p-values adjusted for the rows checked
+//! (Benjamini-Hochberg, q >= 0.05); the table shows both.
+//!
+//! "Within ±10%" is the Hodges-Lehmann shift (the median of every difference between
+//! an arena-sweep run and a minimal run, the shift the Mann-Whitney test is about)
+//! over the minimal driver's median. The table also shows the two medians and their
+//! ratio, but that ratio is not what is checked: the churn rows' runs fall in groups
+//! (at the default cap the GIL build leaves about 2.2 MiB in one run and 3 to 8 MiB
+//! in the next, about half of each: how much of its heap each of the 15 arenas keeps
+//! depends on where the last small block in use sits, which depends on how the
+//! threads interleave), and there a median jumps from one group to the other with a
+//! run more or less. Over 65 runs per driver of that row, the ratio of medians read
+//! 1.22 with a bootstrap 95% interval of 0.98 to 1.53, the Hodges-Lehmann ratio 1.01
+//! (0.98 to 1.20), and the Mann-Whitney p 0.62. Where the runs do not fall in groups
+//! the two estimates agree.
 //!
 //! The table is printed and written to `target/fidelity.md` (the README quotes it).
 //! Noisy rows get more runs: a cell whose rows are not yet within ±10% with p >= 0.05
-//! gets further runs, up to `max_runs`. More runs move a median towards its true
+//! gets further runs, up to `max_runs`. More runs move the estimate towards its true
 //! value, so they settle a row that only noise put outside the band, and confirm a
 //! real difference. The free-threaded churn rows need the most: their deltas spread
-//! from 2.5 to 20 MiB within one cell (a log-normal spread of about 0.6; how much
-//! free memory the arenas keep depends on how 400 threads interleave on two CPUs), so
-//! pinning a median to a few percent takes several hundred runs per driver.
+//! from 2.5 to 20 MiB within one cell (a log-normal spread of about 0.6), so pinning
+//! their shift to a few percent takes a few hundred runs per driver.
 
 mod common;
 
@@ -218,9 +230,17 @@ impl RowResult {
         (m(&self.sweep), m(&self.minimal))
     }
 
+    /// The ratio of the two medians (shown, not checked: see the module's header).
     fn ratio(&self) -> f64 {
         let (s, m) = self.medians();
         s / m
+    }
+
+    /// The Hodges-Lehmann shift of arena-sweep's runs against the minimal driver's,
+    /// as a ratio to the minimal driver's median: 1.05 reads 5% high.
+    fn shift_ratio(&self) -> f64 {
+        let shift = arena_sweep::stats::hodges_lehmann_shift(&self.sweep, &self.minimal).unwrap();
+        1.0 + shift / self.medians().1
     }
 
     fn p(&self) -> f64 {
@@ -229,10 +249,14 @@ impl RowResult {
             .p
     }
 
+    fn within_band(&self) -> bool {
+        (self.shift_ratio() - 1.0).abs() <= 0.10
+    }
+
     /// Within ±10% and not different at the 5% level on its own (before adjusting
     /// for the other rows): what decides whether a cell gets more runs.
     fn settled(&self) -> bool {
-        (self.ratio() - 1.0).abs() <= 0.10 && self.p() >= 0.05
+        self.within_band() && self.p() >= 0.05
     }
 }
 
@@ -242,7 +266,7 @@ fn verdicts(rows: &[RowResult], level: f64) -> Vec<(f64, bool)> {
     let q = arena_sweep::stats::benjamini_hochberg(&p).unwrap();
     rows.iter()
         .zip(q)
-        .map(|(r, q)| (q, (r.ratio() - 1.0).abs() <= 0.10 && q >= level))
+        .map(|(r, q)| (q, r.within_band() && q >= level))
         .collect()
 }
 
@@ -323,19 +347,20 @@ fn rows_of(
 
 fn table(rows: &[RowResult], level: f64) -> String {
     let mut s = format!(
-        "| cell | build | runs per driver | arena-sweep | minimal driver | ratio | p | q (all rows) | within ±10% and q >= {level} |\n|---|---|--:|--:|--:|--:|--:|--:|---|\n",
+        "| cell | build | runs per driver | arena-sweep median | minimal driver median | ratio of medians | shift (Hodges-Lehmann) | p | q (all rows) | shift within ±10% and q >= {level} |\n|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n",
     );
     for (r, (q, ok)) in rows.iter().zip(verdicts(rows, level)) {
         let (sw, mi) = r.medians();
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.2} MiB | {:.2} MiB | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {:.2} MiB | {:.2} MiB | {:.2} | {:+.1}% | {:.2} | {:.2} | {} |",
             r.cell,
             r.build,
             r.sweep.len(),
             sw / 1024.0,
             mi / 1024.0,
             r.ratio(),
+            (r.shift_ratio() - 1.0) * 100.0,
             r.p(),
             q,
             if ok { "yes" } else { "NO" }
@@ -357,8 +382,8 @@ fn the_talks_cell_reads_as_a_minimal_driver_reads_it() {
 }
 
 /// The talk's cell as a guard in every test run: the same measurement as
-/// `the_talks_cell...`, failing only where a row's median is more than 10% off the
-/// minimal driver's or the runs differ at the 0.1% level (q < 0.001). A change that
+/// `the_talks_cell...`, failing only where a row's shift is more than 10% of the
+/// minimal driver's median or the runs differ at the 0.1% level (q < 0.001). A change that
 /// made the child allocate inside its window (tens of KiB on the GIL rows' 0.45 MiB)
 /// fails it; two drivers that do not differ fail it about once in a thousand runs.
 /// About four minutes on 2 CPUs (up to eight when a row needs 80 runs).
@@ -404,10 +429,10 @@ fn check(cells: &'static [CellSpec], file: &str, level: f64) {
         .filter(|(_, (_, ok))| !ok)
         .map(|(r, (q, _))| {
             format!(
-                "{} ({}): ratio {:.3}, p {:.3}, q {:.3}",
+                "{} ({}): shift {:+.1}%, p {:.3}, q {:.3}",
                 r.cell,
                 r.build,
-                r.ratio(),
+                (r.shift_ratio() - 1.0) * 100.0,
                 r.p(),
                 q
             )

@@ -4,7 +4,8 @@
 //! in them: location and spread (median, quantiles, IQR, MAD, mean, standard
 //! deviation, CV), shape (skewness, excess kurtosis), seeded bootstrap confidence
 //! intervals ([`bootstrap`]) and the significance of a GIL/nogil difference
-//! (Mann-Whitney U with Benjamini-Hochberg adjustment, [`significance`]).
+//! (Mann-Whitney U, the Hodges-Lehmann shift, Benjamini-Hochberg adjustment,
+//! [`significance`]).
 //!
 //! Conventions shared by every function:
 //! - A sample holding NaN or an infinity is not a measurement: the result is `None`.
@@ -20,7 +21,7 @@ pub use bootstrap::{
     bootstrap_amplification_ci, bootstrap_median_ci, bootstrap_paired_difference_ci,
     paired_difference, Ci,
 };
-pub use significance::{benjamini_hochberg, mann_whitney_u};
+pub use significance::{benjamini_hochberg, hodges_lehmann_shift, mann_whitney_u};
 
 /// The sample itself when it is one: non-empty, every value finite.
 fn valid(xs: &[f64]) -> Option<&[f64]> {
