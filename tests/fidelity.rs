@@ -27,6 +27,12 @@
 //! the two estimates agree.
 //!
 //! The table is printed and written to `target/fidelity.md` (the README quotes it).
+//! Every run goes to `target/fidelity.runs.jsonl` as it ends (one line per run: cell,
+//! build, driver, step, delta and glibc's arena count once the Python threads are
+//! done), so that a check stopped in the middle keeps its runs, and a row that
+//! differs can be looked at run by run. The arena count is the sharpest sign of how
+//! many Rust threads were alive at once: at arena_max=112 it separates two sets of
+//! runs that differ by 5 arenas in about 25 runs, where their deltas need hundreds.
 //! Noisy rows get more runs: a cell whose rows are not yet within ±10% with p >= 0.05
 //! gets further runs, up to `max_runs`. More runs move the estimate towards its true
 //! value, so they settle a row that only noise put outside the band, and confirm a
@@ -147,9 +153,17 @@ fn children(plan: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// One arena-sweep rep of the cell (a GIL and a free-threaded run): (gil deltas, nogil
-/// deltas) in KiB, and its plan. The report folder is removed once read.
-fn sweep_rep(cell: &CellSpec, seed: usize, out: &Path) -> ([Vec<f64>; 2], Value) {
+/// One run's figures: its delta in KiB and glibc's arena count once the Python
+/// threads are done (None where it could not be read).
+#[derive(Clone, Copy)]
+struct Run {
+    delta_kib: f64,
+    arenas: Option<u64>,
+}
+
+/// One arena-sweep rep of the cell (a GIL and a free-threaded run): (gil runs, nogil
+/// runs), and its plan. The report folder is removed once read.
+fn sweep_rep(cell: &CellSpec, seed: usize, out: &Path) -> ([Vec<Run>; 2], Value) {
     let mut cmd = bin();
     cmd.current_dir(repo()).args([
         "--python-threads",
@@ -180,20 +194,24 @@ fn sweep_rep(cell: &CellSpec, seed: usize, out: &Path) -> ([Vec<f64>; 2], Value)
         cell.name
     );
     let dir = report_dir(out);
-    let mut deltas = [Vec::new(), Vec::new()];
+    let mut runs = [Vec::new(), Vec::new()];
     for r in records(&dir) {
         let i = BUILDS.iter().position(|b| r["build"] == *b).unwrap();
-        deltas[i].push(r["metrics"]["delta_kib"].as_f64().unwrap());
+        runs[i].push(Run {
+            delta_kib: r["metrics"]["delta_kib"].as_f64().unwrap(),
+            arenas: r["arenas"]["done"]["totals"]["arenas"].as_u64(),
+        });
     }
     let plan = plan(&dir);
     std::fs::remove_dir_all(out).unwrap();
-    (deltas, plan)
+    (runs, plan)
 }
 
-/// One run of the minimal driver: its delta in KiB.
-fn minimal_run(cell: &CellSpec, program: &str, ext_dir: &str, build: &str) -> f64 {
+/// One run of the minimal driver.
+fn minimal_run(cell: &CellSpec, program: &str, ext_dir: &str, build: &str) -> Run {
     let mut cmd = Command::new(program);
     cmd.arg(repo().join("tests/fidelity/talk_driver.py"))
+        .arg("--arenas")
         .args([ext_dir, "8", "50", "10", "5", cell.pattern, cell.params])
         .env_clear()
         .env("LC_ALL", "C.UTF-8")
@@ -214,7 +232,32 @@ fn minimal_run(cell: &CellSpec, program: &str, ext_dir: &str, build: &str) -> f6
         Some(build == "gil"),
         "the minimal driver ran the wrong build"
     );
-    v["delta_kib"].as_f64().unwrap()
+    Run {
+        delta_kib: v["delta_kib"].as_f64().unwrap(),
+        arenas: v["arenas"].as_u64(),
+    }
+}
+
+/// Appends each run to `target/<name>.runs.jsonl` as it ends.
+struct RunLog(std::fs::File);
+
+impl RunLog {
+    fn create(path: &Path) -> RunLog {
+        RunLog(std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    }
+
+    fn write(&mut self, cell: &CellSpec, build: usize, driver: &str, step: usize, run: Run) {
+        use std::io::Write as _;
+        let line = serde_json::json!({
+            "cell": cell.name,
+            "build": BUILDS[build],
+            "driver": driver,
+            "step": step,
+            "delta_kib": run.delta_kib,
+            "arenas": run.arenas,
+        });
+        writeln!(self.0, "{line}").unwrap();
+    }
 }
 
 struct RowResult {
@@ -271,7 +314,7 @@ fn verdicts(rows: &[RowResult], level: Option<f64>) -> Vec<(f64, bool)> {
         .collect()
 }
 
-fn measure(cell: &'static CellSpec, tmp: &Path) -> Vec<RowResult> {
+fn measure(cell: &'static CellSpec, tmp: &Path, log: &mut RunLog) -> Vec<RowResult> {
     let mut sweep: [Vec<f64>; 2] = Default::default();
     let mut minimal: [Vec<f64>; 2] = Default::default();
     // The programs and extension folders, from the first sweep's plan.json.
@@ -298,28 +341,35 @@ fn measure(cell: &'static CellSpec, tmp: &Path) -> Vec<RowResult> {
         // One arena-sweep rep (a GIL and a free-threaded run) and one minimal run per
         // build, the two drivers taking turns run by run, so that the machine's drift
         // (a noisy neighbour, a long compile, page cache) falls on both alike.
-        let run_sweep = |sweep: &mut [Vec<f64>; 2], kids: &mut Vec<(String, String)>| {
-            let (d, plan) = sweep_rep(cell, 1000 + step, &out);
-            for i in 0..2 {
-                sweep[i].extend(&d[i]);
-            }
-            if kids.is_empty() {
-                *kids = children(&plan);
-            }
-        };
-        let run_minimal = |minimal: &mut [Vec<f64>; 2], kids: &[(String, String)]| {
-            let order = if step % 4 < 2 { [0, 1] } else { [1, 0] };
-            for i in order {
-                let (program, ext) = &kids[i];
-                minimal[i].push(minimal_run(cell, program, ext, BUILDS[i]));
-            }
-        };
+        let run_sweep =
+            |sweep: &mut [Vec<f64>; 2], kids: &mut Vec<(String, String)>, log: &mut RunLog| {
+                let (d, plan) = sweep_rep(cell, 1000 + step, &out);
+                for i in 0..2 {
+                    for run in &d[i] {
+                        sweep[i].push(run.delta_kib);
+                        log.write(cell, i, "arena-sweep", step, *run);
+                    }
+                }
+                if kids.is_empty() {
+                    *kids = children(&plan);
+                }
+            };
+        let run_minimal =
+            |minimal: &mut [Vec<f64>; 2], kids: &[(String, String)], log: &mut RunLog| {
+                let order = if step % 4 < 2 { [0, 1] } else { [1, 0] };
+                for i in order {
+                    let (program, ext) = &kids[i];
+                    let run = minimal_run(cell, program, ext, BUILDS[i]);
+                    minimal[i].push(run.delta_kib);
+                    log.write(cell, i, "minimal", step, run);
+                }
+            };
         if step % 2 == 0 || kids.is_empty() {
-            run_sweep(&mut sweep, &mut kids);
-            run_minimal(&mut minimal, &kids);
+            run_sweep(&mut sweep, &mut kids, log);
+            run_minimal(&mut minimal, &kids, log);
         } else {
-            run_minimal(&mut minimal, &kids);
-            run_sweep(&mut sweep, &mut kids);
+            run_minimal(&mut minimal, &kids, log);
+            run_sweep(&mut sweep, &mut kids, log);
         }
         if (step + 1) % 10 == 0 {
             eprintln!(
@@ -386,7 +436,7 @@ fn table(rows: &[RowResult], level: Option<f64>) -> String {
 #[test]
 #[ignore = "a 5%-level statistical check, about four minutes: cargo test --release --test fidelity -- --ignored the_talks_cell"]
 fn the_talks_cell_reads_as_a_minimal_driver_reads_it() {
-    check(&CELLS[..2], "fidelity-seed.md", Some(0.05));
+    check(&CELLS[..2], "fidelity-seed", Some(0.05));
 }
 
 /// The talk's cell as a guard in every test run: the same measurement as
@@ -401,7 +451,7 @@ fn the_talks_cell_reads_as_a_minimal_driver_reads_it() {
 /// About four minutes on 2 CPUs (up to eight when a row needs 80 runs).
 #[test]
 fn the_talks_cell_has_not_moved_from_the_minimal_drivers() {
-    check(&CELLS[..2], "fidelity-seed-guard.md", None);
+    check(&CELLS[..2], "fidelity-seed-guard", None);
 }
 
 /// The blake3 workload (`examples/workloads/blake3_pool_per_call.py`, a rayon pool
@@ -409,7 +459,7 @@ fn the_talks_cell_has_not_moved_from_the_minimal_drivers() {
 #[test]
 #[ignore = "a 5%-level statistical check, several minutes: cargo test --release --test fidelity -- --ignored the_blake3"]
 fn the_blake3_workload_reads_as_a_minimal_driver_reads_it() {
-    check(&CELLS[4..], "fidelity-workload.md", Some(0.05));
+    check(&CELLS[4..], "fidelity-workload", Some(0.05));
 }
 
 /// Every row of the table, churn and the blake3 workload included. A churn run takes
@@ -418,23 +468,25 @@ fn the_blake3_workload_reads_as_a_minimal_driver_reads_it() {
 #[test]
 #[ignore = "one to several hours on 2 CPUs: cargo test --release --test fidelity -- --ignored arena_sweep_measures"]
 fn arena_sweep_measures_what_a_minimal_talk_style_driver_measures() {
-    check(CELLS, "fidelity.md", Some(0.05));
+    check(CELLS, "fidelity", Some(0.05));
 }
 
-/// Measure `cells`, write the table to `target/<file>`, and fail naming every row off
-/// by more than 10% or (given a `level`) with q below it.
+/// Measure `cells`, write the table to `target/<file>.md` and the runs to
+/// `target/<file>.runs.jsonl`, and fail naming every row off by more than 10% or
+/// (given a `level`) with q below it.
 fn check(cells: &'static [CellSpec], file: &str, level: Option<f64>) {
     let tmp = tempfile::tempdir().unwrap();
+    let target = repo().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    let mut log = RunLog::create(&target.join(format!("{file}.runs.jsonl")));
     let mut rows = Vec::new();
     for cell in cells {
-        rows.extend(measure(cell, tmp.path()));
+        rows.extend(measure(cell, tmp.path(), &mut log));
         eprintln!("{}", table(&rows, level));
     }
     let t = table(&rows, level);
     println!("{t}");
-    let target = repo().join("target");
-    std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join(file), &t).unwrap();
+    std::fs::write(target.join(format!("{file}.md")), &t).unwrap();
     let failed: Vec<String> = rows
         .iter()
         .zip(verdicts(&rows, level))

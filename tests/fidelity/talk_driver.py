@@ -5,22 +5,26 @@ import the extension, read RSS, run PYTHON_THREADS workers in a ThreadPoolExecut
 (each starts as soon as it is submitted), each making ITERATIONS calls with a pause
 between them, read RSS again once the executor has shut down, print the delta.
 
-    python talk_driver.py EXT_DIR PYTHON_THREADS RUST_THREADS ITERATIONS SLEEP_MS PATTERN PARAMS [WORKLOAD.py [WORKLOAD_PARAMS]]
+    python talk_driver.py [--arenas] EXT_DIR PYTHON_THREADS RUST_THREADS ITERATIONS SLEEP_MS PATTERN PARAMS [WORKLOAD.py [WORKLOAD_PARAMS]]
 
 PATTERN and PARAMS are arena_poc's (e.g. `churn` and `size=1024,count=2000`). With a
 WORKLOAD file, its `call(rust_threads, worker_id, iteration)` is called instead (after
 its `setup(params)`, like arena-sweep does). Prints one line: `{"delta_kib": N, ...}`.
 RSS is read with `arena_poc.rss_kib()` (VmRSS of /proc/self/status), like the talk's
-script, and with the GIL state, to show which build ran.
+script, and with the GIL state, to show which build ran. With `--arenas` it also
+reports glibc's arena count (`malloc_info`), after the second reading and so outside
+the window (the benchmark, which times this script as its floor, leaves it out).
 """
 
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-EXT_DIR, PY, RUST, ITERS, SLEEP_MS, PATTERN, PARAMS = sys.argv[1:8]
-WORKLOAD = sys.argv[8] if len(sys.argv) > 8 else ""
-WORKLOAD_PARAMS = sys.argv[9] if len(sys.argv) > 9 else ""
+ARENAS = sys.argv[1] == "--arenas"
+ARGV = sys.argv[2:] if ARENAS else sys.argv[1:]
+EXT_DIR, PY, RUST, ITERS, SLEEP_MS, PATTERN, PARAMS = ARGV[:7]
+WORKLOAD = ARGV[7] if len(ARGV) > 7 else ""
+WORKLOAD_PARAMS = ARGV[8] if len(ARGV) > 8 else ""
 sys.path.insert(0, EXT_DIR)
 import arena_poc  # noqa: E402
 
@@ -55,4 +59,6 @@ after = arena_poc.rss_kib()
 for f in futures:
     f.result()
 gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-print('{"delta_kib": %d, "before_kib": %d, "after_kib": %d, "gil_enabled": %s}' % (after - before, before, after, "true" if gil else "false"))
+# After the last reading: glibc's arena count, which arena-sweep reads at `done`.
+arenas = arena_poc.malloc_info()["arenas"] if ARENAS else "null"
+print('{"delta_kib": %d, "before_kib": %d, "after_kib": %d, "gil_enabled": %s, "arenas": %s}' % (after - before, before, after, "true" if gil else "false", arenas))
