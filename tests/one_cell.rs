@@ -19,6 +19,11 @@ fn one_cell_records_both_builds_with_sane_numbers() {
             "1",
             "--no-install",
             "--verify",
+            // A 2 x 4 run lasts about 60 ms, less than the default 100 ms between
+            // samples, so the series would hold only the sample taken as the workload
+            // starts; checking that the sampler sees the threads takes a finer one.
+            "--sample-interval",
+            "10ms",
             "--out",
         ])
         .arg(out.path())

@@ -124,7 +124,7 @@ impl Session {
     fn expect<T: Phase>(&mut self, trace: &mut Trace) -> Result<T, Fail> {
         loop {
             self.guard()?;
-            let received = match self.pipes.next(Duration::from_millis(20)) {
+            let received = match self.pipes.next(self.wait_step()) {
                 Next::Line(r) => r,
                 Next::Nothing => continue,
                 Next::Closed => {
@@ -169,6 +169,28 @@ impl Session {
                 )),
             };
         }
+    }
+
+    /// How long to wait for the child's next message before the guards are checked
+    /// again. The parent must not disturb the window it measures: each wakeup takes a
+    /// CPU from the child's threads for a moment, which changes how they interleave,
+    /// and with that how much free memory the arenas keep. On 2 CPUs, a parent that
+    /// woke every 20 ms here (and every 10 ms in the sampler) read the free-threaded
+    /// churn cell (8 x 50, churn 1024x2000, default cap) 34% above the minimal
+    /// talk-style script (Hodges-Lehmann shift, 53 runs each, p 0.01); the same
+    /// parent waking twice a second here and every 100 ms in the sampler read it -1%
+    /// (p 0.89). So the parent sleeps until a message comes: poll() returns at once on
+    /// a message, when the child exits (its pipes close) and on SIGINT/SIGTERM
+    /// (EINTR), and otherwise after half a second, or at the deadline. Only
+    /// `--max-rss`, which must read the RSS while the workload runs, keeps a 20 ms
+    /// step.
+    fn wait_step(&self) -> Duration {
+        let step = if self.max_rss_kib.is_some() {
+            Duration::from_millis(20)
+        } else {
+            Duration::from_millis(500)
+        };
+        step.min(self.deadline.saturating_duration_since(Instant::now()))
     }
 
     /// The run's guards, checked while waiting: SIGINT/SIGTERM, the deadline, and
