@@ -3,6 +3,12 @@
 //! confidence interval and the Mann-Whitney p-value of nogil vs GIL deltas,
 //! Benjamini-Hochberg-adjusted across every point summarised together.
 //!
+//! Control runs (0 Rust threads, `Point::is_control`) are not points of the grid:
+//! each point carries its control arm's figures and its net delta per build, and the
+//! native comparison built from them (`control`). Risk levels and instability flags
+//! judge those native figures by default (`Judge`), the gross ones where a point has
+//! no control arm or with `--judge gross`.
+//!
 //! Bootstrap intervals are seeded from the cell's or point's label, so the same
 //! results.jsonl always gives the same report.
 
@@ -11,9 +17,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::amplification::{self as risk, RiskLevel, Thresholds};
-use crate::model::Build;
+use crate::model::{Build, Judge};
 use crate::results::{Metrics, Point, RunRecord};
 use crate::stats::{self, Ci};
+
+mod control;
+
+pub use control::{Native, NetBuild};
 
 /// Coverage of every bootstrap interval in a summary.
 const CI_LEVEL: f64 = 0.95;
@@ -164,6 +174,51 @@ pub struct CellSummary {
     /// Set when the repetitions do not pin the point down (see [`Instability`]).
     #[serde(default)]
     pub unstable: Option<Instability>,
+    /// The control arm's figures and the native comparison; None without a control
+    /// arm (`--no-control`, or a folder written before it existed).
+    #[serde(default)]
+    pub native: Option<Native>,
+    /// Which figures `risk` and `unstable` judged: native where the point has both
+    /// builds' net deltas and the sweep judges native figures, else gross.
+    #[serde(default = "judged_gross")]
+    pub judged: Judge,
+    /// The risk level of the gross figures (the talk's), whichever figures `risk` judged.
+    #[serde(default)]
+    pub gross_risk: Option<RiskLevel>,
+}
+
+fn judged_gross() -> Judge {
+    Judge::Gross
+}
+
+impl CellSummary {
+    /// The amplification `risk` judged, with its interval: the native one, or the
+    /// gross (talk's) one.
+    pub fn judged_amplification(&self) -> Option<(f64, Option<Ci>)> {
+        match (self.judged, &self.native) {
+            (Judge::Native, Some(n)) => n.amplification.map(|a| (a, n.amplification_ci)),
+            _ => self.amplification.map(|a| (a, self.amplification_ci)),
+        }
+    }
+
+    /// The extra memory `risk` judged, with its interval: native extra (net nogil -
+    /// net GIL), or nogil delta - GIL delta.
+    pub fn judged_extra(&self) -> Option<(f64, Option<Ci>)> {
+        match (self.judged, &self.native) {
+            (Judge::Native, Some(n)) => n.extra_kib.map(|e| (e, n.extra_ci)),
+            _ => self.extra_kib.map(|e| (e, self.extra_ci)),
+        }
+    }
+
+    /// The control arm's statistics of a build at this point's Python threads.
+    pub fn control(&self, build: Build) -> Option<&BuildStats> {
+        let n = self.native.as_ref()?;
+        let b = match build {
+            Build::Gil => n.gil.as_ref(),
+            Build::Nogil => n.nogil.as_ref(),
+        };
+        b.map(|b| &b.control)
+    }
 }
 
 /// Relative spread (coefficient of variation) of a build's deltas above which a point
@@ -324,24 +379,43 @@ fn med(xs: &[f64]) -> f64 {
     stats::median(xs).unwrap_or(0.0)
 }
 
-/// Group runs by point and summarise each. Points come out sorted. The p-values of
-/// all the points are adjusted together, so summarise a whole grid in one call.
+/// Group runs by point and summarise each, judging native figures where a point
+/// has a control arm. Points come out sorted. The p-values of all the points are
+/// adjusted together, so summarise a whole grid in one call.
 pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) -> Vec<CellSummary> {
+    summarize_judged(runs, floor_kib, thresholds, Judge::Native)
+}
+
+/// [`summarize`], judging the figures `judge` names.
+pub fn summarize_judged(
+    runs: &[RunRecord],
+    floor_kib: f64,
+    thresholds: &Thresholds,
+    judge: Judge,
+) -> Vec<CellSummary> {
     let mut by_point: BTreeMap<&Point, [Vec<&RunRecord>; 2]> = BTreeMap::new();
     for r in runs {
         let slot = by_point.entry(&r.cell.point).or_default();
         slot[(r.cell.build == Build::Nogil) as usize].push(r);
     }
+    let controls: BTreeMap<&Point, [Option<BuildStats>; 2]> = by_point
+        .iter()
+        .filter(|(p, _)| p.is_control())
+        .map(|(p, [g, n])| (*p, [build_stats(g), build_stats(n)]))
+        .collect();
     let mut summaries: Vec<CellSummary> = by_point
-        .into_iter()
+        .iter()
+        .filter(|(p, _)| !p.is_control())
         .map(|(point, [gil_runs, nogil_runs])| {
-            let gil = build_stats(&gil_runs);
-            let nogil = build_stats(&nogil_runs);
+            let gil = build_stats(gil_runs);
+            let nogil = build_stats(nogil_runs);
             let both = gil.as_ref().zip(nogil.as_ref());
             let amplification = both.map(|(g, n)| {
                 risk::amplification(n.delta_kib.median, g.delta_kib.median, floor_kib)
             });
-            let amplification_ci = both.and_then(|(g, n)| {
+            // With one run per build every resample is the same value: no interval.
+            let resampled = both.filter(|(g, n)| g.runs_ok > 1 || n.runs_ok > 1);
+            let amplification_ci = resampled.and_then(|(g, n)| {
                 let seed = seed_of(&point.label());
                 stats::bootstrap_amplification_ci(
                     &n.deltas_kib,
@@ -353,7 +427,7 @@ pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) ->
                 )
             });
             let extra_kib = both.map(|(g, n)| n.delta_kib.median - g.delta_kib.median);
-            let extra_ci = both.and_then(|(g, n)| {
+            let extra_ci = resampled.and_then(|(g, n)| {
                 stats::bootstrap_paired_difference_ci(
                     &[(&n.deltas_kib, &g.deltas_kib)],
                     CI_LEVEL,
@@ -362,21 +436,50 @@ pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) ->
                 )
             });
             let test = both.and_then(|(g, n)| stats::mann_whitney_u(&n.deltas_kib, &g.deltas_kib));
-            let risk = amplification
+            let gross_risk = amplification
                 .zip(nogil.as_ref())
                 .map(|(a, n)| risk::level(a, n.delta_kib.median, thresholds));
+            let native = controls.get(&point.control()).map(|[cg, cn]| {
+                control::native(
+                    [gil.as_ref(), nogil.as_ref()],
+                    [cg.as_ref(), cn.as_ref()],
+                    floor_kib,
+                    thresholds,
+                    seed_of(&point.label()) ^ 0xC0_47_01,
+                )
+            });
+            let native_judged = native
+                .as_ref()
+                .filter(|n| judge == Judge::Native && n.risk.is_some());
+            let (judged, risk, unstable) = match native_judged {
+                Some(n) => (
+                    Judge::Native,
+                    n.risk,
+                    instability(
+                        gil.as_ref(),
+                        nogil.as_ref(),
+                        n.amplification,
+                        n.amplification_ci.as_ref(),
+                        floor_kib,
+                    ),
+                ),
+                None => (
+                    Judge::Gross,
+                    gross_risk,
+                    instability(
+                        gil.as_ref(),
+                        nogil.as_ref(),
+                        amplification,
+                        amplification_ci.as_ref(),
+                        floor_kib,
+                    ),
+                ),
+            };
             let failed = |runs: &[&RunRecord]| runs.iter().filter(|r| !r.ok()).count();
-            let unstable = instability(
-                gil.as_ref(),
-                nogil.as_ref(),
-                amplification,
-                amplification_ci.as_ref(),
-                floor_kib,
-            );
             CellSummary {
-                point: point.clone(),
-                gil_failed: failed(&gil_runs),
-                nogil_failed: failed(&nogil_runs),
+                point: (*point).clone(),
+                gil_failed: failed(gil_runs),
+                nogil_failed: failed(nogil_runs),
                 gil,
                 nogil,
                 floor_kib,
@@ -389,6 +492,9 @@ pub fn summarize(runs: &[RunRecord], floor_kib: f64, thresholds: &Thresholds) ->
                 extra_kib,
                 extra_ci,
                 unstable,
+                native,
+                judged,
+                gross_risk,
             }
         })
         .collect();

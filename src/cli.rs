@@ -216,6 +216,14 @@ pub struct ReportOptions {
     pub gates: GateArgs,
     #[command(flatten)]
     pub advice: AdviceArgs,
+    /// Which figures the risk levels, the amplification heatmap, instability flags,
+    /// the --fail-on-* gates and the profile advice judge: native (each build's delta
+    /// net of its control arm, the same Python threads calling nothing native) or
+    /// gross (the whole delta, as the talk measured it: the free-threaded
+    /// interpreter's own per-thread cost included). Points without a control arm are
+    /// judged on gross figures either way, and say so.
+    #[arg(long, value_enum, default_value = "native")]
+    pub judge: crate::model::Judge,
 }
 
 /// When a difference between profiles (or between two sweeps) counts: its 95%
@@ -296,6 +304,14 @@ pub struct CompareArgs {
     pub gates: GateArgs,
     #[command(flatten)]
     pub advice: AdviceArgs,
+    /// Which figures the risk levels, the amplification heatmap, instability flags,
+    /// the --fail-on-* gates and the profile advice judge: native (each build's delta
+    /// net of its control arm, the same Python threads calling nothing native) or
+    /// gross (the whole delta, as the talk measured it: the free-threaded
+    /// interpreter's own per-thread cost included). Points without a control arm are
+    /// judged on gross figures either way, and say so.
+    #[arg(long, value_enum, default_value = "native")]
+    pub judge: crate::model::Judge,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -44,6 +44,10 @@ How the Python threads start is the config's "start": "submit" (the talk's harne
 each worker starts as the ThreadPoolExecutor gets it) or "barrier" (every worker
 waits at a threading.Barrier and they start together).
 
+A run with rust_threads=0 is a control run: the PoC is called with 0 Rust threads
+(the same call, nothing native spawned), and a workload's call is replaced by its
+control(worker_id, iteration), or by a no-op when it defines none.
+
 Numbers the driver reports about itself are cross-checks; the parent measures.
 """
 
@@ -211,6 +215,14 @@ def load_workload(spec):
         except Exception:  # noqa: BLE001
             fail("workload", "setup() of %s failed:\n%s" % (path, __import__("traceback").format_exc()))
         check_build("after the workload's setup()")
+    if CFG["rust_threads"] == 0:
+        # A control run: the same threads, calls and pauses with nothing native in
+        # them. The workload's own control(worker_id, iteration), when it defines one
+        # (the Python-side preparation without the native call), else a no-op.
+        control = getattr(module, "control", None)
+        if control is None:
+            return lambda rust_threads, worker_id, it: None
+        return lambda rust_threads, worker_id, it: control(worker_id, it)
     return module.call
 
 

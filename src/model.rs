@@ -288,3 +288,36 @@ pub enum SampleMethod {
     Reopen,
     Status,
 }
+
+/// Which figures risk levels, the amplification heatmap, instability flags, the
+/// `--fail-on-*` gates and the profile advice judge (`--judge`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Judge {
+    /// What the native code left behind: each build's delta net of its control arm
+    /// (the same Python threads calling nothing native). Points without a control
+    /// arm are judged on gross figures, and say so.
+    #[default]
+    Native,
+    /// The whole delta of each build, as the talk measured it: the free-threaded
+    /// interpreter's own per-thread cost included.
+    Gross,
+}
+
+impl Judge {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}

@@ -72,6 +72,12 @@ pub struct Plan {
     /// Ask each child for glibc's own account after its last snapshot (`--verify`).
     #[serde(default)]
     pub verify: bool,
+    /// Run the control arm: for every Python thread count (and build, profile, binding
+    /// and pattern), runs that call nothing native, so that each point's native effect
+    /// is its delta net of what the Python threads themselves leave (`--no-control`
+    /// turns it off). Plans written before the control arm existed have none.
+    #[serde(default)]
+    pub control: bool,
 }
 
 /// Shard `k` of `n` (0-based), for spreading a plan over hosts.
@@ -278,17 +284,20 @@ impl Plan {
             start: args.start,
             env: child_env::resolve(&args.env, &args.pass_env, |n| std::env::var(n).ok())?,
             verify: args.verify,
+            control: !args.no_control,
         })
     }
 
-    /// Every point of the grid, in a fixed order.
+    /// Every point of the grid, in a fixed order, each Python thread count's control
+    /// point (0 Rust threads) first when the plan has a control arm.
     pub fn points(&self) -> Vec<(Point, String, usize)> {
         let mut out = Vec::new();
+        let controls: &[u32] = if self.control { &[0] } else { &[] };
         for (pi, profile) in self.profiles.iter().enumerate() {
             for binding in &self.bindings {
                 for pattern in &self.patterns {
                     for &p in &self.python_threads {
-                        for &r in &self.rust_threads {
+                        for &r in controls.iter().chain(&self.rust_threads) {
                             out.push((
                                 Point {
                                     binding: *binding,

@@ -32,6 +32,23 @@ pub struct Point {
 }
 
 impl Point {
+    /// Whether this is a control point: the same Python threads, iterations and pauses
+    /// calling nothing native (the PoC at 0 Rust threads, a no-op or the workload's
+    /// `control()` in place of its `call`). A grid never holds 0 Rust threads, so 0
+    /// means a control and nothing else.
+    pub fn is_control(&self) -> bool {
+        self.rust_threads == 0
+    }
+
+    /// The control point of this point: the same binding, profile, pattern and Python
+    /// threads, at 0 Rust threads.
+    pub fn control(&self) -> Point {
+        Point {
+            rust_threads: 0,
+            ..self.clone()
+        }
+    }
+
     pub fn label(&self) -> String {
         format!(
             "{}x{} {} {} {}",

@@ -5,7 +5,9 @@
 //! The file defines `call(rust_threads, worker_id, iteration)` and optionally
 //! `setup(params)` (called once per process, before the baseline snapshot, with the
 //! `--workload-params` as a dict of strings). `rust_threads` is the grid's Rust-thread
-//! count: pass it to the library as its thread count. Lines of the form
+//! count: pass it to the library as its thread count. The control arm's runs call
+//! `control(worker_id, iteration)` instead when the file defines it (the same
+//! Python-side preparation without the native call), else nothing. Lines of the form
 //! `# requires: NAME==VERSION` list packages from PyPI the workload imports; arena-sweep
 //! installs them into a virtual environment of its own per interpreter
 //! (`<cache>/workload-envs/`), so the user's interpreters are never modified.
@@ -152,6 +154,9 @@ elif len(funcs["call"].args.args) != 3:
 elif "setup" in funcs and len(funcs["setup"].args.args) != 1:
     f = funcs["setup"]
     print(json.dumps({"error": "%s:%d: setup() must take 1 argument (params)" % (path, f.lineno)}))
+elif "control" in funcs and len(funcs["control"].args.args) != 2:
+    f = funcs["control"]
+    print(json.dumps({"error": "%s:%d: control() must take 2 arguments (worker_id, iteration), it takes %d" % (path, f.lineno, len(f.args.args))}))
 else:
     print(json.dumps({"error": None}))
 "#;

@@ -143,6 +143,14 @@ pub struct RunArgs {
     /// figure, as it runs after the last snapshot.
     #[arg(long)]
     pub verify: bool,
+    /// Skip the control arm. By default every Python thread count also runs with no
+    /// native call (the PoC at 0 Rust threads; a no-op, or the workload's
+    /// control(worker_id, iteration), in place of its call), so that each point's
+    /// native effect is measured net of what the Python threads themselves leave
+    /// behind (in the free-threaded build, most of the talk cell's delta). Without
+    /// it the report shows gross figures only.
+    #[arg(long)]
+    pub no_control: bool,
     /// Run only shard K of N (0-based; points are dealt round-robin, so a point's GIL
     /// and nogil runs stay together). `--shard N` takes K from SLURM_ARRAY_TASK_ID or
     /// JOB_COMPLETION_INDEX. Join the shard folders with `arena-sweep merge`.
@@ -200,4 +208,5 @@ pub const PLAN_FLAGS: &[&str] = &[
     "env",
     "pass_env",
     "verify",
+    "no_control",
 ];

@@ -17,6 +17,7 @@ impl ReportOptions {
         Options {
             timeseries_cells: self.timeseries_cells.clone(),
             rule: self.advice.rule(),
+            judge: self.judge,
         }
     }
 }
@@ -138,10 +139,15 @@ pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<Exit> {
 pub fn compare(args: &CompareArgs, out: &mut dyn Write) -> Result<Exit> {
     let a = folder::load(&args.a)?;
     let b = folder::load(&args.b)?;
-    let sa =
-        crate::aggregate::summarize(&a.records, a.plan.plan.floor_kib(), &a.plan.plan.thresholds);
-    let sb =
-        crate::aggregate::summarize(&b.records, b.plan.plan.floor_kib(), &b.plan.plan.thresholds);
+    let summarize = |f: &folder::Loaded| {
+        crate::aggregate::summarize_judged(
+            &f.records,
+            f.plan.plan.floor_kib(),
+            &f.plan.plan.thresholds,
+            args.judge,
+        )
+    };
+    let (sa, sb) = (summarize(&a), summarize(&b));
     let pairs = super::compare::pair(&sa, &sb, &args.advice.rule()).map_err(|e| {
         usage(format!(
             "cannot compare {} with {}: {e}",

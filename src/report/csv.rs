@@ -79,6 +79,25 @@ pub fn header() -> Vec<String> {
             "nogil_mechanism",
             "unstable",
             "reps_needed",
+            "judged",
+            "gross_risk",
+            "gil_control_delta_kib",
+            "nogil_control_delta_kib",
+            "gil_net_delta_kib",
+            "gil_net_delta_ci_lo_kib",
+            "gil_net_delta_ci_hi_kib",
+            "nogil_net_delta_kib",
+            "nogil_net_delta_ci_lo_kib",
+            "nogil_net_delta_ci_hi_kib",
+            "native_amplification",
+            "native_amplification_ci_lo",
+            "native_amplification_ci_hi",
+            "native_extra_kib",
+            "native_extra_ci_lo_kib",
+            "native_extra_ci_hi_kib",
+            "interpreter_cost_kib",
+            "interpreter_cost_ci_lo_kib",
+            "interpreter_cost_ci_hi_kib",
         ]
         .iter()
         .map(|s| s.to_string()),
@@ -110,12 +129,12 @@ pub fn num(v: Option<f64>) -> String {
         .map_or(String::new(), |v| format!("{v}"))
 }
 
-/// The diagnosis's main mechanism of a build, as its snake_case name ("" when the
-/// delta is too small to diagnose or the build has no run).
-fn mechanism(b: &Option<BuildStats>) -> String {
-    b.as_ref()
-        .and_then(|b| {
-            let d = crate::risk::diagnosis::diagnose(b);
+/// The diagnosis's main mechanism of a build (net of its control arm where the
+/// point judges native figures), as its snake_case name ("" when the delta is too
+/// small to diagnose or the build has no run).
+fn mechanism(c: &CellSummary, build: crate::model::Build) -> String {
+    crate::risk::diagnosis::diagnose_point(c, build)
+        .and_then(|d| {
             let m = d.main()?.mechanism;
             serde_json::to_value(m).ok()?.as_str().map(str::to_string)
         })
@@ -162,15 +181,50 @@ fn row(c: &CellSummary) -> Vec<String> {
         num(c.extra_kib),
         num(c.extra_ci.map(|ci| ci.lo)),
         num(c.extra_ci.map(|ci| ci.hi)),
-        mechanism(&c.gil),
-        mechanism(&c.nogil),
+        mechanism(c, crate::model::Build::Gil),
+        mechanism(c, crate::model::Build::Nogil),
         c.unstable
             .as_ref()
             .map_or(String::new(), |u| u.reasons.join("; ")),
         c.unstable
             .as_ref()
             .map_or(String::new(), |u| u.reps_needed.to_string()),
+        c.judged.as_str().to_string(),
+        c.gross_risk.map_or(String::new(), |r| r.to_string()),
     ]);
+    let n = c.native.as_ref();
+    let net = |b: Option<&crate::aggregate::NetBuild>| {
+        [
+            num(b.map(|b| b.net_delta_kib)),
+            num(b.and_then(|b| b.net_delta_ci).map(|ci| ci.lo)),
+            num(b.and_then(|b| b.net_delta_ci).map(|ci| ci.hi)),
+        ]
+    };
+    let with_ci = |v: Option<f64>, ci: Option<crate::stats::Ci>| {
+        [num(v), num(ci.map(|ci| ci.lo)), num(ci.map(|ci| ci.hi))]
+    };
+    row.extend([
+        num(c
+            .control(crate::model::Build::Gil)
+            .map(|b| b.delta_kib.median)),
+        num(c
+            .control(crate::model::Build::Nogil)
+            .map(|b| b.delta_kib.median)),
+    ]);
+    row.extend(net(n.and_then(|n| n.gil.as_ref())));
+    row.extend(net(n.and_then(|n| n.nogil.as_ref())));
+    row.extend(with_ci(
+        n.and_then(|n| n.amplification),
+        n.and_then(|n| n.amplification_ci),
+    ));
+    row.extend(with_ci(
+        n.and_then(|n| n.extra_kib),
+        n.and_then(|n| n.extra_ci),
+    ));
+    row.extend(with_ci(
+        n.and_then(|n| n.interpreter_cost_kib),
+        n.and_then(|n| n.interpreter_cost_ci),
+    ));
     row
 }
 
@@ -201,7 +255,7 @@ mod tests {
     #[test]
     fn every_row_has_every_column() {
         let n = header().len();
-        assert_eq!(n, 9 + 2 * BUILD_COLUMNS.len() + 16);
+        assert_eq!(n, 9 + 2 * BUILD_COLUMNS.len() + 16 + 19);
         let s = crate::risk::tests_support::sweep();
         let text = render(&s).unwrap();
         for line in text.lines() {

@@ -22,6 +22,8 @@ pub struct Options {
     pub timeseries_cells: Vec<(u32, u32)>,
     /// When a profile's difference from glibc-default counts.
     pub rule: risk::AdviceRule,
+    /// Which figures risk levels, gates and advice judge (`--judge`).
+    pub judge: crate::model::Judge,
 }
 
 /// What was written, for the caller's summary and gates.
@@ -92,7 +94,8 @@ fn write_file(path: PathBuf, text: &str) -> Result<()> {
 pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -> Result<Written> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let plan = &pf.plan;
-    let summaries = aggregate::summarize(records, plan.floor_kib(), &plan.thresholds);
+    let summaries =
+        aggregate::summarize_judged(records, plan.floor_kib(), &plan.thresholds, opts.judge);
     let ctx = context(pf);
     let mut files = Vec::new();
 
@@ -127,6 +130,7 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
             complete: pf.complete,
             thresholds: &plan.thresholds,
             floor_mib: plan.floor_mib,
+            judge: opts.judge,
         },
         &summaries,
         &advice,
@@ -151,7 +155,7 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
     let figs = html::Figures {
         heatmaps: heatmaps
             .iter()
-            .map(|h| (h.metric, &h.group, h.stem.as_str(), h.svg.as_str()))
+            .map(|h| (h.title.as_str(), &h.group, h.stem.as_str(), h.svg.as_str()))
             .collect(),
         timeseries: series
             .iter()

@@ -1,6 +1,9 @@
-//! The five heatmaps of a sweep, one set per (allocator profile, binding, pattern):
+//! The heatmaps of a sweep, one set per (allocator profile, binding, pattern):
 //! amplification, delta-gil and delta-nogil (one shared scale), arena-heaps and
-//! reclaimable. Files are named `<metric>--<profile>--<binding>--<pattern>.{svg,png}`
+//! reclaimable; with a control arm also the talk's gross amplification and a strip of
+//! the interpreter's own cost by Python threads. The amplification map shows the
+//! figures the risk levels judged: the native amplification (net of the control arm)
+//! where the point has one, the gross one otherwise, and its title says which. Files are named `<metric>--<profile>--<binding>--<pattern>.{svg,png}`
 //! (each part passed through [`slug`]), so groups never overwrite each other.
 //!
 //! The amplification map's colours say what its words say. Its scale is fixed by the
@@ -35,9 +38,15 @@ pub enum Metric {
     DeltaNogil,
     ArenaHeaps,
     Reclaimable,
+    /// The talk's gross ratio, drawn beside the native one when there is a control arm.
+    GrossAmplification,
+    /// Control nogil delta - control GIL delta by Python threads: one row, at 0 Rust
+    /// threads (the control arm calls nothing native).
+    InterpreterCost,
 }
 
 impl Metric {
+    /// The maps of every group.
     pub const ALL: [Metric; 5] = [
         Metric::Amplification,
         Metric::DeltaGil,
@@ -45,6 +54,9 @@ impl Metric {
         Metric::ArenaHeaps,
         Metric::Reclaimable,
     ];
+
+    /// The maps drawn only for a group with a control arm.
+    pub const WITH_CONTROL: [Metric; 2] = [Metric::GrossAmplification, Metric::InterpreterCost];
 
     /// The file-name prefix.
     pub fn slug(self) -> &'static str {
@@ -54,12 +66,31 @@ impl Metric {
             Metric::DeltaNogil => "delta-nogil",
             Metric::ArenaHeaps => "arena-heaps",
             Metric::Reclaimable => "reclaimable",
+            Metric::GrossAmplification => "amplification-gross",
+            Metric::InterpreterCost => "interpreter-cost",
+        }
+    }
+
+    /// The title; the amplification map's names the figures it shows (`native`: the
+    /// points were judged net of their control arm).
+    pub fn title_for(self, native: bool) -> &'static str {
+        match self {
+            Metric::Amplification if native => {
+                "Native amplification: net nogil delta / net GIL delta (net of the control arm)"
+            }
+            _ => self.title(),
         }
     }
 
     pub fn title(self) -> &'static str {
         match self {
             Metric::Amplification => "Amplification: nogil delta / GIL delta",
+            Metric::GrossAmplification => {
+                "The talk's gross amplification: nogil delta / GIL delta (interpreter's own cost included)"
+            }
+            Metric::InterpreterCost => {
+                "The interpreter's own cost: control nogil delta - control GIL delta (no native call)"
+            }
             Metric::DeltaGil => "RSS left behind (delta), GIL build",
             Metric::DeltaNogil => "RSS left behind (delta), free-threaded build",
             Metric::ArenaHeaps => "glibc arena heaps, free-threaded build",
@@ -69,7 +100,8 @@ impl Metric {
 
     fn colorbar_label(self) -> &'static str {
         match self {
-            Metric::Amplification => "amplification (log; 1x = same)",
+            Metric::Amplification | Metric::GrossAmplification => "amplification (log; 1x = same)",
+            Metric::InterpreterCost => "MiB the free-threaded threads leave beyond the GIL build's",
             Metric::DeltaGil | Metric::DeltaNogil => "delta, MiB (one scale, both builds)",
             Metric::ArenaHeaps => "arena heaps (64 MiB each)",
             Metric::Reclaimable => "reclaimable, MiB (final - trimmed)",
@@ -84,9 +116,16 @@ impl Metric {
         )
     }
 
-    fn legend(self, floor_kib: f64) -> String {
+    fn legend(self, floor_kib: f64, native: bool) -> String {
         match self {
-            Metric::Amplification => format!(
+            Metric::Amplification if native => format!(
+                "median net nogil delta / max(median net GIL delta, floor {} MiB); net = delta - the control arm's delta (same Python threads, no native call); second line: native risk level and [95% bootstrap CI]",
+                floor_kib / 1024.0
+            ),
+            Metric::InterpreterCost => {
+                "what the same Python threads leave with no native call: median control delta, nogil - GIL; second line: each build's control delta".into()
+            }
+            Metric::Amplification | Metric::GrossAmplification => format!(
                 "median nogil delta / max(median GIL delta, floor {} MiB); second line: risk level and [95% bootstrap CI]",
                 floor_kib / 1024.0
             ),
@@ -107,11 +146,15 @@ impl Metric {
         let range =
             |b: &BuildStats| format!("[{}, {}]", mib(b.delta_kib.min), mib(b.delta_kib.max));
         match self {
-            Metric::Amplification => {
-                let a = c.amplification?;
-                let risk = c.risk.map(|r| r.to_string()).unwrap_or_default();
-                let ci = c
-                    .amplification_ci
+            Metric::Amplification | Metric::GrossAmplification => {
+                let (a, ci, risk) = if self == Metric::Amplification {
+                    let (a, ci) = c.judged_amplification()?;
+                    (a, ci, c.risk)
+                } else {
+                    (c.amplification?, c.amplification_ci, c.gross_risk)
+                };
+                let risk = risk.map(|r| r.to_string()).unwrap_or_default();
+                let ci = ci
                     .map(|ci| {
                         format!(
                             " [{}, {}]",
@@ -160,6 +203,22 @@ impl Metric {
                     n.reclaimable_kib.median / 1024.0,
                     mib(n.reclaimable_kib.median),
                     format!("GIL {g}"),
+                ))
+            }
+            Metric::InterpreterCost => {
+                let own = c.native.as_ref()?.interpreter_cost_kib?;
+                let control = |b| {
+                    c.control(b)
+                        .map_or("-".to_string(), |s| mib(s.delta_kib.median))
+                };
+                Some((
+                    own / 1024.0,
+                    mib(own),
+                    format!(
+                        "GIL {} · nogil {}",
+                        control(crate::model::Build::Gil),
+                        control(crate::model::Build::Nogil)
+                    ),
                 ))
             }
         }
@@ -287,9 +346,11 @@ pub fn unstable_legend() -> String {
 
 /// The marks of a sweep's cell on a map of `metric`.
 fn marks(c: &CellSummary, metric: Metric) -> CellMarks {
-    let risk = (metric == Metric::Amplification)
-        .then_some(c.risk)
-        .flatten();
+    let risk = match metric {
+        Metric::Amplification => c.risk,
+        Metric::GrossAmplification => c.gross_risk,
+        _ => None,
+    };
     CellMarks {
         calm: risk == Some(RiskLevel::Low),
         framed: risk == Some(RiskLevel::High),
@@ -303,20 +364,31 @@ fn marks(c: &CellSummary, metric: Metric) -> CellMarks {
 
 /// The heatmap of one metric for one group.
 pub fn grid(summaries: &[CellSummary], group: &Group, metric: Metric, ctx: &Context) -> MarkedGrid {
-    let mine: Vec<&CellSummary> = summaries
+    let mut mine: Vec<&CellSummary> = summaries
         .iter()
         .filter(|c| group.contains(&c.point))
         .collect();
+    let native = mine.iter().any(|c| c.judged == crate::model::Judge::Native);
     let xs = axis(
         &ctx.python_threads,
         mine.iter().map(|c| c.point.python_threads),
     );
-    let ys = axis(&ctx.rust_threads, mine.iter().map(|c| c.point.rust_threads));
+    let ys = if metric == Metric::InterpreterCost {
+        // One row: the control arm, at 0 Rust threads; one point per Python threads.
+        mine.dedup_by_key(|c| c.point.python_threads);
+        vec![0]
+    } else {
+        axis(&ctx.rust_threads, mine.iter().map(|c| c.point.rust_threads))
+    };
     let mut cells = BTreeMap::new();
     let mut cell_marks = BTreeMap::new();
     let mut values = Vec::new();
     for c in &mine {
-        let key = (c.point.python_threads, c.point.rust_threads);
+        let row = match metric {
+            Metric::InterpreterCost => 0,
+            _ => c.point.rust_threads,
+        };
+        let key = (c.point.python_threads, row);
         let failed = c.gil_failed + c.nogil_failed;
         let cell = match metric.cell(c) {
             Some((value, text, sub)) => {
@@ -350,7 +422,7 @@ pub fn grid(summaries: &[CellSummary], group: &Group, metric: Metric, ctx: &Cont
         cells.insert(key, cell);
     }
     let scale = match metric {
-        Metric::Amplification => Scale::amplification(
+        Metric::Amplification | Metric::GrossAmplification => Scale::amplification(
             ctx.thresholds.medium_amplification,
             ctx.thresholds.high_amplification,
         ),
@@ -364,8 +436,8 @@ pub fn grid(summaries: &[CellSummary], group: &Group, metric: Metric, ctx: &Cont
         _ => Scale::sequential(values),
     };
     let floor_kib = mine.first().map_or(256.0, |c| c.floor_kib);
-    let mut legend = vec![metric.legend(floor_kib)];
-    if metric == Metric::Amplification {
+    let mut legend = vec![metric.legend(floor_kib, native)];
+    if matches!(metric, Metric::Amplification | Metric::GrossAmplification) {
         legend.extend(amplification_colour_legend(&ctx.thresholds));
     }
     if cell_marks.values().any(|m| m.unstable.is_some()) {
@@ -373,7 +445,7 @@ pub fn grid(summaries: &[CellSummary], group: &Group, metric: Metric, ctx: &Cont
     }
     legend.extend(common_legend(ctx.reps));
     let grid = Grid {
-        title: metric.title().to_string(),
+        title: metric.title_for(native).to_string(),
         subtitle: vec![
             group.describe(),
             format!(
@@ -398,6 +470,8 @@ pub fn grid(summaries: &[CellSummary], group: &Group, metric: Metric, ctx: &Cont
 #[derive(Debug, Clone)]
 pub struct Written {
     pub metric: Metric,
+    /// The map's title (the amplification map's names its figures).
+    pub title: String,
     pub group: Group,
     /// File name without extension.
     pub stem: String,
@@ -408,11 +482,21 @@ pub struct Written {
 pub fn write_all(dir: &Path, summaries: &[CellSummary], ctx: &Context) -> Result<Vec<Written>> {
     let mut out = Vec::new();
     for group in groups(summaries) {
-        for metric in Metric::ALL {
+        let controlled = summaries
+            .iter()
+            .any(|c| group.contains(&c.point) && c.native.is_some());
+        let extra: &[Metric] = if controlled {
+            &Metric::WITH_CONTROL
+        } else {
+            &[]
+        };
+        for &metric in Metric::ALL.iter().chain(extra) {
             let stem = format!("{}--{}", metric.slug(), group.file_part());
-            let svg = save(&grid(summaries, &group, metric, ctx), &dir.join(&stem))?;
+            let map = grid(summaries, &group, metric, ctx);
+            let svg = save(&map, &dir.join(&stem))?;
             out.push(Written {
                 metric,
+                title: map.grid.title.clone(),
                 group: group.clone(),
                 stem,
                 svg,

@@ -14,7 +14,7 @@ mod appendix;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::figure::{mib, stars, times, STARS_LEGEND};
-use super::heatmap::{Group, Metric};
+use super::heatmap::Group;
 use super::markdown::{risk_counts, throughput};
 use crate::aggregate::{BuildStats, CellSummary};
 use crate::plan_file::PlanFile;
@@ -22,8 +22,8 @@ use crate::risk::{Advice, ProfileRank, Verdict, MAX_THROUGHPUT_COST};
 
 /// The figures to inline, already rendered.
 pub struct Figures<'a> {
-    /// (metric, group, file stem, SVG).
-    pub heatmaps: Vec<(Metric, &'a Group, &'a str, &'a str)>,
+    /// (title, group, file stem, SVG).
+    pub heatmaps: Vec<(&'a str, &'a Group, &'a str, &'a str)>,
     /// (title, file stem, SVG).
     pub timeseries: Vec<(String, &'a str, &'a str)>,
     pub pareto: Option<&'a str>,
@@ -296,11 +296,11 @@ fn heatmaps(figs: &Figures) -> Markup {
         @for maps in figs.heatmaps.chunk_by(|a, b| a.1 == b.1) {
             h3 { (maps[0].1.describe()) }
             div.maps {
-                @for (metric, _, stem, svg) in maps {
+                @for (title, _, stem, svg) in maps {
                     figure id=(stem) {
                         (PreEscaped(svg))
                         figcaption.muted {
-                            (metric.title()) " · "
+                            (title) " · "
                             a href={ (stem) ".png" } { "PNG" } " · "
                             a href={ (stem) ".svg" } { "SVG" }
                         }
@@ -329,7 +329,7 @@ fn timeseries(figs: &Figures) -> Markup {
 fn cells_table(summaries: &[CellSummary]) -> Markup {
     html! {
         h2 { "Every point" }
-        p.muted { "Medians over repetitions; deltas in MiB; q is the Benjamini-Hochberg-adjusted Mann-Whitney p-value of nogil vs GIL deltas." }
+        p.muted { "Medians over repetitions; deltas in MiB. Control: the same Python threads calling nothing native; net = delta - control; interpreter's own cost = control nogil - control GIL; native amplification = net nogil / max(net GIL, floor), with its 95% bootstrap CI; the talk's gross ratio = nogil delta / max(GIL delta, floor), and q is the Benjamini-Hochberg-adjusted Mann-Whitney p-value of the gross nogil vs GIL deltas. Risk judges the native figures where a point has a control arm." }
         div.wrap {
             table {
                 (head(&[
@@ -343,8 +343,12 @@ fn cells_table(summaries: &[CellSummary]) -> Markup {
                     "nogil CV",
                     "arena heaps GIL/nogil",
                     "reclaimable nogil",
-                    "amplification",
+                    "control GIL / nogil",
+                    "net GIL / nogil",
+                    "interpreter's own cost",
+                    "native amplification",
                     "95% CI",
+                    "talk's gross ratio",
                     "U",
                     "q",
                     "risk",
@@ -369,6 +373,7 @@ fn point_cells(c: &CellSummary) -> Vec<Markup> {
         Some(r) => html! { span class=(r.to_string()) { (r.to_string()) } },
         None => cell("-"),
     };
+    let native = c.native.as_ref();
     vec![
         cell(&p.profile),
         cell(p.binding.as_str()),
@@ -393,11 +398,39 @@ fn point_cells(c: &CellSummary) -> Vec<Markup> {
                 .as_ref()
                 .map_or("-".into(), |b| mib(b.reclaimable_kib.median)),
         ),
+        cell(native.map_or("-".into(), |n| {
+            let control = |b: &Option<crate::aggregate::NetBuild>| {
+                b.as_ref()
+                    .map_or("-".into(), |b| mib(b.control.delta_kib.median))
+            };
+            format!("{} / {}", control(&n.gil), control(&n.nogil))
+        })),
+        cell(native.map_or("-".into(), |n| {
+            let net = |b: &Option<crate::aggregate::NetBuild>| {
+                b.as_ref()
+                    .map_or("-".into(), |b| crate::units::signed_mib(b.net_delta_kib))
+            };
+            format!("{} / {}", net(&n.gil), net(&n.nogil))
+        })),
+        cell(
+            native
+                .and_then(|n| n.interpreter_cost_kib)
+                .map_or("-".into(), crate::units::signed_mib),
+        ),
+        cell(
+            native
+                .and_then(|n| n.amplification)
+                .map_or("-".into(), times),
+        ),
+        cell(
+            native
+                .and_then(|n| n.amplification_ci)
+                .map_or("-".into(), |ci| {
+                    format!("{}–{}", times(ci.lo), times(ci.hi))
+                }),
+        ),
         cell(c.amplification.map_or("-".into(), |a| {
             format!("{}{}", times(a), stars(c.p_adjusted))
-        })),
-        cell(c.amplification_ci.map_or("-".into(), |ci| {
-            format!("{}–{}", times(ci.lo), times(ci.hi))
         })),
         cell(c.mann_whitney_u.map_or("-".into(), |u| format!("{u}"))),
         cell(c.p_adjusted.map_or("-".into(), |q| format!("{q:.3}"))),

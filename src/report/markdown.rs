@@ -94,37 +94,49 @@ pub fn render(
     s
 }
 
-/// The [`TOP`] points by amplification, with the significance legend.
+/// The [`TOP`] points by the amplification their risk judged (native where there is
+/// a control arm), with the talk's gross ratio beside it and the significance legend.
 fn highest_amplification(summaries: &[CellSummary], reps: u32) -> String {
     let mut s = String::new();
+    let judged = |c: &CellSummary| c.judged_amplification().map_or(0.0, |(a, _)| a);
     let mut top: Vec<&CellSummary> = summaries
         .iter()
-        .filter(|c| c.amplification.is_some())
+        .filter(|c| c.judged_amplification().is_some())
         .collect();
     if top.is_empty() {
         return s;
     }
-    top.sort_by(|a, b| {
-        b.amplification
-            .unwrap_or(0.0)
-            .total_cmp(&a.amplification.unwrap_or(0.0))
-            .then(a.point.cmp(&b.point))
-    });
+    top.sort_by(|a, b| judged(b).total_cmp(&judged(a)).then(a.point.cmp(&b.point)));
+    let native = summaries.iter().any(|c| c.native.is_some());
     let _ = writeln!(s, "## Highest amplification\n");
+    if native {
+        let _ = writeln!(
+            s,
+            "Native figures are net of the control arm (the same Python threads calling nothing native): net delta = delta - control delta, native amplification = net nogil / max(net GIL, floor). The talk's gross ratio is shown beside it; the difference is mostly the free-threaded interpreter's own per-thread cost, which no glibc tunable acts on.\n"
+        );
+    } else {
+        let _ = writeln!(s, "No control arm (`--no-control`, or a folder from before it existed): gross figures only.\n");
+    }
     let _ = writeln!(
         s,
-        "| cell (PxR) | profile | binding | pattern | GIL delta | nogil delta | amplification | 95% CI | q | risk |"
+        "| cell (PxR) | profile | binding | pattern | GIL delta | nogil delta | control GIL / nogil | {} | 95% CI | talk's gross ratio | q | risk |",
+        if native { "native amplification" } else { "amplification" }
     );
-    let _ = writeln!(s, "|---|---|---|---|--:|--:|--:|--:|--:|---|");
+    let _ = writeln!(s, "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|");
     for c in top.iter().take(TOP) {
         let p = &c.point;
         let d = |b: &Option<crate::aggregate::BuildStats>| {
             b.as_ref()
                 .map_or("-".into(), |b| format!("{} MiB", mib(b.delta_kib.median)))
         };
+        let control = |b| {
+            c.control(b)
+                .map_or("-".to_string(), |s| mib(s.delta_kib.median))
+        };
+        let (a, ci) = c.judged_amplification().unwrap_or((0.0, None));
         let _ = writeln!(
             s,
-            "| {}x{} | {} | {} | {} | {} | {} | {}{} | {} | {} | {} |",
+            "| {}x{} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} | {} | {} |",
             p.python_threads,
             p.rust_threads,
             esc(&p.profile),
@@ -132,18 +144,32 @@ fn highest_amplification(summaries: &[CellSummary], reps: u32) -> String {
             esc(&p.pattern),
             d(&c.gil),
             d(&c.nogil),
-            times(c.amplification.unwrap_or(0.0)),
-            esc(stars(c.p_adjusted)),
-            c.amplification_ci.map_or("-".into(), |ci| format!(
+            if c.native.is_some() {
+                format!(
+                    "{} / {} MiB",
+                    control(crate::model::Build::Gil),
+                    control(crate::model::Build::Nogil)
+                )
+            } else {
+                "-".into()
+            },
+            times(a),
+            ci.map_or("-".into(), |ci| format!(
                 "{}–{}",
                 times(ci.lo),
                 times(ci.hi)
             )),
+            times(c.amplification.unwrap_or(0.0)),
+            esc(stars(c.p_adjusted)),
             c.p_adjusted.map_or("-".into(), |q| format!("{q:.3}")),
             c.risk.map_or("-".into(), |r| r.to_string()),
         );
     }
-    let _ = writeln!(s, "\n{}\n", esc(STARS_LEGEND));
+    let _ = writeln!(
+        s,
+        "\n{} (q: Mann-Whitney of the gross deltas, nogil vs GIL.)\n",
+        esc(STARS_LEGEND)
+    );
     let p = super::heatmap::smallest_p(reps);
     if p >= 0.05 {
         let _ = writeln!(

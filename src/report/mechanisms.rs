@@ -10,7 +10,8 @@ use maud::{html, Markup};
 
 use super::figure::mib;
 use crate::aggregate::CellSummary;
-use crate::risk::diagnosis::{diagnose, Mechanism};
+use crate::model::{Build, Judge};
+use crate::risk::diagnosis::{diagnose_point, Mechanism};
 use crate::units::signed_mib;
 
 /// One point, as both files show it.
@@ -22,6 +23,9 @@ pub struct Row {
     /// change over the run (read from outside).
     pub free_in_arenas: String,
     pub extra: String,
+    /// The free-threaded control arm's delta and the net delta ("-" without a
+    /// control arm).
+    pub control_net: String,
     pub nogil: String,
     pub gil: String,
     /// The main mechanism of the free-threaded delta (None: little growth).
@@ -37,7 +41,7 @@ pub fn rows(summaries: &[CellSummary]) -> Vec<Row> {
         .iter()
         .map(|c| {
             let p = &c.point;
-            let nogil = c.nogil.as_ref().map(diagnose);
+            let nogil = diagnose_point(c, Build::Nogil);
             Row {
                 point: format!(
                     "{}x{} {} {}",
@@ -55,20 +59,30 @@ pub fn rows(summaries: &[CellSummary]) -> Vec<Row> {
                     .map_or("-".into(), |(free, delta)| {
                         format!("{} MiB ({} MiB)", mib(free), signed_mib(delta))
                     }),
-                extra: c.extra_kib.map_or("-".into(), |e| {
+                extra: c.judged_extra().map_or("-".into(), |(e, ci)| {
                     format!(
                         "{} MiB{}",
                         signed_mib(e),
-                        c.extra_ci.map_or(String::new(), |ci| format!(
+                        ci.map_or(String::new(), |ci| format!(
                             " [{}, {}]",
                             signed_mib(ci.lo),
                             signed_mib(ci.hi)
                         ))
                     )
                 }),
+                control_net: c.native.as_ref().and_then(|n| n.nogil.as_ref()).map_or(
+                    "-".into(),
+                    |b| {
+                        format!(
+                            "{} / {} MiB",
+                            mib(b.control.delta_kib.median),
+                            signed_mib(b.net_delta_kib)
+                        )
+                    },
+                ),
                 mechanism: nogil.as_ref().and_then(|d| d.main().map(|p| p.mechanism)),
                 nogil: nogil.map_or("-".into(), |d| d.short()),
-                gil: c.gil.as_ref().map_or("-".into(), |b| diagnose(b).short()),
+                gil: diagnose_point(c, Build::Gil).map_or("-".into(), |d| d.short()),
                 unstable: c.unstable.as_ref().map_or(String::new(), |u| {
                     format!("{}; --reps {}", u.reasons.join("; "), u.reps_needed)
                 }),
@@ -88,7 +102,16 @@ fn levers(rows: &[Row]) -> Vec<Mechanism> {
     out
 }
 
-const INTRO: &str = "Where each point's free-threaded delta sits, by mechanism (the share of the delta), from the region split, what malloc_trim(0) returned and glibc's arenas read from outside (free inside arenas at the final snapshot, and its change over the run); the extra memory is the nogil delta minus the GIL delta with its 95% bootstrap CI. A mechanism points to the lever that acts on it.";
+const INTRO: &str = "Where each point's free-threaded delta sits, by mechanism (the share of the delta), from the region split, what malloc_trim(0) returned and glibc's arenas read from outside (free inside arenas at the final snapshot, and its change over the run). With a control arm (the same Python threads calling nothing native), its delta is the interpreter's own per-thread cost, a mechanism of its own, and the other mechanisms split the net delta; the native extra is the net nogil delta minus the net GIL delta, else the extra is the nogil delta minus the GIL delta, each with its 95% bootstrap CI. A mechanism points to the lever that acts on it.";
+
+/// The extra column's heading: native where some point judged native figures.
+fn extra_heading(summaries: &[CellSummary]) -> &'static str {
+    if summaries.iter().any(|c| c.judged == Judge::Native) {
+        "native extra [95% CI]"
+    } else {
+        "extra vs GIL [95% CI]"
+    }
+}
 
 /// The section for summary.md; `esc` escapes table text.
 pub fn markdown(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
@@ -100,16 +123,18 @@ pub fn markdown(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
     let _ = writeln!(s, "## What the memory is\n\n{INTRO}\n");
     let _ = writeln!(
         s,
-        "| point | profile | nogil delta | free inside arenas (change) | extra vs GIL [95% CI] | nogil: mechanism | GIL: mechanism | unstable |"
+        "| point | profile | nogil delta | nogil control / net | free inside arenas (change) | {} | nogil: mechanism | GIL: mechanism | unstable |",
+        extra_heading(summaries)
     );
-    let _ = writeln!(s, "|---|---|--:|--:|--:|---|---|---|");
+    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|---|---|---|");
     for r in &rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             esc(&r.point),
             esc(&r.profile),
             r.nogil_delta,
+            r.control_net,
             r.free_in_arenas,
             r.extra,
             esc(&r.nogil),
@@ -138,12 +163,14 @@ pub fn html(summaries: &[CellSummary]) -> Markup {
             table {
                 tr {
                     th.l { "point" } th.l { "profile" } th { "nogil delta" }
-                    th { "free inside arenas (change)" } th { "extra vs GIL [95% CI]" }
+                    th { "nogil control / net" }
+                    th { "free inside arenas (change)" } th { (extra_heading(summaries)) }
                     th.l { "nogil: mechanism" } th.l { "GIL: mechanism" } th.l { "unstable" }
                 }
                 @for r in &rows {
                     tr {
                         td.l { (r.point) } td.l { (r.profile) } td { (r.nogil_delta) }
+                        td { (r.control_net) }
                         td { (r.free_in_arenas) } td { (r.extra) }
                         td.l { (r.nogil) } td.l { (r.gil) }
                         td.l.unstable[!r.unstable.is_empty()] { (r.unstable) }

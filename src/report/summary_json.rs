@@ -10,12 +10,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::CellSummary;
-use crate::model::Binding;
+use crate::model::{Binding, Build, Judge};
 use crate::risk::evidence::Rule;
 use crate::risk::{Advice, RiskLevel, Thresholds, Verdict};
 
 /// Bumped whenever a field changes meaning or goes away (new fields do not bump it).
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `risk`, `amplification` and `extra_mib` are the judged figures (native, net of
+/// the control arm, by default); the talk's gross ones are `gross_*`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A 95% interval, in the unit of the figure it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -32,24 +34,62 @@ pub struct PointVerdict {
     pub pattern: String,
     pub python_threads: u32,
     pub rust_threads: u32,
-    /// None when a build has no successful run.
+    /// Which figures `risk`, `amplification` and `extra_mib` are: "native" (net of
+    /// the control arm) or "gross" (no control arm, or `--judge gross`).
+    pub judged: Judge,
+    /// The judged risk level; None when a build has no successful run.
     pub risk: Option<RiskLevel>,
+    /// The judged amplification: native (max(net nogil, 0) / max(net GIL, floor)) or
+    /// gross, as `judged` says.
     pub amplification: Option<f64>,
     pub amplification_ci: Option<Interval>,
-    pub gil_delta_mib: Option<f64>,
-    pub nogil_delta_mib: Option<f64>,
-    /// nogil delta - GIL delta.
+    /// The judged extra memory: net nogil - net GIL, or nogil delta - GIL delta.
     pub extra_mib: Option<f64>,
     pub extra_ci_mib: Option<Interval>,
+    /// Gross deltas (final - baseline RSS), medians.
+    pub gil_delta_mib: Option<f64>,
+    pub nogil_delta_mib: Option<f64>,
+    /// The talk's figures, on gross deltas.
+    pub gross_risk: Option<RiskLevel>,
+    pub gross_amplification: Option<f64>,
+    pub gross_amplification_ci: Option<Interval>,
+    pub gross_extra_mib: Option<f64>,
+    pub gross_extra_ci_mib: Option<Interval>,
+    /// The control arm (same Python threads, no native call); None without one.
+    pub control: Option<ControlFigures>,
     /// Benjamini-Hochberg-adjusted Mann-Whitney p of nogil vs GIL deltas.
     pub q_value: Option<f64>,
-    /// The main mechanism of each build's delta (`risk::diagnosis`), snake_case; None
-    /// for little growth or no run.
+    /// The main mechanism of each build's delta (`risk::diagnosis`; with a control
+    /// arm, `interpreter_cost` or a mechanism of the net delta), snake_case; None for
+    /// little growth or no run.
     pub gil_mechanism: Option<String>,
     pub nogil_mechanism: Option<String>,
     /// Set when the repetitions do not pin the point down.
     pub unstable: Option<Unstable>,
     pub failed_runs: usize,
+}
+
+/// A point's control arm and the native figures built from it (MiB).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlFigures {
+    pub gil_control_delta_mib: Option<f64>,
+    pub nogil_control_delta_mib: Option<f64>,
+    /// Gross delta - control delta, medians, with 95% bootstrap intervals (None with
+    /// a single run per group).
+    pub gil_net_delta_mib: Option<f64>,
+    pub gil_net_delta_ci_mib: Option<Interval>,
+    pub nogil_net_delta_mib: Option<f64>,
+    pub nogil_net_delta_ci_mib: Option<Interval>,
+    pub native_amplification: Option<f64>,
+    pub native_amplification_ci: Option<Interval>,
+    /// net nogil - net GIL.
+    pub native_extra_mib: Option<f64>,
+    pub native_extra_ci_mib: Option<Interval>,
+    /// control nogil - control GIL: the free-threaded interpreter's own per-thread
+    /// cost at these Python threads, present with no native call.
+    pub interpreter_cost_mib: Option<f64>,
+    pub interpreter_cost_ci_mib: Option<Interval>,
+    pub native_risk: Option<RiskLevel>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +165,11 @@ pub struct SummaryJson {
     pub host: String,
     /// Every run of the plan has a record.
     pub complete: bool,
+    /// Whether the points have a control arm (runs with no native call); without
+    /// one every figure is gross.
+    pub control_arm: bool,
+    /// What the risk levels, gates and advice judged: "native" or "gross" (`--judge`).
+    pub judge: Judge,
     pub risk_counts: RiskCounts,
     /// The highest risk of any point (None when no point has both builds).
     pub worst_risk: Option<RiskLevel>,
@@ -145,10 +190,42 @@ fn interval_mib(ci: crate::stats::Ci) -> Interval {
     }
 }
 
-fn mechanism(b: Option<&crate::aggregate::BuildStats>) -> Option<String> {
-    let d = crate::risk::diagnosis::diagnose(b?);
+fn mechanism(c: &CellSummary, build: Build) -> Option<String> {
+    let d = crate::risk::diagnosis::diagnose_point(c, build)?;
     let m = d.main()?.mechanism;
     serde_json::to_value(m).ok()?.as_str().map(str::to_string)
+}
+
+fn ratio_interval(ci: crate::stats::Ci) -> Interval {
+    Interval {
+        lo: ci.lo,
+        hi: ci.hi,
+    }
+}
+
+fn control_figures(n: &crate::aggregate::Native) -> ControlFigures {
+    let control = |b: &Option<crate::aggregate::NetBuild>| {
+        b.as_ref().map(|b| mib(b.control.delta_kib.median))
+    };
+    let net = |b: &Option<crate::aggregate::NetBuild>| b.as_ref().map(|b| mib(b.net_delta_kib));
+    let net_ci = |b: &Option<crate::aggregate::NetBuild>| {
+        b.as_ref().and_then(|b| b.net_delta_ci).map(interval_mib)
+    };
+    ControlFigures {
+        gil_control_delta_mib: control(&n.gil),
+        nogil_control_delta_mib: control(&n.nogil),
+        gil_net_delta_mib: net(&n.gil),
+        gil_net_delta_ci_mib: net_ci(&n.gil),
+        nogil_net_delta_mib: net(&n.nogil),
+        nogil_net_delta_ci_mib: net_ci(&n.nogil),
+        native_amplification: n.amplification,
+        native_amplification_ci: n.amplification_ci.map(ratio_interval),
+        native_extra_mib: n.extra_kib.map(mib),
+        native_extra_ci_mib: n.extra_ci.map(interval_mib),
+        interpreter_cost_mib: n.interpreter_cost_kib.map(mib),
+        interpreter_cost_ci_mib: n.interpreter_cost_ci.map(interval_mib),
+        native_risk: n.risk,
+    }
 }
 
 /// The per-point verdicts, in the summaries' order (what the gates read).
@@ -157,25 +234,33 @@ pub fn points(summaries: &[CellSummary]) -> Vec<PointVerdict> {
         .iter()
         .map(|c| {
             let p = &c.point;
+            let judged_amplification = c.judged_amplification();
+            let judged_extra = c.judged_extra();
             PointVerdict {
                 profile: p.profile.clone(),
                 binding: p.binding,
                 pattern: p.pattern.clone(),
                 python_threads: p.python_threads,
                 rust_threads: p.rust_threads,
+                judged: c.judged,
                 risk: c.risk,
-                amplification: c.amplification,
-                amplification_ci: c.amplification_ci.map(|ci| Interval {
-                    lo: ci.lo,
-                    hi: ci.hi,
-                }),
+                amplification: judged_amplification.map(|(a, _)| a),
+                amplification_ci: judged_amplification
+                    .and_then(|(_, ci)| ci)
+                    .map(ratio_interval),
+                extra_mib: judged_extra.map(|(e, _)| mib(e)),
+                extra_ci_mib: judged_extra.and_then(|(_, ci)| ci).map(interval_mib),
                 gil_delta_mib: c.gil.as_ref().map(|b| mib(b.delta_kib.median)),
                 nogil_delta_mib: c.nogil.as_ref().map(|b| mib(b.delta_kib.median)),
-                extra_mib: c.extra_kib.map(mib),
-                extra_ci_mib: c.extra_ci.map(interval_mib),
+                gross_risk: c.gross_risk,
+                gross_amplification: c.amplification,
+                gross_amplification_ci: c.amplification_ci.map(ratio_interval),
+                gross_extra_mib: c.extra_kib.map(mib),
+                gross_extra_ci_mib: c.extra_ci.map(interval_mib),
+                control: c.native.as_ref().map(control_figures),
                 q_value: c.p_adjusted,
-                gil_mechanism: mechanism(c.gil.as_ref()),
-                nogil_mechanism: mechanism(c.nogil.as_ref()),
+                gil_mechanism: mechanism(c, Build::Gil),
+                nogil_mechanism: mechanism(c, Build::Nogil),
                 unstable: c.unstable.as_ref().map(|u| Unstable {
                     reasons: u.reasons.clone(),
                     reps_needed: u.reps_needed,
@@ -216,6 +301,7 @@ pub struct Context<'a> {
     pub complete: bool,
     pub thresholds: &'a Thresholds,
     pub floor_mib: f64,
+    pub judge: Judge,
 }
 
 pub fn build(ctx: &Context, summaries: &[CellSummary], advice: &Advice) -> SummaryJson {
@@ -227,6 +313,8 @@ pub fn build(ctx: &Context, summaries: &[CellSummary], advice: &Advice) -> Summa
         plan: ctx.plan.to_string(),
         host: ctx.host.to_string(),
         complete: ctx.complete,
+        control_arm: summaries.iter().any(|c| c.native.is_some()),
+        judge: ctx.judge,
         risk_counts: RiskCounts {
             high: count(RiskLevel::High),
             medium: count(RiskLevel::Medium),
@@ -273,6 +361,7 @@ mod tests {
             complete: true,
             thresholds: &Thresholds::default(),
             floor_mib: 0.25,
+            judge: Judge::Native,
         };
         let j = build(&ctx, &s, &advice);
         assert_eq!(j.points.len(), s.len());

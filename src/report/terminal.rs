@@ -133,11 +133,65 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
         let n = c.nogil.as_ref().map(f).unwrap_or_else(|| "-".into());
         let _ = writeln!(s, "  {label:<28}{g:<36}{n}");
     }
+    net_rows(&mut s, c);
     regions(&mut s, c);
     notes(&mut s, c);
     diagnosis(&mut s, c);
     amplification(&mut s, c, thresholds);
     s
+}
+
+/// The control arm's delta and the net delta of each build, under the gross rows.
+fn net_rows(s: &mut String, c: &CellSummary) {
+    let Some(native) = &c.native else {
+        let _ = writeln!(
+            s,
+            "  {:<28}no control arm: gross figures only (--no-control, or a folder from before the control arm)",
+            "control (no native call)"
+        );
+        return;
+    };
+    let control = |b: &Option<crate::aggregate::NetBuild>| {
+        b.as_ref()
+            .map_or("-".to_string(), |b| kib_cell(&b.control.delta_kib))
+    };
+    let net = |b: &Option<crate::aggregate::NetBuild>| {
+        b.as_ref().map_or("-".to_string(), |b| {
+            format!("{}{}", mib_signed(b.net_delta_kib), ci_mib(b.net_delta_ci))
+        })
+    };
+    let _ = writeln!(
+        s,
+        "  {:<28}{:<36}{}",
+        "control delta (no native)",
+        control(&native.gil),
+        control(&native.nogil)
+    );
+    let _ = writeln!(
+        s,
+        "  {:<28}{:<36}{}",
+        "net delta (delta - control)",
+        net(&native.gil),
+        net(&native.nogil)
+    );
+}
+
+/// " [95% CI +0.01..+0.20]" in MiB, or nothing without an interval.
+fn ci_mib(ci: Option<crate::stats::Ci>) -> String {
+    ci.map_or(String::new(), |ci| {
+        format!(
+            " [95% CI {}..{}]",
+            crate::units::signed_mib(ci.lo),
+            crate::units::signed_mib(ci.hi)
+        )
+    })
+}
+
+/// " [95% CI 1.10x..2.30x]", or nothing without an interval.
+fn ci_times(ci: Option<crate::stats::Ci>) -> String {
+    ci.map_or(String::new(), |ci| {
+        format!(" [95% CI {:.2}x..{:.2}x]", ci.lo, ci.hi)
+    })
 }
 
 /// Where the delta went, per smaps region, and how much of it is free in arenas.
@@ -205,56 +259,97 @@ fn notes(s: &mut String, c: &CellSummary) {
 /// What the memory is in each build, and the lever that acts on it.
 fn diagnosis(s: &mut String, c: &CellSummary) {
     let _ = writeln!(s, "\n  what the memory is, and the lever");
-    for (name, b) in [("GIL", &c.gil), ("nogil", &c.nogil)] {
-        if let Some(b) = b {
-            let _ = writeln!(
-                s,
-                "  {name:<6}{}",
-                crate::risk::diagnosis::diagnose(b).line()
-            );
+    for (name, build) in [
+        ("GIL", crate::model::Build::Gil),
+        ("nogil", crate::model::Build::Nogil),
+    ] {
+        if let Some(d) = crate::risk::diagnosis::diagnose_point(c, build) {
+            let _ = writeln!(s, "  {name:<6}{}", d.line());
         }
     }
 }
 
-/// The amplification, the extra memory, the risk and whether the point is unstable.
+/// The native figures (when there is a control arm), the talk's gross ratio, the
+/// risk and whether the point is unstable.
 fn amplification(s: &mut String, c: &CellSummary, thresholds: &Thresholds) {
-    match (c.amplification, &c.gil, &c.nogil, c.risk) {
-        (Some(a), Some(g), Some(n), Some(risk)) => {
-            let ci = c.amplification_ci.map_or(String::new(), |ci| {
-                format!(" [95% CI {:.2}x..{:.2}x]", ci.lo, ci.hi)
-            });
+    let (Some(a), Some(g), Some(n)) = (c.amplification, &c.gil, &c.nogil) else {
+        let _ = writeln!(s, "\n  amplification  n/a: a build has no successful run");
+        return;
+    };
+    let _ = writeln!(s);
+    let native = c.native.as_ref();
+    if let Some(native) = native {
+        if let (Some(na), Some(ng), Some(nn)) = (native.amplification, &native.gil, &native.nogil) {
             let _ = writeln!(
                 s,
-                "\n  amplification  {a:.2}x{ci} = nogil delta {} / max(GIL delta {}, floor {})",
-                mib(n.delta_kib.median),
-                mib(g.delta_kib.median),
+                "  native amplification    {na:.2}x{} = net nogil {} / max(net GIL {}, floor {})",
+                ci_times(native.amplification_ci),
+                mib(nn.net_delta_kib),
+                mib(ng.net_delta_kib),
                 mib(c.floor_kib)
             );
-            if let Some(extra) = c.extra_kib {
-                let _ = writeln!(
-                    s,
-                    "  extra memory   {}{} = nogil delta - GIL delta",
-                    mib_signed(extra),
-                    c.extra_ci.map_or(String::new(), |ci| format!(
-                        " [95% CI {}..{}]",
-                        crate::units::signed_mib(ci.lo),
-                        crate::units::signed_mib(ci.hi)
-                    ))
-                );
-            }
-            let _ = writeln!(s, "  risk           {risk}  ({})", thresholds.describe());
-            if let Some(u) = &c.unstable {
-                let _ = writeln!(
-                    s,
-                    "  UNSTABLE       {}: the median may move; run with --reps {} to pin it down",
-                    u.reasons.join("; "),
-                    u.reps_needed
-                );
-            }
         }
-        _ => {
-            let _ = writeln!(s, "\n  amplification  n/a: a build has no successful run");
+        if let Some(extra) = native.extra_kib {
+            let _ = writeln!(
+                s,
+                "  native extra            {}{} = net nogil - net GIL",
+                mib_signed(extra),
+                ci_mib(native.extra_ci)
+            );
         }
+        if let Some(own) = native.interpreter_cost_kib {
+            let _ = writeln!(
+                s,
+                "  interpreter's own cost  {}{} = control nogil - control GIL: the free-threaded threads' own cost with no native call; no glibc tunable acts on it",
+                mib_signed(own),
+                ci_mib(native.interpreter_cost_ci)
+            );
+        }
+    }
+    let talks = if native.is_some() {
+        "the talk's gross ratio"
+    } else {
+        "amplification"
+    };
+    let _ = writeln!(
+        s,
+        "  {talks:<24}{a:.2}x{} = nogil delta {} / max(GIL delta {}, floor {})",
+        ci_times(c.amplification_ci),
+        mib(n.delta_kib.median),
+        mib(g.delta_kib.median),
+        mib(c.floor_kib)
+    );
+    if let Some(extra) = c.extra_kib {
+        let label = if native.is_some() {
+            "gross extra"
+        } else {
+            "extra memory"
+        };
+        let _ = writeln!(
+            s,
+            "  {label:<24}{}{} = nogil delta - GIL delta",
+            mib_signed(extra),
+            ci_mib(c.extra_ci)
+        );
+    }
+    if let Some(risk) = c.risk {
+        let judged = match c.judged {
+            crate::model::Judge::Native => "native figures",
+            crate::model::Judge::Gross => "gross figures",
+        };
+        let _ = writeln!(
+            s,
+            "  risk                    {risk}  judged on the {judged} ({})",
+            thresholds.describe()
+        );
+    }
+    if let Some(u) = &c.unstable {
+        let _ = writeln!(
+            s,
+            "  UNSTABLE                {}: the median may move; run with --reps {} to pin it down",
+            u.reasons.join("; "),
+            u.reps_needed
+        );
     }
 }
 
@@ -279,43 +374,73 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
     groups.sort();
     groups.dedup();
     for (profile, binding, pattern) in &groups {
-        let _ = writeln!(s, "amplification, profile {profile}, binding {binding}, pattern {pattern}  (! HIGH, + MEDIUM, ~ unstable)");
-        let _ = write!(s, "  rust\\py");
-        for p in &plan.python_threads {
-            let _ = write!(s, "{p:>9}");
+        let mine = |c: &&CellSummary| {
+            c.point.profile == *profile
+                && c.point.binding == *binding
+                && c.point.pattern == *pattern
+        };
+        let native = summaries
+            .iter()
+            .filter(mine)
+            .any(|c| c.judged == crate::model::Judge::Native);
+        let what = if native {
+            "native amplification (net of the control arm)"
+        } else {
+            "amplification (gross)"
+        };
+        let _ = writeln!(s, "{what}, profile {profile}, binding {binding}, pattern {pattern}  (! HIGH, + MEDIUM, ~ unstable)");
+        let at = |p: u32, r: u32| {
+            summaries
+                .iter()
+                .filter(mine)
+                .find(|c| c.point.python_threads == p && c.point.rust_threads == r)
+        };
+        text_grid(&mut s, plan, &|p, r| {
+            let cell = at(p, r)?;
+            Some(match cell.judged_amplification() {
+                Some((a, _)) => {
+                    let mark = match cell.risk {
+                        Some(crate::risk::RiskLevel::High) => "!",
+                        Some(crate::risk::RiskLevel::Medium) => "+",
+                        _ => " ",
+                    };
+                    let shaky = if cell.unstable.is_some() { "~" } else { "" };
+                    format!("{shaky}{a:.1}x{mark}")
+                }
+                None => "fail ".to_string(),
+            })
+        });
+        let mine_all: Vec<&CellSummary> = summaries.iter().filter(mine).collect();
+        let (high, medium, low) = [
+            crate::risk::RiskLevel::High,
+            crate::risk::RiskLevel::Medium,
+            crate::risk::RiskLevel::Low,
+        ]
+        .map(|l| mine_all.iter().filter(|c| c.risk == Some(l)).count())
+        .into();
+        let _ = writeln!(
+            s,
+            "  risk on the {} figures: {high} HIGH, {medium} MEDIUM, {low} LOW",
+            if native { "native" } else { "gross" }
+        );
+        if native {
+            let _ = writeln!(
+                s,
+                "the talk's gross ratio (nogil delta / GIL delta, the interpreter's own cost included)"
+            );
+            text_grid(&mut s, plan, &|p, r| {
+                let cell = at(p, r)?;
+                Some(
+                    cell.amplification
+                        .map_or("fail ".to_string(), |a| format!("{a:.1}x ")),
+                )
+            });
         }
-        let _ = writeln!(s);
-        for r in plan.rust_threads.iter().rev() {
-            let _ = write!(s, "  {r:>7}");
-            for p in &plan.python_threads {
-                let cell = summaries.iter().find(|c| {
-                    c.point.profile == *profile
-                        && c.point.binding == *binding
-                        && c.point.pattern == *pattern
-                        && c.point.python_threads == *p
-                        && c.point.rust_threads == *r
-                });
-                let text = match cell.and_then(|c| c.amplification.map(|a| (a, c.risk))) {
-                    Some((a, risk)) => {
-                        let mark = match risk {
-                            Some(crate::risk::RiskLevel::High) => "!",
-                            Some(crate::risk::RiskLevel::Medium) => "+",
-                            _ => " ",
-                        };
-                        let shaky = if cell.is_some_and(|c| c.unstable.is_some()) {
-                            "~"
-                        } else {
-                            ""
-                        };
-                        format!("{shaky}{a:.1}x{mark}")
-                    }
-                    None if cell.is_some() => "fail ".to_string(),
-                    None => "- ".to_string(),
-                };
-                let _ = write!(s, "{text:>9}");
-            }
-            let _ = writeln!(s);
-        }
+        interpreter_cost_row(
+            &mut s,
+            summaries.iter().filter(mine).collect(),
+            &plan.python_threads,
+        );
         let _ = writeln!(s);
     }
     s.push_str(&diagnosis_block(summaries));
@@ -344,17 +469,56 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
     s
 }
 
+/// A text heatmap: Rust threads down (largest first), Python threads across; `cell`
+/// gives a point's text, None where the point was not run.
+fn text_grid(s: &mut String, plan: &crate::plan::Plan, cell: &dyn Fn(u32, u32) -> Option<String>) {
+    let _ = write!(s, "  rust\\py");
+    for p in &plan.python_threads {
+        let _ = write!(s, "{p:>9}");
+    }
+    let _ = writeln!(s);
+    for r in plan.rust_threads.iter().rev() {
+        let _ = write!(s, "  {r:>7}");
+        for &p in &plan.python_threads {
+            let text = cell(p, *r).unwrap_or_else(|| "- ".to_string());
+            let _ = write!(s, "{text:>9}");
+        }
+        let _ = writeln!(s);
+    }
+}
+
+/// The interpreter's own cost by Python threads, under a group's text heatmap.
+fn interpreter_cost_row(s: &mut String, mine: Vec<&CellSummary>, python_threads: &[u32]) {
+    let cost = |p: u32| {
+        mine.iter()
+            .find(|c| c.point.python_threads == p)
+            .and_then(|c| c.native.as_ref()?.interpreter_cost_kib)
+    };
+    if python_threads.iter().all(|&p| cost(p).is_none()) {
+        return;
+    }
+    let _ = write!(s, "  {:>7}", "own MiB");
+    for &p in python_threads {
+        let text = cost(p).map_or("-".to_string(), |k| crate::units::signed_mib(k));
+        let _ = write!(s, "{text:>9}");
+    }
+    let _ = writeln!(
+        s,
+        "\n  own MiB: the interpreter's own cost (control nogil - control GIL delta, no native call); no glibc tunable acts on it"
+    );
+}
+
 /// Most points listed by [`diagnosis_block`]; the report lists them all.
 const DIAGNOSED_POINTS: usize = 12;
 
 /// What the free-threaded memory is at each point with growth (largest first, up to
 /// [`DIAGNOSED_POINTS`]), the levers of the mechanisms named, and the unstable points.
 pub fn diagnosis_block(summaries: &[CellSummary]) -> String {
-    use crate::risk::diagnosis::{diagnose, Mechanism};
+    use crate::risk::diagnosis::{diagnose_point, Mechanism};
     let mut s = String::new();
     let mut rows: Vec<(&CellSummary, crate::risk::diagnosis::Diagnosis)> = summaries
         .iter()
-        .filter_map(|c| Some((c, diagnose(c.nogil.as_ref()?))))
+        .filter_map(|c| Some((c, diagnose_point(c, crate::model::Build::Nogil)?)))
         .filter(|(_, d)| d.main().is_some())
         .collect();
     rows.sort_by(|a, b| b.1.delta_kib.total_cmp(&a.1.delta_kib));
@@ -366,16 +530,25 @@ pub fn diagnosis_block(summaries: &[CellSummary]) -> String {
         let _ = writeln!(
             s,
             "  {:<34}{:>12}  {:<26}mechanism",
-            "point", "nogil delta", "extra vs GIL [95% CI]"
+            "point",
+            "nogil delta",
+            if rows
+                .iter()
+                .any(|(c, _)| c.judged == crate::model::Judge::Native)
+            {
+                "native extra [95% CI]"
+            } else {
+                "extra vs GIL [95% CI]"
+            }
         );
         let mut levers: Vec<Mechanism> = Vec::new();
         for (c, d) in rows.iter().take(DIAGNOSED_POINTS) {
             let p = &c.point;
-            let extra = c.extra_kib.map_or("-".to_string(), |e| {
+            let extra = c.judged_extra().map_or("-".to_string(), |(e, ci)| {
                 format!(
                     "{}{}",
                     crate::units::signed_mib(e),
-                    c.extra_ci.map_or(String::new(), |ci| format!(
+                    ci.map_or(String::new(), |ci| format!(
                         " [{}..{}]",
                         crate::units::signed_mib(ci.lo),
                         crate::units::signed_mib(ci.hi)

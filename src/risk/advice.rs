@@ -292,7 +292,8 @@ fn verdict(evidence: &[ProfileEvidence], ranks: &[ProfileRank], profiles: &[Prof
             cost_text(throughput(&e.profile))
         };
         let reason = format!(
-            "free-threaded final RSS {:.2} MiB less than glibc-default [95% CI {:.2}, {:.2}] over {} point(s), above the margin of {:.2} MiB; {cost}",
+            "{} {:.2} MiB less than glibc-default [95% CI {:.2}, {:.2}] over {} point(s), above the margin of {:.2} MiB; {cost}",
+            e.measure.describe(),
             j.saving_kib / 1024.0,
             j.ci.lo / 1024.0,
             j.ci.hi / 1024.0,
@@ -315,10 +316,16 @@ fn verdict(evidence: &[ProfileEvidence], ranks: &[ProfileRank], profiles: &[Prof
         });
     }
     let base = evidence.first().map_or(0.0, |e| e.judged.baseline_kib);
-    let why = format!(
-        "no profile's free-threaded final RSS differs from glibc-default's ({:.2} MiB) beyond noise and the margin",
-        base / 1024.0
-    );
+    let why = match evidence.first().map(|e| e.measure) {
+        Some(evidence::Measure::NetDelta) => format!(
+            "no profile's free-threaded net delta (each net of its own control arm) differs from glibc-default's beyond noise and the margin (from glibc-default's final RSS, {:.2} MiB)",
+            base / 1024.0
+        ),
+        _ => format!(
+            "no profile's free-threaded final RSS differs from glibc-default's ({:.2} MiB) beyond noise and the margin",
+            base / 1024.0
+        ),
+    };
     Verdict::KeepDefault {
         why,
         hint: evidence::power_hint(evidence),

@@ -22,6 +22,12 @@
 //!   reuse (`glibc.pthread.stack_cache_size`, 40 MiB by default). Lever: fewer
 //!   threads alive at once.
 //! - **other**: file-backed pages and other anonymous memory.
+//! - **the interpreter's own per-thread cost**: what the control arm (the same Python
+//!   threads calling nothing native) left behind; in the free-threaded build that is
+//!   mimalloc pages and thread states per Python thread. Lever: fewer Python threads,
+//!   a pool that lives longer, a newer CPython; no glibc tunable acts on it. With a
+//!   control arm ([`diagnose_net`]) it is a part of its own, and the mechanisms above
+//!   split the net delta (every region's and trim figure's median net of the control's).
 //!
 //! The mechanism with the largest share names the diagnosis; the second is named too
 //! when it holds at least a third. Pure functions of [`BuildStats`].
@@ -47,6 +53,7 @@ pub enum Mechanism {
     Mimalloc,
     ThreadStacks,
     Other,
+    InterpreterCost,
 }
 
 impl Mechanism {
@@ -58,6 +65,9 @@ impl Mechanism {
             Mechanism::Mimalloc => "CPython's mimalloc (Python objects)",
             Mechanism::ThreadStacks => "thread stacks (and glibc's stack cache)",
             Mechanism::Other => "other memory (file-backed pages, other anonymous)",
+            Mechanism::InterpreterCost => {
+                "the interpreter's own per-thread cost (present with no native call)"
+            }
         }
     }
 
@@ -70,6 +80,7 @@ impl Mechanism {
             Mechanism::Mimalloc => "mimalloc",
             Mechanism::ThreadStacks => "thread stacks",
             Mechanism::Other => "other",
+            Mechanism::InterpreterCost => "interpreter's per-thread cost",
         }
     }
 
@@ -82,6 +93,7 @@ impl Mechanism {
             Mechanism::Mimalloc => "none of glibc's tunables (arena_max, trim and mmap thresholds do not change mimalloc): fewer or smaller live Python objects",
             Mechanism::ThreadStacks => "fewer threads alive at once (a pool instead of threads per call); glibc.pthread.stack_cache_size bounds the cache of freed stacks",
             Mechanism::Other => "none of malloc's settings",
+            Mechanism::InterpreterCost => "fewer Python threads, a thread pool that lives longer (threads not created per task), or a newer CPython; no glibc tunable acts on it",
         }
     }
 }
@@ -235,10 +247,111 @@ pub fn diagnose(b: &BuildStats) -> Diagnosis {
     }
 }
 
+/// Split a build's median delta into the interpreter's own per-thread cost (its
+/// control arm's median delta) and the mechanisms of the net delta: the same split as
+/// [`diagnose`], on every figure net of the control's median.
+pub fn diagnose_net(gross: &BuildStats, control: &BuildStats) -> Diagnosis {
+    let mut net = gross.clone();
+    let (g, c) = (&gross.regions_delta_kib, &control.regions_delta_kib);
+    net.delta_kib.median = gross.delta_kib.median - control.delta_kib.median;
+    net.reclaimable_kib.median = gross.reclaimable_kib.median - control.reclaimable_kib.median;
+    net.regions_delta_kib = crate::aggregate::RegionMedians {
+        arena_heaps: g.arena_heaps - c.arena_heaps,
+        arena_heaps_added: (g.arena_heaps_added - c.arena_heaps_added).max(0.0),
+        main_heap: g.main_heap - c.main_heap,
+        stacks: g.stacks - c.stacks,
+        python_alloc: g.python_alloc - c.python_alloc,
+        file: g.file - c.file,
+        anon_other: g.anon_other - c.anon_other,
+    };
+    net.arena_free_delta_kib = gross
+        .arena_free_delta_kib
+        .map(|f| f - control.arena_free_delta_kib.unwrap_or(0.0));
+    let mut d = diagnose(&net);
+    let own = control.delta_kib.median.max(0.0);
+    if own > 0.0 {
+        d.parts.push(Part {
+            mechanism: Mechanism::InterpreterCost,
+            kib: own,
+        });
+        d.parts.sort_by(|a, b| b.kib.total_cmp(&a.kib));
+    }
+    d.delta_kib = gross.delta_kib.median;
+    d.trim_returned_kib = gross.reclaimable_kib.median.max(0.0);
+    d
+}
+
+/// The diagnosis of a build at a point: net of its control arm when the point has
+/// one and judges native figures, else of the gross delta.
+pub fn diagnose_point(
+    c: &crate::aggregate::CellSummary,
+    build: crate::model::Build,
+) -> Option<Diagnosis> {
+    let gross = match build {
+        crate::model::Build::Gil => c.gil.as_ref(),
+        crate::model::Build::Nogil => c.nogil.as_ref(),
+    }?;
+    Some(
+        match c
+            .control(build)
+            .filter(|_| c.judged == crate::model::Judge::Native)
+        {
+            Some(control) => diagnose_net(gross, control),
+            None => diagnose(gross),
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::aggregate::{RegionMedians, Summary};
+
+    #[test]
+    fn the_interpreters_own_cost_is_a_mechanism_of_its_own() {
+        // The free-threaded talk cell on a small host: 1.03 MiB gross, 0.64 MiB of it
+        // with no native call (mimalloc pages of the Python threads); the rest is 15
+        // new arena heaps.
+        let gross = stats(
+            1055.0,
+            20.0,
+            0.0,
+            RegionMedians {
+                arena_heaps: 400.0,
+                arena_heaps_added: 15.0,
+                python_alloc: 620.0,
+                stacks: 35.0,
+                ..Default::default()
+            },
+        );
+        let control = stats(
+            655.0,
+            5.0,
+            0.0,
+            RegionMedians {
+                python_alloc: 600.0,
+                stacks: 30.0,
+                anon_other: 25.0,
+                ..Default::default()
+            },
+        );
+        let d = diagnose_net(&gross, &control);
+        assert_eq!(d.delta_kib, 1055.0);
+        let first = d.main().unwrap();
+        assert_eq!(first.mechanism, Mechanism::InterpreterCost);
+        assert_eq!(first.kib, 655.0);
+        // The net 400 KiB are the new arenas, not mimalloc.
+        let arenas = d
+            .parts
+            .iter()
+            .find(|p| p.mechanism == Mechanism::MoreArenas);
+        assert!(arenas.is_some_and(|p| p.kib > 300.0), "{d:?}");
+        let mimalloc = d.parts.iter().find(|p| p.mechanism == Mechanism::Mimalloc);
+        assert!(mimalloc.is_none_or(|p| p.kib <= 20.0), "{d:?}");
+        let line = d.line();
+        assert!(line.contains("interpreter's own per-thread cost"), "{line}");
+        assert!(line.contains("no glibc tunable acts on it"), "{line}");
+    }
 
     fn summary(median: f64) -> Summary {
         Summary {

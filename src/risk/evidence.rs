@@ -4,7 +4,11 @@
 //! For each profile, its free-threaded final RSS is paired with glibc-default's at
 //! every point both ran: the saving is the median, over those points, of
 //! median(glibc-default's final RSS) - median(the profile's), with a 95% percentile
-//! bootstrap interval (runs resampled within each point and profile). A profile's
+//! bootstrap interval (runs resampled within each point and profile). Where every
+//! paired point has a control arm in both profiles and judges native figures, the
+//! saving is of the net delta instead: (gross - control) of glibc-default minus
+//! (gross - control) of the profile, each profile net of its own control arm, since a
+//! tunable can change what the Python threads themselves cost too. A profile's
 //! difference counts only when
 //! - the interval excludes zero (it is not noise), and
 //! - the saving is at least the margin: max(`min_saving_mib`, `min_saving_pct`% of
@@ -135,10 +139,34 @@ pub fn judge_pairs(
     Some(judge(saving, ci, baseline, pairs.len(), rule))
 }
 
+/// Which free-threaded figure a profile's saving is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Final RSS (no control arm, or `--judge gross`).
+    FinalRss,
+    /// The delta net of each profile's own control arm.
+    NetDelta,
+}
+
+impl Measure {
+    /// "free-threaded final RSS", for the advice's sentences.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Measure::FinalRss => "free-threaded final RSS",
+            Measure::NetDelta => {
+                "free-threaded net delta (each profile net of its own control arm)"
+            }
+        }
+    }
+}
+
 /// One profile against glibc-default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileEvidence {
     pub profile: String,
+    /// What the saving is of.
+    pub measure: Measure,
     pub judged: Judged,
     /// Runs per build and point behind the figures (the smallest count).
     pub reps: usize,
@@ -156,37 +184,92 @@ pub fn seed_of(profile: &str) -> u64 {
     })
 }
 
-/// Every profile other than glibc-default, judged against it over the points both
-/// ran (free-threaded build). Empty when glibc-default is not in the sweep.
-pub fn against_default(summaries: &[CellSummary], rule: &Rule) -> Vec<ProfileEvidence> {
-    let base: BTreeMap<_, &BuildStats> = summaries
+/// Judge net deltas: per point, (gross - control) of `before` minus that of `after`,
+/// with the margin from `before`'s median final RSS, as [`judge_pairs`] does.
+fn judge_net_pairs(
+    pairs: &[(&CellSummary, &CellSummary)],
+    rule: &Rule,
+    seed: u64,
+) -> Option<Judged> {
+    use crate::model::Build;
+    let groups: Option<Vec<Vec<&[f64]>>> = pairs
         .iter()
-        .filter(|c| c.point.profile == BASELINE_PROFILE)
-        .filter_map(|c| Some((key(&c.point), c.nogil.as_ref()?)))
+        .map(|(b, a)| {
+            Some(vec![
+                b.nogil.as_ref()?.deltas_kib.as_slice(),
+                &b.control(Build::Nogil)?.deltas_kib,
+                &a.nogil.as_ref()?.deltas_kib,
+                &a.control(Build::Nogil)?.deltas_kib,
+            ])
+        })
+        .collect();
+    let groups = groups?;
+    let stat = |m: &[f64]| (m[0] - m[1]) - (m[2] - m[3]);
+    let saving = stats::medians_statistic(&groups, stat)?;
+    let ci = stats::bootstrap_medians_ci(&groups, stat, LEVEL, RESAMPLES, seed)?;
+    let baseline = stats::median(
+        &pairs
+            .iter()
+            .filter_map(|(b, _)| Some(b.nogil.as_ref()?.final_rss_kib.median))
+            .collect::<Vec<_>>(),
+    )?;
+    Some(judge(saving, ci, baseline, pairs.len(), rule))
+}
+
+/// Every profile other than glibc-default, judged against it over the points both
+/// ran (free-threaded build): on net deltas where every pair has both control arms
+/// and judges native figures, else on final RSS. Empty when glibc-default is not in
+/// the sweep.
+pub fn against_default(summaries: &[CellSummary], rule: &Rule) -> Vec<ProfileEvidence> {
+    let base: BTreeMap<_, &CellSummary> = summaries
+        .iter()
+        .filter(|c| c.point.profile == BASELINE_PROFILE && c.nogil.is_some())
+        .map(|c| (key(&c.point), c))
         .collect();
     if base.is_empty() {
         return Vec::new();
     }
-    let mut by_profile: BTreeMap<&str, Vec<(&BuildStats, &BuildStats)>> = BTreeMap::new();
+    let mut by_profile: BTreeMap<&str, Vec<(&CellSummary, &CellSummary)>> = BTreeMap::new();
     for c in summaries {
         if c.point.profile == BASELINE_PROFILE {
             continue;
         }
         let entry = by_profile.entry(&c.point.profile).or_default();
-        if let (Some(b), Some(n)) = (base.get(&key(&c.point)), c.nogil.as_ref()) {
-            entry.push((b, n));
+        if let (Some(b), Some(_)) = (base.get(&key(&c.point)), c.nogil.as_ref()) {
+            entry.push((b, c));
         }
     }
+    let native = |c: &CellSummary| {
+        c.judged == crate::model::Judge::Native && c.control(crate::model::Build::Nogil).is_some()
+    };
     by_profile
         .into_iter()
         .filter_map(|(profile, pairs)| {
+            let stats_of = |c: &CellSummary| c.nogil.as_ref().map(|n| n.finals_kib.len());
             let reps = pairs
                 .iter()
-                .map(|(b, n)| b.finals_kib.len().min(n.finals_kib.len()))
+                .filter_map(|(b, n)| Some(stats_of(b)?.min(stats_of(n)?)))
                 .min()?;
+            let (measure, judged) =
+                if !pairs.is_empty() && pairs.iter().all(|(b, n)| native(b) && native(n)) {
+                    (
+                        Measure::NetDelta,
+                        judge_net_pairs(&pairs, rule, seed_of(profile))?,
+                    )
+                } else {
+                    let finals: Vec<(&BuildStats, &BuildStats)> = pairs
+                        .iter()
+                        .filter_map(|(b, n)| Some((b.nogil.as_ref()?, n.nogil.as_ref()?)))
+                        .collect();
+                    (
+                        Measure::FinalRss,
+                        judge_pairs(&finals, Figure::FinalRss, rule, seed_of(profile))?,
+                    )
+                };
             Some(ProfileEvidence {
                 profile: profile.to_string(),
-                judged: judge_pairs(&pairs, Figure::FinalRss, rule, seed_of(profile))?,
+                measure,
+                judged,
                 reps,
             })
         })

@@ -53,7 +53,7 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<Exi
     // (nothing is half-written: builds are only used once complete).
     super::install_interrupt_flag()?;
     let end = record(&sweep, &mut ProcessExecutor, started)?;
-    show(&sweep, &end, out)?;
+    show(&sweep, &end, args.report.judge, out)?;
     // The report is written for incomplete plans too: what ran is worth reading.
     let plan_file = scheduler::load_plan_file(&sweep.dir)?;
     let gate = report::command::after_run(&sweep.dir, &plan_file, &end.all, &args.report, out)?;
@@ -261,8 +261,13 @@ pub fn record(sweep: &Sweep, executor: &mut dyn Executor, started: Instant) -> R
 }
 
 /// The terminal's account of a sweep: the host, the results, and the tally.
-fn show(sweep: &Sweep, end: &Ended, out: &mut dyn Write) -> Result<()> {
-    let summaries = aggregate::summarize(&end.all, sweep.plan.floor_kib(), &sweep.plan.thresholds);
+fn show(sweep: &Sweep, end: &Ended, judge: crate::model::Judge, out: &mut dyn Write) -> Result<()> {
+    let summaries = aggregate::summarize_judged(
+        &end.all,
+        sweep.plan.floor_kib(),
+        &sweep.plan.thresholds,
+        judge,
+    );
     writeln!(out, "\nhost: {}", sweep.provenance.host.short())?;
     writeln!(out, "\n{}", view(&summaries, &sweep.plan))?;
     write!(out, "{}", tally(sweep, end))?;

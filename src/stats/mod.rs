@@ -18,8 +18,8 @@ pub mod bootstrap;
 pub mod significance;
 
 pub use bootstrap::{
-    bootstrap_amplification_ci, bootstrap_median_ci, bootstrap_paired_difference_ci,
-    paired_difference, Ci,
+    bootstrap_amplification_ci, bootstrap_median_ci, bootstrap_medians_ci,
+    bootstrap_paired_difference_ci, medians_statistic, paired_difference, Ci,
 };
 pub use significance::{benjamini_hochberg, hodges_lehmann_shift, mann_whitney_u};
 
