@@ -16,7 +16,7 @@ use crate::model::SourceKind;
 pub use run::parse_run;
 pub use run::{explicit_plan_flags, RunArgs, PLAN_FLAGS};
 pub use values::{parse_duration, parse_duration_or_zero, parse_size_kib, Grid};
-use values::{parse_non_negative, parse_watch_secs};
+use values::{parse_non_negative, parse_percent, parse_watch_secs};
 
 const ABOUT: &str = "Measure and explain glibc malloc arena growth in Python processes that call multi-threaded native code";
 
@@ -42,7 +42,10 @@ When no GIL/free-threaded CPython pair is found, one is built into the cache fir
     about = ABOUT,
     long_about = LONG_ABOUT,
     args_conflicts_with_subcommands = true,
-    arg_required_else_help = true
+    arg_required_else_help = true,
+    // A negative figure given to a flag reaches the flag's own parser, which refuses
+    // it naming the flag, instead of clap's "unexpected argument '-3' found".
+    allow_negative_numbers = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -56,16 +59,20 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run GIL vs free-threaded comparisons over a grid (the default command).
+    #[command(allow_negative_numbers = true)]
     Run(RunArgs),
     /// Find or provision GIL and free-threaded CPython interpreters.
     #[command(subcommand)]
+    #[command(allow_negative_numbers = true)]
     Pythons(PythonsCommand),
     /// Record a live process's RSS and thread count over time (the sweep's sampler, like
     /// psrecord) and report what the sampling cost.
+    #[command(allow_negative_numbers = true)]
     Sample(SampleArgs),
     /// Join shard folders (from `--shard K/N` runs) into one report folder.
     ///
     /// The folders must hold the same plan; each run may appear in only one of them.
+    #[command(allow_negative_numbers = true)]
     Merge(MergeArgs),
     /// Explain a live process's glibc arenas: /proc, and glibc's own structures read
     /// from its memory.
@@ -86,6 +93,7 @@ pub enum Command {
     /// rule that refused it. Exit codes: 0 when inspected (and when a --watch ends); 2
     /// when the process cannot be inspected (no such process, permission denied, a
     /// kernel thread or a zombie); 1 for other failures to read /proc.
+    #[command(allow_negative_numbers = true)]
     Inspect(InspectArgs),
     /// Show this host's provenance and check that it can run sweeps.
     ///
@@ -96,23 +104,28 @@ pub enum Command {
     /// pair, and that the PoC extension builds for both (glibc and jemalloc variants;
     /// the first run builds them, which takes a minute or two). Exits 1 if any check
     /// fails.
+    #[command(allow_negative_numbers = true)]
     Doctor(DoctorArgs),
     /// Re-render a report folder (heatmaps, time series, index.html, cells.csv,
     /// summary.md) from its plan.json and results.jsonl.
+    #[command(allow_negative_numbers = true)]
     Report(ReportArgs),
     /// Show what changed at each point between two report folders (e.g. before and
     /// after a tunable): a table, compare.csv and diff heatmaps.
+    #[command(allow_negative_numbers = true)]
     Compare(CompareArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///
     /// bash: `arena-sweep completions bash > ~/.local/share/bash-completion/completions/arena-sweep`;
     /// zsh: write `_arena-sweep` into a folder on $fpath; fish:
     /// `arena-sweep completions fish > ~/.config/fish/completions/arena-sweep.fish`.
+    #[command(allow_negative_numbers = true)]
     Completions(CompletionsArgs),
     /// Print the man page (roff), or write one page per command into a folder.
     ///
     /// `arena-sweep man | man -l -` reads it; `arena-sweep man --out-dir DIR` writes
     /// arena-sweep.1, arena-sweep-run.1, ... for a MANPATH folder (e.g. ~/.local/share/man/man1).
+    #[command(allow_negative_numbers = true)]
     Man(ManArgs),
 }
 
@@ -236,7 +249,7 @@ pub struct AdviceArgs {
     #[arg(long, value_name = "MIB", default_value_t = 1.0, value_parser = parse_non_negative)]
     pub min_saving_mib: f64,
     /// The smallest saving worth a deployment, in percent of glibc-default's figure.
-    #[arg(long, value_name = "PCT", default_value_t = 5.0, value_parser = parse_non_negative)]
+    #[arg(long, value_name = "PCT", default_value_t = 5.0, value_parser = parse_percent)]
     pub min_saving_pct: f64,
 }
 
@@ -331,6 +344,7 @@ pub enum PythonsCommand {
     /// Searched in order: --python-gil/--python-nogil, ARENA_SWEEP_PYTHON_GIL /
     /// ARENA_SWEEP_PYTHON_NOGIL, `uv python find`, python3.X / python3.Xt on PATH,
     /// pyenv versions, and arena-sweep's cache.
+    #[command(allow_negative_numbers = true)]
     List(PythonArgs),
     /// Build a matched GIL + free-threaded pair of one CPython version into the cache.
     ///
@@ -339,6 +353,7 @@ pub enum PythonsCommand {
     /// the official source tarball, the Debian source package (mirror taken from this
     /// machine's apt configuration; apt runs with a private state folder). Takes a few
     /// minutes per build; a finished pair makes re-runs instant.
+    #[command(allow_negative_numbers = true)]
     Install(InstallArgs),
 }
 

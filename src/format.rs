@@ -13,6 +13,7 @@
 //! |---------|--------------|
 //! | 1       | (no `format` field) |
 //! | 2       | the `format` field itself; failure kinds and driver messages are typed, with the same strings |
+//! | 3       | the control arm: plan.json's `control`, and runs at 0 Rust threads in results.jsonl are control runs (no native call) |
 
 use std::fmt::Display;
 use std::ops::RangeInclusive;
@@ -23,7 +24,7 @@ use serde_json::Value;
 use crate::error::usage;
 
 /// The version this build writes.
-pub const CURRENT: u32 = 2;
+pub const CURRENT: u32 = 3;
 
 /// The versions this build reads.
 pub const READS: RangeInclusive<u32> = 1..=CURRENT;
@@ -82,18 +83,19 @@ mod tests {
         assert!(check(br#"{"plan":{}}"#, "plan.json").is_ok());
         assert!(check(br#"{"format":1,"plan":{}}"#, "plan.json").is_ok());
         assert!(check(br#"{"format":2}"#, "plan.json").is_ok());
+        assert!(check(br#"{"format":3}"#, "plan.json").is_ok());
         // Not an object: left to the caller's parser.
         assert!(check(b"{\"format\":2, \"run_id\": \"x", "results.jsonl line 3").is_ok());
     }
 
     #[test]
     fn newer_and_unknown_versions_are_refused_with_the_file_and_the_versions_read() {
-        let e = check(br#"{"format":3}"#, "r/plan.json").unwrap_err();
+        let e = check(br#"{"format":4}"#, "r/plan.json").unwrap_err();
         assert_eq!(crate::error::exit_code(&e), 2);
         let e = e.to_string();
         assert!(
-            e.starts_with("r/plan.json has format version 3, written by a newer arena-sweep")
-                && e.contains("reads format versions 1 to 2"),
+            e.starts_with("r/plan.json has format version 4, written by a newer arena-sweep")
+                && e.contains("reads format versions 1 to 3"),
             "{e}"
         );
         for bad in [r#"{"format":0}"#, r#"{"format":"two"}"#, r#"{"format":-1}"#] {
@@ -103,7 +105,7 @@ mod tests {
             assert!(
                 e.starts_with("r/results.jsonl line 1 has format version")
                     && e.contains("which no arena-sweep writes")
-                    && e.contains("reads format versions 1 to 2"),
+                    && e.contains("reads format versions 1 to 3"),
                 "{bad}: {e}"
             );
         }

@@ -131,8 +131,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_plan_file(dir.path(), &load_plan_file(&fixture("tunables")).unwrap()).unwrap();
         let text = std::fs::read_to_string(dir.path().join("plan.json")).unwrap();
-        assert!(text.starts_with("{\n  \"format\": 2,"), "{}", &text[..40]);
-        assert_eq!(load_plan_file(dir.path()).unwrap().format, 2);
+        assert!(text.starts_with("{\n  \"format\": 3,"), "{}", &text[..40]);
+        assert_eq!(load_plan_file(dir.path()).unwrap().format, 3);
     }
 
     #[test]
@@ -141,14 +141,14 @@ mod tests {
         let mut v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(fixture("tunables").join("plan.json")).unwrap())
                 .unwrap();
-        v["format"] = 3.into();
+        v["format"] = 4.into();
         std::fs::write(dir.path().join("plan.json"), v.to_string()).unwrap();
         let e = format!("{:#}", load_plan_file(dir.path()).unwrap_err());
         let path = dir.path().join("plan.json");
         assert!(
-            e.starts_with(&format!("{} has format version 3", path.display()))
+            e.starts_with(&format!("{} has format version 4", path.display()))
                 && e.contains("newer arena-sweep")
-                && e.contains("reads format versions 1 to 2"),
+                && e.contains("reads format versions 1 to 3"),
             "{e}"
         );
     }

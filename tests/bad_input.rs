@@ -258,20 +258,20 @@ fn folders_of_a_newer_format_are_refused_by_report_resume_and_merge() {
         dir
     };
     let reads = format!(
-        "this build of arena-sweep ({}) reads format versions 1 to 2 (1: files without a `format` field)",
+        "this build of arena-sweep ({}) reads format versions 1 to 3 (1: files without a `format` field)",
         env!("CARGO_PKG_VERSION")
     );
     // plan.json from the future.
     let newer_plan = copy("newer-plan");
     let mut plan: serde_json::Value =
         serde_json::from_slice(&std::fs::read(newer_plan.join("plan.json")).unwrap()).unwrap();
-    plan["format"] = 3.into();
+    plan["format"] = 4.into();
     std::fs::write(newer_plan.join("plan.json"), plan.to_string()).unwrap();
     // A results line from the future (its plan.json is an unversioned one).
     let newer_line = copy("newer-line");
     let results = std::fs::read_to_string(newer_line.join("results.jsonl")).unwrap();
     let second = results.lines().nth(1).unwrap();
-    let changed = format!("{{\"format\":3,{}", &second[1..]);
+    let changed = format!("{{\"format\":4,{}", &second[1..]);
     std::fs::write(
         newer_line.join("results.jsonl"),
         results.replacen(second, &changed, 1),
@@ -283,15 +283,15 @@ fn folders_of_a_newer_format_are_refused_by_report_resume_and_merge() {
     let cases: Vec<(Vec<&std::ffi::OsStr>, String)> = vec![
         (
             vec!["report".as_ref(), newer_plan.as_os_str()],
-            format!("Error: {plan_file} has format version 3, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
+            format!("Error: {plan_file} has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
         ),
         (
             vec!["report".as_ref(), newer_line.as_os_str()],
-            format!("Error: {results_file} line 2 has format version 3, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
+            format!("Error: {results_file} line 2 has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
         ),
         (
             vec!["run".as_ref(), "--resume".as_ref(), newer_plan.as_os_str()],
-            format!("Error: --resume: {plan_file} has format version 3, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
+            format!("Error: --resume: {plan_file} has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
         ),
         (
             vec![
@@ -301,7 +301,7 @@ fn folders_of_a_newer_format_are_refused_by_report_resume_and_merge() {
                 "--out".as_ref(),
                 merged.as_os_str(),
             ],
-            format!("Error: {results_file} line 2 has format version 3, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
+            format!("Error: {results_file} line 2 has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
         ),
     ];
     let listing = || {

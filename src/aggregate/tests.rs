@@ -213,3 +213,110 @@ fn build_stats_carry_spread_and_shape() {
         Some((700.0, 700.0))
     );
 }
+
+/// Runs of the talk's cell with a control arm: (build, rust threads, delta).
+fn controlled(rows: &[(Build, u32, &[i64])]) -> Vec<RunRecord> {
+    let mut out = Vec::new();
+    for (build, rust_threads, deltas) in rows {
+        for (rep, &d) in deltas.iter().enumerate() {
+            let mut r = run(*build, 8, rep as u32, d);
+            r.cell.point.rust_threads = *rust_threads;
+            r.run_id = r.cell.run_id(rep as u32);
+            out.push(r);
+        }
+    }
+    out
+}
+
+#[test]
+fn each_net_figure_is_its_gross_minus_its_control() {
+    // The talk's cell on a small host: gross GIL 0.47, nogil 1.01 MiB; control (no
+    // native call) GIL 0.11, nogil 0.65 MiB.
+    let runs = controlled(&[
+        (Build::Gil, 50, &[480, 410, 500]),
+        (Build::Nogil, 50, &[990, 1034, 1075]),
+        (Build::Gil, 0, &[113, 175, 112]),
+        (Build::Nogil, 0, &[665, 666, 727]),
+    ]);
+    let s = summarize(&runs, FLOOR_KIB, &Thresholds::default());
+    assert_eq!(s.len(), 1, "the control point is not a point of the grid");
+    let c = &s[0];
+    assert_eq!(c.point.rust_threads, 50);
+    let n = c.native.as_ref().expect("a control arm");
+    let (g, nn) = (n.gil.as_ref().unwrap(), n.nogil.as_ref().unwrap());
+    assert_eq!(g.net_delta_kib, 480.0 - 113.0);
+    assert_eq!(nn.net_delta_kib, 1034.0 - 666.0);
+    assert_eq!(n.extra_kib, Some((1034.0 - 666.0) - (480.0 - 113.0)));
+    assert_eq!(n.interpreter_cost_kib, Some(666.0 - 113.0));
+    // Native amplification: 368 / max(367, 256).
+    assert!((n.amplification.unwrap() - 368.0 / 367.0).abs() < 1e-12);
+    // The talk's gross ratio stays: 1034 / 480.
+    assert!((c.amplification.unwrap() - 1034.0 / 480.0).abs() < 1e-12);
+    assert_eq!(c.judged, Judge::Native);
+    assert_eq!(c.judged_amplification().map(|(a, _)| a), n.amplification);
+    for ci in [
+        g.net_delta_ci,
+        n.extra_ci,
+        n.interpreter_cost_ci,
+        n.amplification_ci,
+    ] {
+        assert!(ci.is_some(), "three runs per group give intervals");
+    }
+    let ci = n.interpreter_cost_ci.unwrap();
+    assert!(ci.lo <= 553.0 && 553.0 <= ci.hi, "{ci:?}");
+    // --judge gross judges the talk's figures, and keeps the native ones beside them.
+    let gross = summarize_judged(&runs, FLOOR_KIB, &Thresholds::default(), Judge::Gross);
+    assert_eq!(gross[0].judged, Judge::Gross);
+    assert_eq!(
+        gross[0].judged_amplification().map(|(a, _)| a),
+        c.amplification
+    );
+    assert_eq!(gross[0].native, c.native);
+}
+
+#[test]
+fn a_large_gross_ratio_made_by_the_interpreters_own_threads_is_low_native_risk() {
+    // 32 Python threads calling one Rust thread each: the free-threaded build leaves
+    // 2.3 MiB, 2.2 of it with no native call at all (gross ratio 6.6x: MEDIUM).
+    let runs = controlled(&[
+        (Build::Gil, 1, &[350, 360, 340, 355, 345]),
+        (Build::Nogil, 1, &[2390, 2380, 2400, 2370, 2385]),
+        (Build::Gil, 0, &[300, 310, 290, 305, 295]),
+        (Build::Nogil, 0, &[2300, 2310, 2290, 2295, 2305]),
+    ]);
+    let s = summarize(&runs, FLOOR_KIB, &Thresholds::default());
+    assert_eq!(s[0].gross_risk, Some(RiskLevel::Medium));
+    assert_eq!(s[0].risk, Some(RiskLevel::Low));
+    let d = crate::risk::diagnosis::diagnose_point(&s[0], Build::Nogil).unwrap();
+    assert_eq!(
+        d.main().unwrap().mechanism,
+        crate::risk::diagnosis::Mechanism::InterpreterCost
+    );
+}
+
+#[test]
+fn one_run_per_group_prints_no_interval() {
+    let runs = controlled(&[
+        (Build::Gil, 50, &[480]),
+        (Build::Nogil, 50, &[1034]),
+        (Build::Gil, 0, &[113]),
+        (Build::Nogil, 0, &[666]),
+    ]);
+    let c = &summarize(&runs, FLOOR_KIB, &Thresholds::default())[0];
+    let n = c.native.as_ref().unwrap();
+    assert!(n.amplification.is_some() && n.extra_kib.is_some());
+    assert_eq!(
+        (n.amplification_ci, n.extra_ci, n.interpreter_cost_ci),
+        (None, None, None)
+    );
+    assert_eq!((c.amplification_ci, c.extra_ci), (None, None));
+}
+
+#[test]
+fn without_a_control_arm_the_gross_figures_are_judged() {
+    let s = summarize(&grid(), FLOOR_KIB, &Thresholds::default());
+    assert!(s
+        .iter()
+        .all(|c| c.native.is_none() && c.judged == Judge::Gross));
+    assert!(s.iter().all(|c| c.risk == c.gross_risk));
+}

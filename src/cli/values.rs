@@ -99,6 +99,14 @@ fn duration(s: &str, allow_zero: bool) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A percentage: a finite number from 0 to 100.
+pub(super) fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=100.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a percentage from 0 to 100")),
+    }
+}
+
 /// A finite number >= 0.
 pub(super) fn parse_non_negative(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {

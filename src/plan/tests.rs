@@ -26,7 +26,12 @@ fn every_run_once_with_builds_adjacent_and_a_seeded_order() {
     };
     let p = a("7");
     let runs = p.runs();
-    assert_eq!(runs.len(), 3 * 4 * 2 * 3);
+    // 3 x 4 points and one control point per Python thread count, 2 builds, 3 reps.
+    assert_eq!(runs.len(), 3 * (4 + 1) * 2 * 3);
+    assert_eq!(
+        runs.iter().filter(|r| r.cell.point.is_control()).count(),
+        3 * 2 * 3
+    );
     let ids: std::collections::HashSet<String> =
         runs.iter().map(|r| r.cell.run_id(r.rep)).collect();
     assert_eq!(ids.len(), runs.len(), "no run twice");
@@ -121,7 +126,39 @@ fn several_patterns_and_bindings() {
         }
     );
     assert_eq!(p.bindings, vec![Binding::Pyo3, Binding::Pyo3Detach]);
-    assert_eq!(p.points().len(), 4);
+    // 2 patterns x 2 bindings, each with its control point (1 Python thread count).
+    assert_eq!(p.points().len(), 8);
+    assert_eq!(
+        p.points()
+            .iter()
+            .filter(|(pt, _, _)| pt.is_control())
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn no_control_plans_only_the_grid() {
+    let p = plan(&[
+        "--python-threads",
+        "1,2",
+        "--rust-threads",
+        "4",
+        "--no-control",
+    ])
+    .unwrap();
+    assert!(!p.control);
+    assert_eq!(p.points().len(), 2);
+    assert!(p.points().iter().all(|(pt, _, _)| !pt.is_control()));
+    let with = plan(&["--python-threads", "1,2", "--rust-threads", "4"]).unwrap();
+    assert!(with.control);
+    let controls: Vec<(u32, u32)> = with
+        .points()
+        .iter()
+        .filter(|(pt, _, _)| pt.is_control())
+        .map(|(pt, _, _)| (pt.python_threads, pt.rust_threads))
+        .collect();
+    assert_eq!(controls, [(1, 0), (2, 0)]);
 }
 
 #[test]

@@ -54,24 +54,24 @@ fn unversioned_lines_load_and_lines_from_the_future_are_refused() {
     let mut v1 = serde_json::to_value(record("old")).unwrap();
     v1.as_object_mut().unwrap().remove("format");
     let v2 = serde_json::to_string(&record("new")).unwrap();
-    assert!(v2.starts_with(r#"{"format":2,"#), "{v2}");
+    assert!(v2.starts_with(r#"{"format":3,"#), "{v2}");
     std::fs::write(&path, format!("{v1}\n{v2}\n")).unwrap();
     let loaded = load(&path).unwrap();
     let formats: Vec<u32> = loaded.records.iter().map(|r| r.format).collect();
-    assert_eq!(formats, [1, 2]);
+    assert_eq!(formats, [1, 3]);
     // Appending writes the current format, whatever the record was read as.
     let mut w = ResultsWriter::open(&path).unwrap();
     w.append(&loaded.records[0]).unwrap();
-    assert_eq!(load(&path).unwrap().records[2].format, 2);
+    assert_eq!(load(&path).unwrap().records[2].format, 3);
 
     // A newer line, even one this build could parse, is refused, not skipped.
     let mut v3 = serde_json::to_value(record("future")).unwrap();
-    v3["format"] = 3.into();
+    v3["format"] = 4.into();
     std::fs::write(&path, format!("{v2}\n{v3}\n")).unwrap();
     let e = format!("{:#}", load(&path).unwrap_err());
     assert!(
-        e.contains(&format!("{} line 2 has format version 3", path.display()))
-            && e.contains("reads format versions 1 to 2"),
+        e.contains(&format!("{} line 2 has format version 4", path.display()))
+            && e.contains("reads format versions 1 to 3"),
         "{e}"
     );
     // So is one whose shape changed past recognition.

@@ -138,7 +138,14 @@ fn runs_follow_the_plans_order_with_each_points_builds_side_by_side() {
     let mut mock = MockExecutor::new();
     let inv = sweep(out.path(), &[], &mut mock);
     let end = inv.end.as_ref().unwrap();
-    assert_eq!(mock.log.len(), 16);
+    // 4 points and 2 control points (one per Python thread count), 2 builds, 2 reps.
+    assert_eq!(mock.log.len(), 24);
+    assert_eq!(
+        mock.log.iter().filter(|l| l.contains("/r0/")).count(),
+        8,
+        "{:?}",
+        mock.log
+    );
     // A point's GIL and nogil runs are adjacent, in either order, and every point
     // runs once per repetition before the next repetition starts.
     for pair in mock.log.chunks(2) {
@@ -154,7 +161,7 @@ fn runs_follow_the_plans_order_with_each_points_builds_side_by_side() {
         assert_eq!(point(&pair[0]), point(&pair[1]), "{pair:?}");
         assert_ne!(pair[0][..4], pair[1][..4], "one of each build: {pair:?}");
     }
-    for (rep, block) in mock.log.chunks(8).enumerate() {
+    for (rep, block) in mock.log.chunks(12).enumerate() {
         assert!(
             block.iter().all(|l| l.contains(&format!("/rep{rep} "))),
             "{block:?}"
@@ -171,7 +178,7 @@ fn runs_follow_the_plans_order_with_each_points_builds_side_by_side() {
     assert!(end.complete && !end.interrupted);
     assert_eq!(exit_code(&inv), 0);
     assert_eq!(plan_json(&inv.sweep.dir)["complete"], true);
-    assert_eq!(plan_json(&inv.sweep.dir)["format"], 2);
+    assert_eq!(plan_json(&inv.sweep.dir)["format"], 3);
     insta::assert_snapshot!("order", mock.log.join("\n"));
     insta::assert_snapshot!(
         "order_results",
@@ -205,7 +212,12 @@ fn resume_after_an_interrupt_and_a_torn_last_line_runs_only_what_is_missing() {
     );
     let all = ids(&dir);
     let unique: BTreeSet<&String> = all.iter().collect();
-    assert_eq!(unique.len(), 16, "every run once: {all:?}");
+    assert_eq!(unique.len(), 24, "every run once: {all:?}");
+    assert_eq!(
+        all.iter().filter(|id| id.contains("/r0/")).count(),
+        8,
+        "control runs resume like the others: {all:?}"
+    );
     // The resumed runs are padded as an uninterrupted sweep pads them.
     let mut whole = MockExecutor::new();
     sweep(out.path(), &[], &mut whole);
@@ -257,7 +269,7 @@ fn an_interrupt_leaves_an_incomplete_plan_that_exits_130_and_resume_completes() 
         let resumed = resume(&dir, &mut rest);
         assert_eq!(exit_code(&resumed), 0, "{at:?}");
         assert_eq!(plan_json(&dir)["complete"], true, "{at:?}");
-        assert_eq!(ids(&dir).len(), 16, "{at:?}");
+        assert_eq!(ids(&dir).len(), 24, "{at:?}");
         report.push_str(&format!(
             "resumed: asked for {} run(s), exit {}\n{}\n",
             rest.log.len(),
@@ -320,7 +332,11 @@ fn shards_merge_into_the_unsharded_plan_and_a_missing_shard_is_reported() {
     assert_eq!(merged_ids, whole_ids);
     let plan = plan_json(&merged);
     assert_eq!(plan["complete"], true);
-    assert_eq!(plan["format"], 2);
+    assert_eq!(plan["format"], 3);
+    assert!(
+        merged_ids.iter().filter(|id| id.contains("/r0/")).count() == 8,
+        "control runs are sharded and merged like the others: {merged_ids:?}"
+    );
     assert_eq!(plan["merged_from"].as_array().unwrap().len(), 3);
     assert_eq!(plan["runs"], plan_json(&whole.sweep.dir)["runs"]);
     report.push_str(&String::from_utf8(out).unwrap());
@@ -364,7 +380,8 @@ fn failed_runs_are_recorded_counted_and_make_the_exit_code() {
         end.complete,
         "failed runs are results: the plan is complete"
     );
-    assert_eq!(end.failed(), 5);
+    // Both 2-thread points and the 2-thread control point, 2 reps each, and one timeout.
+    assert_eq!(end.failed(), 7);
     assert_eq!(exit_code(&inv), 1);
     assert_eq!(end.exit(Exit::Gate).code(), 3, "a tripped gate comes first");
     let summaries = crate::aggregate::summarize(
@@ -412,7 +429,7 @@ fn a_folder_from_a_newer_arena_sweep_is_refused_by_resume_and_merge() {
     // b's last record comes from a newer arena-sweep.
     let path = b.sweep.dir.join("results.jsonl");
     let text = std::fs::read_to_string(&path).unwrap();
-    let newer = text.replacen("{\"format\":2,", "{\"format\":3,", 1);
+    let newer = text.replacen("{\"format\":3,", "{\"format\":4,", 1);
     std::fs::write(&path, newer).unwrap();
     let e = super::merge::merge(
         &[a.sweep.dir.clone(), b.sweep.dir.clone()],
@@ -422,14 +439,14 @@ fn a_folder_from_a_newer_arena_sweep_is_refused_by_resume_and_merge() {
     assert_eq!(crate::error::exit_code(&e), 2);
     let msg = format!("{e:#}");
     assert!(
-        msg.contains(&format!("{} line 1 has format version 3", path.display()))
-            && msg.contains("reads format versions 1 to 2"),
+        msg.contains(&format!("{} line 1 has format version 4", path.display()))
+            && msg.contains("reads format versions 1 to 3"),
         "{msg}"
     );
     // A plan.json from a newer arena-sweep: --resume refuses it, naming the file.
     let plan = a.sweep.dir.join("plan.json");
     let text = std::fs::read_to_string(&plan).unwrap();
-    std::fs::write(&plan, text.replacen("\"format\": 2", "\"format\": 4", 1)).unwrap();
+    std::fs::write(&plan, text.replacen("\"format\": 3", "\"format\": 4", 1)).unwrap();
     let (args, explicit) =
         crate::cli::parse_run(&["arena-sweep", "--resume", a.sweep.dir.to_str().unwrap()]);
     let e = command::resolve(&args, &explicit).err().expect("refused");
