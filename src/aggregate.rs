@@ -22,8 +22,10 @@ use crate::results::{Metrics, Point, RunRecord};
 use crate::stats::{self, Ci};
 
 mod control;
+mod instability;
 
 pub use control::{Native, NetBuild};
+pub use instability::{instability, Instability, UNSTABLE_CI_HALF_WIDTH, UNSTABLE_CV};
 
 /// Coverage of every bootstrap interval in a summary.
 const CI_LEVEL: f64 = 0.95;
@@ -221,80 +223,6 @@ impl CellSummary {
     }
 }
 
-/// Relative spread (coefficient of variation) of a build's deltas above which a point
-/// is flagged: its median could move by more than a deployment-worthy margin.
-pub const UNSTABLE_CV: f64 = 0.20;
-/// Relative half-width of the amplification's confidence interval above which a
-/// point is flagged (the CI reaches beyond 0.75x or 1.25x of the amplification).
-pub const UNSTABLE_CI_HALF_WIDTH: f64 = 0.25;
-/// No suggestion beyond this many repetitions: a point that needs more is better
-/// split (fewer points, or a steadier pattern) than run longer.
-const MAX_SUGGESTED_REPS: u32 = 60;
-
-/// Why a point's figures are not pinned down by its repetitions, and how many
-/// repetitions per build would pin them down (a ±10% standard error of the median
-/// delta, and an amplification CI within ±25%).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Instability {
-    /// One short phrase per reason, e.g. "nogil deltas vary 45% (CV)".
-    pub reasons: Vec<String>,
-    /// Suggested `--reps`.
-    pub reps_needed: u32,
-}
-
-/// CV of a build's deltas, counted only when its median delta is above the floor:
-/// below it the ratio uses the floor, and the spread of a near-zero number says
-/// nothing about the point.
-fn relevant_cv(b: &BuildStats, floor_kib: f64) -> Option<f64> {
-    (b.delta_kib.median > floor_kib).then_some(b.delta_cv?.abs())
-}
-
-/// The instability of a point, from the spread of each build's deltas and the width
-/// of the amplification interval. None when the point is steady (or has no data).
-pub fn instability(
-    gil: Option<&BuildStats>,
-    nogil: Option<&BuildStats>,
-    amplification: Option<f64>,
-    ci: Option<&Ci>,
-    floor_kib: f64,
-) -> Option<Instability> {
-    let mut reasons = Vec::new();
-    let mut needed: u32 = 0;
-    for (name, b) in [("GIL", gil), ("nogil", nogil)] {
-        let Some(b) = b else { continue };
-        let Some(cv) = relevant_cv(b, floor_kib) else {
-            continue;
-        };
-        // Standard error of a median ~ 1.2533 * sd / sqrt(n): ask for 10%. A build
-        // that varies that much but already ran that many times is pinned down.
-        let enough = ((1.2533 * cv / 0.10).powi(2)).ceil() as u32;
-        if cv > UNSTABLE_CV && b.runs_ok > 1 && (b.runs_ok as u32) < enough {
-            reasons.push(format!("{name} deltas vary {:.0}% (CV)", cv * 100.0));
-            needed = needed.max(enough);
-        }
-    }
-    if let (Some(a), Some(ci), Some(n)) = (amplification, ci, nogil) {
-        if a > 0.0 {
-            let half = ((ci.hi - a).max(a - ci.lo) / a).max(0.0);
-            if half > UNSTABLE_CI_HALF_WIDTH && n.runs_ok > 1 {
-                reasons.push(format!(
-                    "amplification CI {:.2}x..{:.2}x is wider than ±{:.0}%",
-                    ci.lo,
-                    ci.hi,
-                    UNSTABLE_CI_HALF_WIDTH * 100.0
-                ));
-                // The interval narrows with the square root of the repetitions.
-                let scale = (half / UNSTABLE_CI_HALF_WIDTH).powi(2);
-                needed = needed.max((n.runs_ok as f64 * scale).ceil() as u32);
-            }
-        }
-    }
-    (!reasons.is_empty()).then(|| Instability {
-        reasons,
-        reps_needed: needed.clamp(3, MAX_SUGGESTED_REPS),
-    })
-}
-
 fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
     let first = runs.first()?;
     let ok: Vec<&Metrics> = runs
@@ -406,97 +334,7 @@ pub fn summarize_judged(
     let mut summaries: Vec<CellSummary> = by_point
         .iter()
         .filter(|(p, _)| !p.is_control())
-        .map(|(point, [gil_runs, nogil_runs])| {
-            let gil = build_stats(gil_runs);
-            let nogil = build_stats(nogil_runs);
-            let both = gil.as_ref().zip(nogil.as_ref());
-            let amplification = both.map(|(g, n)| {
-                risk::amplification(n.delta_kib.median, g.delta_kib.median, floor_kib)
-            });
-            // With one run per build every resample is the same value: no interval.
-            let resampled = both.filter(|(g, n)| g.runs_ok > 1 || n.runs_ok > 1);
-            let amplification_ci = resampled.and_then(|(g, n)| {
-                let seed = seed_of(&point.label());
-                stats::bootstrap_amplification_ci(
-                    &n.deltas_kib,
-                    &g.deltas_kib,
-                    floor_kib,
-                    CI_LEVEL,
-                    CI_RESAMPLES,
-                    seed,
-                )
-            });
-            let extra_kib = both.map(|(g, n)| n.delta_kib.median - g.delta_kib.median);
-            let extra_ci = resampled.and_then(|(g, n)| {
-                stats::bootstrap_paired_difference_ci(
-                    &[(&n.deltas_kib, &g.deltas_kib)],
-                    CI_LEVEL,
-                    CI_RESAMPLES,
-                    seed_of(&point.label()) ^ 0x5EED,
-                )
-            });
-            let test = both.and_then(|(g, n)| stats::mann_whitney_u(&n.deltas_kib, &g.deltas_kib));
-            let gross_risk = amplification
-                .zip(nogil.as_ref())
-                .map(|(a, n)| risk::level(a, n.delta_kib.median, thresholds));
-            let native = controls.get(&point.control()).map(|[cg, cn]| {
-                control::native(
-                    [gil.as_ref(), nogil.as_ref()],
-                    [cg.as_ref(), cn.as_ref()],
-                    floor_kib,
-                    thresholds,
-                    seed_of(&point.label()) ^ 0xC0_47_01,
-                )
-            });
-            let native_judged = native
-                .as_ref()
-                .filter(|n| judge == Judge::Native && n.risk.is_some());
-            let (judged, risk, unstable) = match native_judged {
-                Some(n) => (
-                    Judge::Native,
-                    n.risk,
-                    instability(
-                        gil.as_ref(),
-                        nogil.as_ref(),
-                        n.amplification,
-                        n.amplification_ci.as_ref(),
-                        floor_kib,
-                    ),
-                ),
-                None => (
-                    Judge::Gross,
-                    gross_risk,
-                    instability(
-                        gil.as_ref(),
-                        nogil.as_ref(),
-                        amplification,
-                        amplification_ci.as_ref(),
-                        floor_kib,
-                    ),
-                ),
-            };
-            let failed = |runs: &[&RunRecord]| runs.iter().filter(|r| !r.ok()).count();
-            CellSummary {
-                point: (*point).clone(),
-                gil_failed: failed(gil_runs),
-                nogil_failed: failed(nogil_runs),
-                gil,
-                nogil,
-                floor_kib,
-                amplification,
-                amplification_ci,
-                mann_whitney_u: test.map(|t| t.u),
-                p_value: test.map(|t| t.p),
-                p_adjusted: None,
-                risk,
-                extra_kib,
-                extra_ci,
-                unstable,
-                native,
-                judged,
-                gross_risk,
-            }
-        })
+        .map(|(point, runs)| summarize_point(point, runs, &controls, floor_kib, thresholds, judge))
         .collect();
     let raw: Vec<f64> = summaries.iter().filter_map(|s| s.p_value).collect();
     // Mann-Whitney p-values are always in [0, 1], so the adjustment always applies.
@@ -507,6 +345,106 @@ pub fn summarize_judged(
         }
     }
     summaries
+}
+
+/// One point's summary from its runs per build and the control arm's statistics of
+/// every control point.
+fn summarize_point(
+    point: &Point,
+    [gil_runs, nogil_runs]: &[Vec<&RunRecord>; 2],
+    controls: &BTreeMap<&Point, [Option<BuildStats>; 2]>,
+    floor_kib: f64,
+    thresholds: &Thresholds,
+    judge: Judge,
+) -> CellSummary {
+    let gil = build_stats(gil_runs);
+    let nogil = build_stats(nogil_runs);
+    let both = gil.as_ref().zip(nogil.as_ref());
+    let amplification =
+        both.map(|(g, n)| risk::amplification(n.delta_kib.median, g.delta_kib.median, floor_kib));
+    // With one run per build every resample is the same value: no interval.
+    let resampled = both.filter(|(g, n)| g.runs_ok > 1 || n.runs_ok > 1);
+    let amplification_ci = resampled.and_then(|(g, n)| {
+        let seed = seed_of(&point.label());
+        stats::bootstrap_amplification_ci(
+            &n.deltas_kib,
+            &g.deltas_kib,
+            floor_kib,
+            CI_LEVEL,
+            CI_RESAMPLES,
+            seed,
+        )
+    });
+    let extra_kib = both.map(|(g, n)| n.delta_kib.median - g.delta_kib.median);
+    let extra_ci = resampled.and_then(|(g, n)| {
+        stats::bootstrap_paired_difference_ci(
+            &[(&n.deltas_kib, &g.deltas_kib)],
+            CI_LEVEL,
+            CI_RESAMPLES,
+            seed_of(&point.label()) ^ 0x5EED,
+        )
+    });
+    let test = both.and_then(|(g, n)| stats::mann_whitney_u(&n.deltas_kib, &g.deltas_kib));
+    let gross_risk = amplification
+        .zip(nogil.as_ref())
+        .map(|(a, n)| risk::level(a, n.delta_kib.median, thresholds));
+    let native = controls.get(&point.control()).map(|[cg, cn]| {
+        control::native(
+            [gil.as_ref(), nogil.as_ref()],
+            [cg.as_ref(), cn.as_ref()],
+            floor_kib,
+            thresholds,
+            seed_of(&point.label()) ^ 0xC0_47_01,
+        )
+    });
+    let native_judged = native
+        .as_ref()
+        .filter(|n| judge == Judge::Native && n.risk.is_some());
+    let (judged, risk, unstable) = match native_judged {
+        Some(n) => (
+            Judge::Native,
+            n.risk,
+            instability(
+                gil.as_ref(),
+                nogil.as_ref(),
+                n.amplification,
+                n.amplification_ci.as_ref(),
+                floor_kib,
+            ),
+        ),
+        None => (
+            Judge::Gross,
+            gross_risk,
+            instability(
+                gil.as_ref(),
+                nogil.as_ref(),
+                amplification,
+                amplification_ci.as_ref(),
+                floor_kib,
+            ),
+        ),
+    };
+    let failed = |runs: &[&RunRecord]| runs.iter().filter(|r| !r.ok()).count();
+    CellSummary {
+        point: (*point).clone(),
+        gil_failed: failed(gil_runs),
+        nogil_failed: failed(nogil_runs),
+        gil,
+        nogil,
+        floor_kib,
+        amplification,
+        amplification_ci,
+        mann_whitney_u: test.map(|t| t.u),
+        p_value: test.map(|t| t.p),
+        p_adjusted: None,
+        risk,
+        extra_kib,
+        extra_ci,
+        unstable,
+        native,
+        judged,
+        gross_risk,
+    }
 }
 
 /// Builders for other modules' tests.

@@ -35,6 +35,7 @@ fn measure(profiles: &str, extra: &[&str]) -> BTreeMap<(String, String), Vec<Val
             "--seed",
             "3",
             "--no-install",
+            "--no-control",
             "--verify",
         ])
         .args(["--tunables", profiles])

@@ -25,6 +25,8 @@ const SMALL: &[&str] = &[
     "--seed",
     "9",
     "--no-install",
+    // These tests are about failures, not the control arm.
+    "--no-control",
 ];
 
 fn workload(dir: &Path, name: &str, body: &str) -> String {

@@ -118,6 +118,10 @@ const CELLS: &[CellSpec] = &[
 ];
 
 const BUILDS: [&str; 2] = ["gil", "nogil"];
+/// The cell's own runs, and its control arm's (no native call: 0 Rust threads).
+const ARMS: [&str; 2] = ["cell", "control"];
+/// A net row passes within max(10%, this many KiB) of the minimal driver's net delta.
+const NET_BAND_KIB: f64 = 0.05 * 1024.0;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -161,9 +165,10 @@ struct Run {
     arenas: Option<u64>,
 }
 
-/// One arena-sweep rep of the cell (a GIL and a free-threaded run): (gil runs, nogil
-/// runs), and its plan. The report folder is removed once read.
-fn sweep_rep(cell: &CellSpec, seed: usize, out: &Path) -> ([Vec<Run>; 2], Value) {
+/// One arena-sweep rep of the cell (a GIL and a free-threaded run, and the control
+/// arm's run of each build): ([gil runs, nogil runs] at the cell's Rust threads, the
+/// same at 0 Rust threads), and its plan. The report folder is removed once read.
+fn sweep_rep(cell: &CellSpec, seed: usize, out: &Path) -> ([[Vec<Run>; 2]; 2], Value) {
     let mut cmd = bin();
     cmd.current_dir(repo()).args([
         "--python-threads",
@@ -194,10 +199,11 @@ fn sweep_rep(cell: &CellSpec, seed: usize, out: &Path) -> ([Vec<Run>; 2], Value)
         cell.name
     );
     let dir = report_dir(out);
-    let mut runs = [Vec::new(), Vec::new()];
+    let mut runs: [[Vec<Run>; 2]; 2] = Default::default();
     for r in records(&dir) {
         let i = BUILDS.iter().position(|b| r["build"] == *b).unwrap();
-        runs[i].push(Run {
+        let arm = usize::from(r["rust_threads"] == 0);
+        runs[arm][i].push(Run {
             delta_kib: r["metrics"]["delta_kib"].as_f64().unwrap(),
             arenas: r["arenas"]["done"]["totals"]["arenas"].as_u64(),
         });
@@ -207,12 +213,12 @@ fn sweep_rep(cell: &CellSpec, seed: usize, out: &Path) -> ([Vec<Run>; 2], Value)
     (runs, plan)
 }
 
-/// One run of the minimal driver.
-fn minimal_run(cell: &CellSpec, program: &str, ext_dir: &str, build: &str) -> Run {
+/// One run of the minimal driver, at 50 Rust threads or at 0 (its control).
+fn minimal_run(cell: &CellSpec, program: &str, ext_dir: &str, build: &str, rust: &str) -> Run {
     let mut cmd = Command::new(program);
     cmd.arg(repo().join("tests/fidelity/talk_driver.py"))
         .arg("--arenas")
-        .args([ext_dir, "8", "50", "10", "5", cell.pattern, cell.params])
+        .args([ext_dir, "8", rust, "10", "5", cell.pattern, cell.params])
         .env_clear()
         .env("LC_ALL", "C.UTF-8")
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -246,10 +252,19 @@ impl RunLog {
         RunLog(std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
     }
 
-    fn write(&mut self, cell: &CellSpec, build: usize, driver: &str, step: usize, run: Run) {
+    fn write(
+        &mut self,
+        cell: &CellSpec,
+        arm: usize,
+        build: usize,
+        driver: &str,
+        step: usize,
+        run: Run,
+    ) {
         use std::io::Write as _;
         let line = serde_json::json!({
             "cell": cell.name,
+            "arm": ARMS[arm],
             "build": BUILDS[build],
             "driver": driver,
             "step": step,
@@ -260,17 +275,42 @@ impl RunLog {
     }
 }
 
+/// What a row compares.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// Deltas at the cell's Rust threads (the talk's figure).
+    Gross,
+    /// Deltas of the control arm (0 Rust threads: no native call).
+    Control,
+    /// Gross median - control median of each driver.
+    Net,
+}
+
 struct RowResult {
     cell: &'static str,
     build: &'static str,
+    kind: Kind,
     sweep: Vec<f64>,
     minimal: Vec<f64>,
+    /// The control runs of each driver (net rows only).
+    sweep_control: Vec<f64>,
+    minimal_control: Vec<f64>,
+}
+
+fn med(v: &[f64]) -> f64 {
+    arena_sweep::stats::median(v).unwrap()
 }
 
 impl RowResult {
+    /// (arena-sweep's, the minimal driver's) figure: medians, or net medians.
     fn medians(&self) -> (f64, f64) {
-        let m = |v: &[f64]| arena_sweep::stats::median(v).unwrap();
-        (m(&self.sweep), m(&self.minimal))
+        match self.kind {
+            Kind::Net => (
+                med(&self.sweep) - med(&self.sweep_control),
+                med(&self.minimal) - med(&self.minimal_control),
+            ),
+            _ => (med(&self.sweep), med(&self.minimal)),
+        }
     }
 
     /// The ratio of the two medians (shown, not checked: see the module's header).
@@ -279,24 +319,79 @@ impl RowResult {
         s / m
     }
 
-    /// The Hodges-Lehmann shift of arena-sweep's runs against the minimal driver's,
-    /// in percent of the minimal driver's median: 5.0 reads 5% high.
-    fn shift_pct(&self) -> f64 {
-        let shift = arena_sweep::stats::hodges_lehmann_shift(&self.sweep, &self.minimal).unwrap();
-        100.0 * shift / self.medians().1
+    /// arena-sweep's figure minus the minimal driver's, KiB: the Hodges-Lehmann shift
+    /// of the runs for gross and control rows, the difference of the net medians for
+    /// net rows.
+    fn shift_kib(&self) -> f64 {
+        match self.kind {
+            Kind::Net => {
+                let (s, m) = self.medians();
+                s - m
+            }
+            _ => arena_sweep::stats::hodges_lehmann_shift(&self.sweep, &self.minimal).unwrap(),
+        }
     }
 
+    /// The shift in percent of the minimal driver's figure: 5.0 reads 5% high.
+    fn shift_pct(&self) -> f64 {
+        100.0 * self.shift_kib() / self.medians().1.abs()
+    }
+
+    /// Two-sided p: Mann-Whitney for gross and control rows; for net rows the
+    /// bootstrap p of the net difference (twice the share of resamples on the far
+    /// side of zero, each driver's runs resampled independently).
     fn p(&self) -> f64 {
-        arena_sweep::stats::mann_whitney_u(&self.sweep, &self.minimal)
-            .unwrap()
-            .p
+        match self.kind {
+            Kind::Net => {
+                let groups = vec![vec![
+                    self.sweep.as_slice(),
+                    &self.sweep_control,
+                    &self.minimal,
+                    &self.minimal_control,
+                ]];
+                let stat = |m: &[f64]| (m[0] - m[1]) - (m[2] - m[3]);
+                // The same seed draws the same resamples at every level, so the
+                // interval only widens with the level: the largest level whose
+                // interval excludes zero is 1 - p. Found by bisection.
+                let excludes = |level: f64| {
+                    let ci =
+                        arena_sweep::stats::bootstrap_medians_ci(&groups, stat, level, 2000, 7)
+                            .unwrap();
+                    ci.lo > 0.0 || ci.hi < 0.0
+                };
+                let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+                if !excludes(1e-6) {
+                    return 1.0;
+                }
+                for _ in 0..20 {
+                    let mid = (lo + hi) / 2.0;
+                    if excludes(mid.max(1e-6)) {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                1.0 - lo
+            }
+            _ => {
+                arena_sweep::stats::mann_whitney_u(&self.sweep, &self.minimal)
+                    .unwrap()
+                    .p
+            }
+        }
     }
 
     fn within_band(&self) -> bool {
-        self.shift_pct().abs() <= 10.0
+        match self.kind {
+            Kind::Gross => self.shift_pct().abs() <= 10.0,
+            // Control deltas are small (0.1 MiB for the GIL build): the net rows' band.
+            Kind::Control | Kind::Net => {
+                self.shift_kib().abs() <= (0.10 * self.medians().1.abs()).max(NET_BAND_KIB)
+            }
+        }
     }
 
-    /// Within ±10% and not different at the 5% level on its own (before adjusting
+    /// Within its band and not different at the 5% level on its own (before adjusting
     /// for the other rows): what decides whether a cell gets more runs.
     fn settled(&self) -> bool {
         self.within_band() && self.p() >= 0.05
@@ -315,8 +410,9 @@ fn verdicts(rows: &[RowResult], level: Option<f64>) -> Vec<(f64, bool)> {
 }
 
 fn measure(cell: &'static CellSpec, tmp: &Path, log: &mut RunLog) -> Vec<RowResult> {
-    let mut sweep: [Vec<f64>; 2] = Default::default();
-    let mut minimal: [Vec<f64>; 2] = Default::default();
+    // [arm][build]: arm 0 the cell's runs, arm 1 the control arm's.
+    let mut sweep: Arms = Default::default();
+    let mut minimal: Arms = Default::default();
     // The programs and extension folders, from the first sweep's plan.json.
     let mut kids: Vec<(String, String)> = Vec::new();
     let out = tmp.join(cell.name.replace([' ', ',', '='], "_"));
@@ -338,32 +434,37 @@ fn measure(cell: &'static CellSpec, tmp: &Path, log: &mut RunLog) -> Vec<RowResu
                 table(&rows_of(cell, &sweep, &minimal), Some(0.05))
             );
         }
-        // One arena-sweep rep (a GIL and a free-threaded run) and one minimal run per
-        // build, the two drivers taking turns run by run, so that the machine's drift
-        // (a noisy neighbour, a long compile, page cache) falls on both alike.
-        let run_sweep =
-            |sweep: &mut [Vec<f64>; 2], kids: &mut Vec<(String, String)>, log: &mut RunLog| {
-                let (d, plan) = sweep_rep(cell, 1000 + step, &out);
+        // One arena-sweep rep (a GIL and a free-threaded run, and their control runs)
+        // and one minimal run per build at 50 Rust threads and at 0, the two drivers
+        // taking turns run by run, so that the machine's drift (a noisy neighbour, a
+        // long compile, page cache) falls on both alike.
+        let run_sweep = |sweep: &mut Arms, kids: &mut Vec<(String, String)>, log: &mut RunLog| {
+            let (d, plan) = sweep_rep(cell, 1000 + step, &out);
+            for arm in 0..2 {
                 for i in 0..2 {
-                    for run in &d[i] {
-                        sweep[i].push(run.delta_kib);
-                        log.write(cell, i, "arena-sweep", step, *run);
+                    for run in &d[arm][i] {
+                        sweep[arm][i].push(run.delta_kib);
+                        log.write(cell, arm, i, "arena-sweep", step, *run);
                     }
                 }
-                if kids.is_empty() {
-                    *kids = children(&plan);
-                }
-            };
-        let run_minimal =
-            |minimal: &mut [Vec<f64>; 2], kids: &[(String, String)], log: &mut RunLog| {
-                let order = if step % 4 < 2 { [0, 1] } else { [1, 0] };
-                for i in order {
+            }
+            if kids.is_empty() {
+                *kids = children(&plan);
+            }
+        };
+        let run_minimal = |minimal: &mut Arms, kids: &[(String, String)], log: &mut RunLog| {
+            let order = if step % 4 < 2 { [0, 1] } else { [1, 0] };
+            let arms = if step % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                for arm in arms {
                     let (program, ext) = &kids[i];
-                    let run = minimal_run(cell, program, ext, BUILDS[i]);
-                    minimal[i].push(run.delta_kib);
-                    log.write(cell, i, "minimal", step, run);
+                    let rust = if arm == 0 { "50" } else { "0" };
+                    let run = minimal_run(cell, program, ext, BUILDS[i], rust);
+                    minimal[arm][i].push(run.delta_kib);
+                    log.write(cell, arm, i, "minimal", step, run);
                 }
-            };
+            }
+        };
         if step % 2 == 0 || kids.is_empty() {
             run_sweep(&mut sweep, &mut kids, log);
             run_minimal(&mut minimal, &kids, log);
@@ -383,42 +484,61 @@ fn measure(cell: &'static CellSpec, tmp: &Path, log: &mut RunLog) -> Vec<RowResu
     rows_of(cell, &sweep, &minimal)
 }
 
-fn rows_of(
-    cell: &'static CellSpec,
-    sweep: &[Vec<f64>; 2],
-    minimal: &[Vec<f64>; 2],
-) -> Vec<RowResult> {
-    ["GIL", "nogil"]
-        .into_iter()
-        .enumerate()
-        .map(|(i, build)| RowResult {
-            cell: cell.name,
-            build,
-            sweep: sweep[i].clone(),
-            minimal: minimal[i].clone(),
-        })
-        .collect()
+/// Deltas (KiB) by arm (the cell's, the control's) and build.
+type Arms = [[Vec<f64>; 2]; 2];
+
+fn rows_of(cell: &'static CellSpec, sweep: &Arms, minimal: &Arms) -> Vec<RowResult> {
+    let mut rows = Vec::new();
+    for kind in [Kind::Gross, Kind::Control, Kind::Net] {
+        for (i, build) in ["GIL", "nogil"].into_iter().enumerate() {
+            let arm = usize::from(kind == Kind::Control);
+            rows.push(RowResult {
+                cell: cell.name,
+                build,
+                kind,
+                sweep: sweep[arm][i].clone(),
+                minimal: minimal[arm][i].clone(),
+                sweep_control: if kind == Kind::Net {
+                    sweep[1][i].clone()
+                } else {
+                    Vec::new()
+                },
+                minimal_control: if kind == Kind::Net {
+                    minimal[1][i].clone()
+                } else {
+                    Vec::new()
+                },
+            });
+        }
+    }
+    rows
 }
 
 fn table(rows: &[RowResult], level: Option<f64>) -> String {
     let verdict = match level {
-        Some(l) => format!("shift within ±10% and q >= {l}"),
-        None => "shift within ±10%".to_string(),
+        Some(l) => format!("within its band and q >= {l}"),
+        None => "within its band".to_string(),
     };
     let mut s = format!(
-        "| cell | build | runs per driver | arena-sweep median | minimal driver median | ratio of medians | shift (Hodges-Lehmann) | p | q (all rows) | {verdict} |\n|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n",
+        "| cell | figure | build | runs per driver | arena-sweep | minimal driver | ratio | shift | shift % | p | q (all rows) | {verdict} |\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n",
     );
     for (r, (q, ok)) in rows.iter().zip(verdicts(rows, level)) {
         let (sw, mi) = r.medians();
+        let figure = match r.kind {
+            Kind::Gross => "delta at 50 Rust threads",
+            Kind::Control => "control delta (0 Rust threads)",
+            Kind::Net => "net delta (delta - control)",
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.2} MiB | {:.2} MiB | {:.2} | {:+.1}% | {:.2} | {:.2} | {} |",
+            "| {} | {figure} | {} | {} | {:.2} MiB | {:.2} MiB | {:.2} | {:+.3} MiB | {:+.1}% | {:.2} | {:.2} | {} |",
             r.cell,
             r.build,
             r.sweep.len(),
             sw / 1024.0,
             mi / 1024.0,
             r.ratio(),
+            r.shift_kib() / 1024.0,
             r.shift_pct(),
             r.p(),
             q,
@@ -493,9 +613,15 @@ fn check(cells: &'static [CellSpec], file: &str, level: Option<f64>) {
         .filter(|(_, (_, ok))| !ok)
         .map(|(r, (q, _))| {
             format!(
-                "{} ({}): shift {:+.1}%, p {:.3}, q {:.3}",
+                "{} ({}, {}): shift {:+.3} MiB ({:+.1}%), p {:.3}, q {:.3}",
                 r.cell,
+                match r.kind {
+                    Kind::Gross => "delta",
+                    Kind::Control => "control",
+                    Kind::Net => "net",
+                },
                 r.build,
+                r.shift_kib() / 1024.0,
                 r.shift_pct(),
                 r.p(),
                 q

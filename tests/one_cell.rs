@@ -38,9 +38,35 @@ fn one_cell_records_both_builds_with_sane_numbers() {
     );
     assert!(stdout.contains("risk"), "{stdout}");
 
+    // The control arm: gross, control and net figures, and the interpreter's own cost.
+    for row in [
+        "control delta (no native)",
+        "net delta (delta - control)",
+        "native amplification",
+        "interpreter's own cost",
+        "the talk's gross ratio",
+    ] {
+        assert!(stdout.contains(row), "no `{row}` row:\n{stdout}");
+    }
+
     let dir = report_dir(out.path());
-    let recs = records(&dir);
-    assert_eq!(recs.len(), 2, "one GIL and one nogil run");
+    let all = records(&dir);
+    assert_eq!(
+        all.len(),
+        4,
+        "one GIL and one nogil run, and the control run of each"
+    );
+    let (control, recs): (Vec<&Value>, Vec<&Value>) =
+        all.iter().partition(|r| r["rust_threads"] == 0);
+    assert_eq!(control.len(), 2, "{all:?}");
+    for r in &control {
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(
+            r["python_threads"], 2,
+            "the control runs the same Python threads"
+        );
+        assert_eq!(r["metrics"]["calls"], 2 * 10, "and the same calls: {r}");
+    }
     for r in &recs {
         assert_eq!(r["status"], "ok", "{r}");
         let m = &r["metrics"];

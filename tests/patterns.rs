@@ -13,7 +13,7 @@ fn sweep(args: &[&str]) -> BTreeMap<(String, String, String, String), Vec<Value>
     let out = tempfile::tempdir().unwrap();
     let o = bin()
         .args(args)
-        .args(["--seed", "5", "--no-install", "--out"])
+        .args(["--seed", "5", "--no-install", "--no-control", "--out"])
         .arg(out.path())
         .output()
         .unwrap();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A small grid: 2 x 2 points x 2 builds x 2 reps = 16 short runs.
+/// A small grid: 2 x 2 points and the 2 control points x 2 builds x 2 reps = 24 short runs.
 const GRID: &[&str] = &[
     "--python-threads",
     "1,2",
@@ -93,7 +93,7 @@ fn resume_completes_a_sweep_whose_process_was_killed() {
         "a killed sweep is not complete"
     );
     assert!(
-        before.len() < 16,
+        before.len() < 24,
         "killed before the end ({} runs)",
         before.len()
     );
@@ -115,13 +115,18 @@ fn resume_completes_a_sweep_whose_process_was_killed() {
     assert_eq!(unique.len(), after.len(), "no run recorded twice");
     assert_eq!(unique, planned(&dir), "every planned run is recorded");
     assert_eq!(
+        unique.iter().filter(|id| id.contains("/r0/")).count(),
+        8,
+        "the control runs (0 Rust threads, both Python thread counts, both builds, 2 reps) are resumed like the others: {unique:?}"
+    );
+    assert_eq!(
         &after[..before.len()],
         &before[..],
         "earlier records are kept as they were"
     );
     assert_eq!(plan(&dir)["complete"], true);
     assert!(
-        stdout.contains("amplification, profile glibc-default"),
+        stdout.contains("native amplification (net of the control arm), profile glibc-default"),
         "the sweep summary is printed:\n{stdout}"
     );
     // The resumed run rewrites the report from every record, old and new.
@@ -204,11 +209,16 @@ fn shards_merged_give_the_runs_of_the_unsharded_plan() {
         .unwrap();
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("Merged 16 of 16 runs"), "{stdout}");
+    assert!(stdout.contains("Merged 24 of 24 runs"), "{stdout}");
 
     let merged_ids: BTreeSet<String> = run_ids(&merged).into_iter().collect();
     let whole_ids: BTreeSet<String> = run_ids(&whole_dir).into_iter().collect();
     assert_eq!(merged_ids, whole_ids);
+    assert_eq!(
+        merged_ids.iter().filter(|id| id.contains("/r0/")).count(),
+        8,
+        "control runs are sharded and merged like the others: {merged_ids:?}"
+    );
     assert_eq!(planned(&merged), planned(&whole_dir));
     assert_eq!(plan(&merged)["complete"], true);
     assert_eq!(plan(&merged)["merged_from"].as_array().unwrap().len(), 3);

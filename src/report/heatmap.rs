@@ -22,13 +22,16 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::figure::{count, mib, save, slug, stars, times, STARS_LEGEND};
+use super::figure::{count, mib, save, slug, stars, times};
 use super::grid::{CellMarks, Grid, GridCell, MarkedGrid, Scale};
-use super::scale::short_number;
-use crate::aggregate::{BuildStats, CellSummary, UNSTABLE_CI_HALF_WIDTH, UNSTABLE_CV};
+use crate::aggregate::{BuildStats, CellSummary};
 use crate::model::Binding;
 use crate::results::Point;
 use crate::risk::{RiskLevel, Thresholds};
+
+mod legend;
+
+pub use legend::{amplification_colour_legend, common_legend, smallest_p, unstable_legend};
 
 /// What a heatmap shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -287,61 +290,11 @@ pub struct Context {
     pub thresholds: Thresholds,
 }
 
-/// The smallest two-sided Mann-Whitney p-value possible with n runs per build
-/// (exact test, no ties): 2 / C(2n, n).
-pub fn smallest_p(n: u32) -> f64 {
-    let n = f64::from(n);
-    let mut c = 1.0;
-    for i in 1..=(n as u64) {
-        c = c * (n + i as f64) / i as f64;
-    }
-    (2.0 / c).min(1.0)
-}
-
-/// The legend lines shared by every heatmap of a sweep.
-pub fn common_legend(reps: u32) -> Vec<String> {
-    let mut v = vec![STARS_LEGEND.to_string()];
-    let p = smallest_p(reps);
-    if p >= 0.05 {
-        v.push(format!(
-            "with {reps} rep(s) per build no cell can reach q < 0.05 (the smallest possible p is {p:.3}); use --reps 5 or more"
-        ));
-    }
-    v.push("red corner: some runs of the cell failed; hatched FAILED: a build has no successful run; hatched grey: not run".into());
-    v
-}
-
 fn axis(plan: &[u32], seen: impl Iterator<Item = u32>) -> Vec<u32> {
     let mut v: Vec<u32> = plan.iter().copied().chain(seen).collect();
     v.sort_unstable();
     v.dedup();
     v
-}
-
-/// The amplification map's legend lines on its colours, from the thresholds.
-pub fn amplification_colour_legend(t: &Thresholds) -> Vec<String> {
-    let x = |v: f64| format!("{}x", short_number(v));
-    let (high, medium) = (x(t.high_amplification), x(t.medium_amplification));
-    vec![
-        format!(
-            "colour: fixed log scale, the same in every report with these thresholds: 1x neutral, red above (nogil grows more), blue below, saturated from {high} (HIGH) and {}",
-            x(1.0 / t.high_amplification)
-        ),
-        format!(
-            "risk: HIGH if >= {high} and nogil delta >= {} MiB (dark frame); MEDIUM if >= {medium} and >= {} MiB; else LOW, drawn pale whatever its ratio (the bar's LOW strip)",
-            short_number(t.high_nogil_delta_mib),
-            short_number(t.medium_nogil_delta_mib)
-        ),
-    ]
-}
-
-/// The legend line for the unstable mark.
-pub fn unstable_legend() -> String {
-    format!(
-        "hatched corner, \"~ unstable: --reps N\": the repetitions vary widely (a build's delta CV > {:.0}%, or the amplification CI wider than ±{:.0}%); about N reps per build pin it down",
-        UNSTABLE_CV * 100.0,
-        UNSTABLE_CI_HALF_WIDTH * 100.0
-    )
 }
 
 /// The marks of a sweep's cell on a map of `metric`.
@@ -359,6 +312,25 @@ fn marks(c: &CellSummary, metric: Metric) -> CellMarks {
             .as_ref()
             .filter(|_| metric.shows_instability())
             .map(|u| format!("~ unstable: --reps {}", u.reps_needed)),
+    }
+}
+
+/// The colour scale of a map: fixed by the thresholds for the amplification maps,
+/// one scale for both delta maps, else the values'.
+fn scale_of(metric: Metric, mine: &[&CellSummary], values: Vec<f64>, ctx: &Context) -> Scale {
+    match metric {
+        Metric::Amplification | Metric::GrossAmplification => Scale::amplification(
+            ctx.thresholds.medium_amplification,
+            ctx.thresholds.high_amplification,
+        ),
+        // Both delta maps use one scale, so their colours compare.
+        Metric::DeltaGil | Metric::DeltaNogil => Scale::sequential(mine.iter().flat_map(|c| {
+            [&c.gil, &c.nogil]
+                .into_iter()
+                .flatten()
+                .map(|b| b.delta_kib.median / 1024.0)
+        })),
+        _ => Scale::sequential(values),
     }
 }
 
@@ -421,20 +393,7 @@ pub fn grid(summaries: &[CellSummary], group: &Group, metric: Metric, ctx: &Cont
         };
         cells.insert(key, cell);
     }
-    let scale = match metric {
-        Metric::Amplification | Metric::GrossAmplification => Scale::amplification(
-            ctx.thresholds.medium_amplification,
-            ctx.thresholds.high_amplification,
-        ),
-        // Both delta maps use one scale, so their colours compare.
-        Metric::DeltaGil | Metric::DeltaNogil => Scale::sequential(mine.iter().flat_map(|c| {
-            [&c.gil, &c.nogil]
-                .into_iter()
-                .flatten()
-                .map(|b| b.delta_kib.median / 1024.0)
-        })),
-        _ => Scale::sequential(values),
-    };
+    let scale = scale_of(metric, &mine, values, ctx);
     let floor_kib = mine.first().map_or(256.0, |c| c.floor_kib);
     let mut legend = vec![metric.legend(floor_kib, native)];
     if matches!(metric, Metric::Amplification | Metric::GrossAmplification) {

@@ -9,7 +9,9 @@ between them, read RSS again once the executor has shut down, print the delta.
 
 PATTERN and PARAMS are arena_poc's (e.g. `churn` and `size=1024,count=2000`). With a
 WORKLOAD file, its `call(rust_threads, worker_id, iteration)` is called instead (after
-its `setup(params)`, like arena-sweep does). Prints one line: `{"delta_kib": N, ...}`.
+its `setup(params)`, like arena-sweep does). RUST_THREADS 0 is the control: the PoC
+called with 0 Rust threads, and for a workload its `control(worker_id, iteration)`,
+or nothing when it defines none, as arena-sweep's control arm does. Prints one line: `{"delta_kib": N, ...}`.
 RSS is read with `arena_poc.rss_kib()` (VmRSS of /proc/self/status), like the talk's
 script, and with the GIL state, to show which build ran. With `--arenas` it also
 reports glibc's arena count (`malloc_info`), after the second reading and so outside
@@ -40,6 +42,18 @@ if WORKLOAD:
     if hasattr(module, "setup"):
         module.setup(dict(kv.split("=", 1) for kv in WORKLOAD_PARAMS.split(",") if "=" in kv))
     call = module.call
+    if RUST == 0:
+        control = getattr(module, "control", None)
+        if control is None:
+
+            def call(rust_threads, worker_id, iteration):
+                return None
+
+        else:
+
+            def call(rust_threads, worker_id, iteration):
+                return control(worker_id, iteration)
+
 else:
 
     def call(rust_threads, worker_id, iteration):
