@@ -16,7 +16,13 @@ const SCRAPE_EVERY: Duration = Duration::from_secs(15);
 /// `arena-sweep export --pid PID ...`, and the address it serves on.
 fn start(pid: i32, min_interval: &str) -> (Child, String) {
     let mut child = Command::new(super::BIN)
-        .args(["export", "--pid", &pid.to_string(), "--listen", "127.0.0.1:0"])
+        .args([
+            "export",
+            "--pid",
+            &pid.to_string(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(["--min-interval", min_interval])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -60,7 +66,9 @@ fn value(body: &str, name: &str) -> f64 {
 /// CPU seconds (user + system) of a live process, from /proc/PID/stat.
 fn cpu_s(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
     // SAFETY: sysconf is always safe to call.
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / tick
@@ -93,7 +101,11 @@ pub fn exporter() -> Vec<String> {
         let body = scrape(&addr);
         walls.push(t.elapsed().as_secs_f64());
         reads.push(value(&body, "arena_sweep_read_duration_seconds{"));
-        assert_eq!(value(&body, "arena_sweep_arenas{"), 16.0, "the target's arenas");
+        assert_eq!(
+            value(&body, "arena_sweep_arenas{"),
+            16.0,
+            "the target's arenas"
+        );
     }
     let cpu_per_scrape = (cpu_s(fast.id()) - cpu0) / n as f64;
     let _ = fast.kill();

@@ -40,7 +40,10 @@ fn token(what: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("arena_sweep_exporter_test_{what}_{}_{nanos}", std::process::id())
+    format!(
+        "arena_sweep_exporter_test_{what}_{}_{nanos}",
+        std::process::id()
+    )
 }
 
 /// `promtool check metrics` on `body`: clean (no lint problem, exit 0).
@@ -53,7 +56,12 @@ fn promtool_check(body: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("/usr/bin/promtool is missing: scripts/setup-debian.sh installs Debian's prometheus package");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     let o = child.wait_with_output().unwrap();
     let (out, err) = text(&o);
     assert!(
@@ -124,14 +132,20 @@ fn prometheus_scrapes_the_exporter_watching_a_free_threaded_process() {
     assert_eq!(up[0].1, 1.0, "{up:?}\n{}", prom.log());
 
     // What inspect reads now (the process is paused: nothing moves).
-    let o = bin().args(["inspect", &pid.to_string(), "--json"]).output().unwrap();
+    let o = bin()
+        .args(["inspect", &pid.to_string(), "--json"])
+        .output()
+        .unwrap();
     let (json, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let j: Value = serde_json::from_str(&json).unwrap();
     let arenas = j["arenas"]["arenas"].as_array().unwrap();
     let n = arenas.len();
     assert!(n > 2, "the workload made only {n} arenas: {json}");
-    assert_eq!(prom.query(&format!("arena_sweep_arenas{{{p}}}"))[0].1, n as f64);
+    assert_eq!(
+        prom.query(&format!("arena_sweep_arenas{{{p}}}"))[0].1,
+        n as f64
+    );
     for (family, field) in [
         ("arena_sweep_arena_system_bytes", "system_mem_bytes"),
         ("arena_sweep_arena_in_use_bytes", "in_use_bytes"),
@@ -153,29 +167,52 @@ fn prometheus_scrapes_the_exporter_watching_a_free_threaded_process() {
                 )
             })
             .collect();
-        assert_eq!(got, want, "{family} in Prometheus vs inspect --json's {field}");
+        assert_eq!(
+            got, want,
+            "{family} in Prometheus vs inspect --json's {field}"
+        );
     }
     let rss = prom.query(&format!("arena_sweep_process_resident_bytes{{{p}}}"))[0].1;
     let rss_inspect = j["rss_kib"].as_f64().unwrap() * 1024.0;
-    assert!((rss - rss_inspect).abs() <= 0.01 * rss_inspect, "RSS {rss} vs inspect {rss_inspect}");
-    let heaps = prom.by(&format!("arena_sweep_process_region_resident_bytes{{{p}}}"), "region");
+    assert!(
+        (rss - rss_inspect).abs() <= 0.01 * rss_inspect,
+        "RSS {rss} vs inspect {rss_inspect}"
+    );
+    let heaps = prom.by(
+        &format!("arena_sweep_process_region_resident_bytes{{{p}}}"),
+        "region",
+    );
     assert_eq!(heaps.len(), 6, "{heaps:?}");
     let heap_rss = j["regions"]["arena_heap_rss_kib"].as_f64().unwrap() * 1024.0;
-    assert!((heaps["arena_heaps"] - heap_rss).abs() <= 0.01 * heap_rss, "{heaps:?} vs {heap_rss}");
-    assert!(heaps["mimalloc"] > 0.0, "a free-threaded CPython has mimalloc regions: {heaps:?}");
+    assert!(
+        (heaps["arena_heaps"] - heap_rss).abs() <= 0.01 * heap_rss,
+        "{heaps:?} vs {heap_rss}"
+    );
+    assert!(
+        heaps["mimalloc"] > 0.0,
+        "a free-threaded CPython has mimalloc regions: {heaps:?}"
+    );
     let info = prom.query(&format!("arena_sweep_process_info{{{p}}}"));
     assert_eq!(info.len(), 1, "{info:?}");
     let labels = &info[0].0;
     assert_eq!(labels["glibc_tunables"], TUNABLES, "{labels:?}");
-    assert_eq!(labels["glibc_version"], j["libc"]["version"].as_str().unwrap());
+    assert_eq!(
+        labels["glibc_version"],
+        j["libc"]["version"].as_str().unwrap()
+    );
     assert_eq!(labels["arena_cap_from"], "default");
     // SAFETY: sysconf is always safe to call.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) } as f64;
-    assert_eq!(prom.query(&format!("arena_sweep_arena_cap{{{p}}}"))[0].1, 8.0 * cpus);
-    let trimmable_before: f64 = prom
-        .query(&format!("sum(arena_sweep_arena_trimmable_bytes{{{p}}})"))[0]
-        .1;
-    assert!(trimmable_before >= (16 << 20) as f64, "only {trimmable_before} B trimmable");
+    assert_eq!(
+        prom.query(&format!("arena_sweep_arena_cap{{{p}}}"))[0].1,
+        8.0 * cpus
+    );
+    let trimmable_before: f64 =
+        prom.query(&format!("sum(arena_sweep_arena_trimmable_bytes{{{p}}})"))[0].1;
+    assert!(
+        trimmable_before >= (16 << 20) as f64,
+        "only {trimmable_before} B trimmable"
+    );
 
     // glibc's own figures, taken inside the process before it paused.
     let system_free: BTreeMap<String, (f64, f64)> = {
@@ -207,9 +244,11 @@ fn prometheus_scrapes_the_exporter_watching_a_free_threaded_process() {
         "the exporter said {trimmable_before} B were trimmable; malloc_trim(0) returned {trimmed} B"
     );
     // The next scrapes show them gone.
-    prom.wait_until(&format!("sum(arena_sweep_arena_trimmable_bytes{{{p}}})"), 30, |r| {
-        r.len() == 1 && r[0].1 < 0.02 * trimmable_before
-    });
+    prom.wait_until(
+        &format!("sum(arena_sweep_arena_trimmable_bytes{{{p}}})"),
+        30,
+        |r| r.len() == 1 && r[0].1 < 0.02 * trimmable_before,
+    );
     eprintln!(
         "trimmable {trimmable_before} B before, malloc_trim returned {trimmed} B; Prometheus showed it gone {:.1} s later",
         trimmed_at.elapsed().as_secs_f64()
@@ -225,7 +264,10 @@ fn prometheus_scrapes_the_exporter_watching_a_free_threaded_process() {
         assert!(!r.is_empty(), "the dashboard's `{q}` returns nothing");
     }
     drop(prom);
-    eprintln!("the Prometheus test took {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "the Prometheus test took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// Every PromQL expression in deploy/grafana-dashboard.json (panels and variables).
@@ -267,7 +309,9 @@ fn chunks(dir: &Path, name: &str, env: &[(&str, &str)]) -> Target {
 fn the_dashboard_queries_only_metrics_the_exporter_serves() {
     let tmp = tempfile::tempdir().unwrap();
     let t = chunks(tmp.path(), "chunks", &[]);
-    let o = export_cmd(&["--pid", &t.pid().to_string(), "--once"]).output().unwrap();
+    let o = export_cmd(&["--pid", &t.pid().to_string(), "--once"])
+        .output()
+        .unwrap();
     let (body, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let served: std::collections::BTreeSet<String> = body
@@ -296,21 +340,37 @@ fn promtool_passes_the_output_and_labels_are_escaped_and_bounded() {
     let t = chunks(
         tmp.path(),
         "a\"b\\c",
-        &[("GLIBC_TUNABLES", "glibc.malloc.arena_max=3"), ("MALLOC_ARENA_MAX", "9")],
+        &[
+            ("GLIBC_TUNABLES", "glibc.malloc.arena_max=3"),
+            ("MALLOC_ARENA_MAX", "9"),
+        ],
     );
     let pid = t.pid().to_string();
-    let o = export_cmd(&["--pid", &pid, "--once", "--max-arenas", "2"]).output().unwrap();
+    let o = export_cmd(&["--pid", &pid, "--once", "--max-arenas", "2"])
+        .output()
+        .unwrap();
     let (body, err) = text(&o);
     assert!(o.status.success(), "{err}");
     promtool_check(&body);
     let p = format!("pid=\"{pid}\"");
-    assert!(body.contains(&format!("{p},comm=\"a\\\"b\\\\c\"")), "{body}");
+    assert!(
+        body.contains(&format!("{p},comm=\"a\\\"b\\\\c\"")),
+        "{body}"
+    );
     // arena_max=3 from GLIBC_TUNABLES (which wins over MALLOC_ARENA_MAX).
     assert_eq!(sample(&body, "arena_sweep_arena_cap", &[&p]), Some(3.0));
     let info = samples(&body, "arena_sweep_process_info", &[&p]);
-    assert!(info[0].0.contains("glibc_tunables=\"glibc.malloc.arena_max=3\""), "{info:?}");
+    assert!(
+        info[0]
+            .0
+            .contains("glibc_tunables=\"glibc.malloc.arena_max=3\""),
+        "{info:?}"
+    );
     assert!(info[0].0.contains("malloc_arena_max=\"9\""), "{info:?}");
-    assert!(info[0].0.contains("arena_cap_from=\"GLIBC_TUNABLES\""), "{info:?}");
+    assert!(
+        info[0].0.contains("arena_cap_from=\"GLIBC_TUNABLES\""),
+        "{info:?}"
+    );
     // --max-arenas 2: arenas 0 and 1, and the rest summed as "other".
     let o = bin().args(["inspect", &pid, "--json"]).output().unwrap();
     let j: Value = serde_json::from_str(&text(&o).0).unwrap();
@@ -319,19 +379,41 @@ fn promtool_passes_the_output_and_labels_are_escaped_and_bounded() {
     let rows = samples(&body, "arena_sweep_arena_system_bytes", &[&p]);
     let labels: Vec<&str> = rows
         .iter()
-        .map(|(l, _)| l.split("arena=\"").nth(1).unwrap().split('"').next().unwrap())
+        .map(|(l, _)| {
+            l.split("arena=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
         .collect();
     assert_eq!(labels, ["0", "1", "other"], "{body}");
     let total: f64 = rows.iter().map(|r| r.1).sum();
-    assert_eq!(total, j["arenas"]["totals"]["system_mem_bytes"].as_f64().unwrap());
-    let free: f64 = samples(&body, "arena_sweep_arena_free_bytes", &[&p]).iter().map(|r| r.1).sum();
-    assert_eq!(free, j["arenas"]["totals"]["arena_free_bytes"].as_f64().unwrap());
+    assert_eq!(
+        total,
+        j["arenas"]["totals"]["system_mem_bytes"].as_f64().unwrap()
+    );
+    let free: f64 = samples(&body, "arena_sweep_arena_free_bytes", &[&p])
+        .iter()
+        .map(|r| r.1)
+        .sum();
+    assert_eq!(
+        free,
+        j["arenas"]["totals"]["arena_free_bytes"].as_f64().unwrap()
+    );
 }
 
 #[test]
 fn a_process_that_exits_is_dropped_and_a_new_match_picked_up() {
     let tmp = tempfile::tempdir().unwrap();
-    let prog = build_prog("gcc", &["-O1", "-pthread"], "chunks.c", tmp.path(), "chunks");
+    let prog = build_prog(
+        "gcc",
+        &["-O1", "-pthread"],
+        "chunks.c",
+        tmp.path(),
+        "chunks",
+    );
     let marker = token("restart");
     let start = || {
         let mut cmd = Command::new(&prog);
@@ -344,22 +426,43 @@ fn a_process_that_exits_is_dropped_and_a_new_match_picked_up() {
     let a = format!("pid=\"{}\"", first.pid());
     let e = Exporter::start(export_cmd(&["--match", &marker, "--min-interval", "0"]));
     let body = e.metrics();
-    assert_eq!(sample(&body, "arena_sweep_arenas", &[&a]), Some(3.0), "{body}");
-    assert_eq!(sample(&body, "arena_sweep_exporter_targets", &[]), Some(1.0));
+    assert_eq!(
+        sample(&body, "arena_sweep_arenas", &[&a]),
+        Some(3.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "arena_sweep_exporter_targets", &[]),
+        Some(1.0)
+    );
     first.stop();
     let body = e.metrics();
-    assert!(!body.contains(&a), "the exited process's series are still served:\n{body}");
-    assert_eq!(sample(&body, "arena_sweep_exporter_targets", &[]), Some(0.0));
+    assert!(
+        !body.contains(&a),
+        "the exited process's series are still served:\n{body}"
+    );
+    assert_eq!(
+        sample(&body, "arena_sweep_exporter_targets", &[]),
+        Some(0.0)
+    );
     // The service comes back under another PID: matched again.
     let second = start();
     let b = format!("pid=\"{}\"", second.pid());
     let body = e.metrics();
-    assert_eq!(sample(&body, "arena_sweep_arenas", &[&b]), Some(3.0), "{body}");
+    assert_eq!(
+        sample(&body, "arena_sweep_arenas", &[&b]),
+        Some(3.0),
+        "{body}"
+    );
     assert!(!body.contains(&a));
     // The landing page says what is watched.
     let page = get(&e.addr, "/", None);
     assert_eq!(page.status, 200);
-    assert!(page.body.contains(&format!("PID {}", second.pid())), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("PID {}", second.pid())),
+        "{}",
+        page.body
+    );
     assert_eq!(get(&e.addr, "/nothing", None).status, 404);
 }
 
@@ -367,26 +470,50 @@ fn a_process_that_exits_is_dropped_and_a_new_match_picked_up() {
 fn scrapes_sooner_than_the_min_interval_are_served_the_last_read() {
     let tmp = tempfile::tempdir().unwrap();
     let t = chunks(tmp.path(), "chunks", &[]);
-    let e = Exporter::start(export_cmd(&["--pid", &t.pid().to_string(), "--min-interval", "2s"]));
+    let e = Exporter::start(export_cmd(&[
+        "--pid",
+        &t.pid().to_string(),
+        "--min-interval",
+        "2s",
+    ]));
     let reads = |body: &str| sample(body, "arena_sweep_exporter_reads_total", &[]).unwrap();
     let scrapes = |body: &str| sample(body, "arena_sweep_exporter_scrapes_total", &[]).unwrap();
     let at = Instant::now();
     let b1 = e.metrics();
     let b2 = e.metrics();
     let b3 = e.metrics();
-    assert!(at.elapsed() < Duration::from_secs(2), "three scrapes took {:?}", at.elapsed());
+    assert!(
+        at.elapsed() < Duration::from_secs(2),
+        "three scrapes took {:?}",
+        at.elapsed()
+    );
     assert_eq!((reads(&b1), reads(&b2), reads(&b3)), (1.0, 1.0, 1.0));
     assert_eq!((scrapes(&b1), scrapes(&b3)), (1.0, 3.0));
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(reads(&e.metrics()), 2.0);
     // OpenMetrics when asked for it.
-    let om = get(&e.addr, "/metrics", Some("application/openmetrics-text;version=1.0.0"));
+    let om = get(
+        &e.addr,
+        "/metrics",
+        Some("application/openmetrics-text;version=1.0.0"),
+    );
     assert_eq!(om.status, 200);
-    assert!(om.header("content-type").unwrap().starts_with("application/openmetrics-text; version=1.0.0"), "{om:?}");
+    assert!(
+        om.header("content-type")
+            .unwrap()
+            .starts_with("application/openmetrics-text; version=1.0.0"),
+        "{om:?}"
+    );
     assert!(om.body.ends_with("# EOF\n"));
     assert!(om.body.contains("# TYPE arena_sweep_read_errors counter\n"));
     let plain = get(&e.addr, "/metrics", None);
-    assert!(plain.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"), "{plain:?}");
+    assert!(
+        plain
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"),
+        "{plain:?}"
+    );
 }
 
 #[test]
@@ -406,7 +533,13 @@ fn a_process_it_may_not_read_is_explained_and_the_exporter_goes_on() {
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     let marker = token("perm");
     // One process of root's, one of nobody's, both matched.
-    let prog = build_prog("gcc", &["-O1", "-pthread"], "chunks.c", tmp.path(), "chunks");
+    let prog = build_prog(
+        "gcc",
+        &["-O1", "-pthread"],
+        "chunks.c",
+        tmp.path(),
+        "chunks",
+    );
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut mine = Command::new(&prog);
     mine.args(["2", "100", &marker]);
@@ -427,21 +560,39 @@ fn a_process_it_may_not_read_is_explained_and_the_exporter_goes_on() {
     let root = format!("pid=\"{}\"", root_owned.pid());
     let nobody = format!("pid=\"{}\"", nobody_owned.pid());
     assert_eq!(
-        sample(&body2, "arena_sweep_read_errors_total", &[&root, "reason=\"permission\""]),
+        sample(
+            &body2,
+            "arena_sweep_read_errors_total",
+            &[&root, "reason=\"permission\""]
+        ),
         Some(2.0),
         "{body2}"
     );
-    assert_eq!(sample(&body2, "arena_sweep_read_success", &[&root]), Some(0.0));
+    assert_eq!(
+        sample(&body2, "arena_sweep_read_success", &[&root]),
+        Some(0.0)
+    );
     assert_eq!(sample(&body, "arena_sweep_arenas", &[&root]), None);
     // The other process is read all the same.
-    assert_eq!(sample(&body2, "arena_sweep_arenas", &[&nobody]), Some(3.0), "{body2}");
-    assert_eq!(sample(&body2, "arena_sweep_read_success", &[&nobody]), Some(1.0));
+    assert_eq!(
+        sample(&body2, "arena_sweep_arenas", &[&nobody]),
+        Some(3.0),
+        "{body2}"
+    );
+    assert_eq!(
+        sample(&body2, "arena_sweep_read_success", &[&nobody]),
+        Some(1.0)
+    );
     // Told once, with inspect's explanation.
     let log = e.logged();
     assert!(log.contains("permission denied"), "{log}");
     assert!(log.contains("runs as root, and you are nobody"), "{log}");
     assert!(log.contains("as root (e.g. with sudo)"), "{log}");
-    assert_eq!(log.matches("runs as root, and you are nobody").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("runs as root, and you are nobody").count(),
+        1,
+        "{log}"
+    );
     let page = get(&e.addr, "/", None).body;
     assert!(page.contains("not read: cannot read"), "{page}");
 }
@@ -470,7 +621,10 @@ fn textfile_mode_writes_a_prom_file_atomically_on_an_interval() {
         assert!(Instant::now() < deadline, "no 3 writes in 30 s: {writes:?}");
         if let Ok(body) = std::fs::read_to_string(&file) {
             // Every read sees a whole file: it ends where the exporter's own family does.
-            assert!(body.contains("\nprocess_resident_memory_bytes "), "a partial file:\n{body}");
+            assert!(
+                body.contains("\nprocess_resident_memory_bytes "),
+                "a partial file:\n{body}"
+            );
             let n = sample(&body, "arena_sweep_exporter_scrapes_total", &[]).unwrap();
             if writes.last() != Some(&n) {
                 writes.push(n);
@@ -483,7 +637,14 @@ fn textfile_mode_writes_a_prom_file_atomically_on_an_interval() {
     assert!(writes.windows(2).all(|p| p[1] > p[0]), "{writes:?}");
     let body = std::fs::read_to_string(&file).unwrap();
     promtool_check(&body);
-    assert_eq!(sample(&body, "arena_sweep_arenas", &[&format!("pid=\"{}\"", t.pid())]), Some(5.0));
+    assert_eq!(
+        sample(
+            &body,
+            "arena_sweep_arenas",
+            &[&format!("pid=\"{}\"", t.pid())]
+        ),
+        Some(5.0)
+    );
     let names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -502,15 +663,71 @@ fn bad_flags_are_named_and_exit_2() {
     std::fs::write(&bad_pidfile, "hello\n").unwrap();
     let missing_pidfile = tmp.path().join("missing.pid");
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["--pid".into(), me.clone(), "--listen".into(), "localhost".into()], "--listen"),
-        (vec!["--pid".into(), me.clone(), "--listen".into(), "127.0.0.1:99999".into()], "--listen"),
-        (vec!["--pidfile".into(), missing_pidfile.display().to_string()], "--pidfile"),
-        (vec!["--pidfile".into(), bad_pidfile.display().to_string()], "--pidfile"),
+        (
+            vec![
+                "--pid".into(),
+                me.clone(),
+                "--listen".into(),
+                "localhost".into(),
+            ],
+            "--listen",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                me.clone(),
+                "--listen".into(),
+                "127.0.0.1:99999".into(),
+            ],
+            "--listen",
+        ),
+        (
+            vec!["--pidfile".into(), missing_pidfile.display().to_string()],
+            "--pidfile",
+        ),
+        (
+            vec!["--pidfile".into(), bad_pidfile.display().to_string()],
+            "--pidfile",
+        ),
         (vec!["--match".into(), "(unclosed".into()], "--match"),
-        (vec!["--pid".into(), me.clone(), "--min-interval".into(), "soon".into()], "--min-interval"),
-        (vec!["--pid".into(), me.clone(), "--textfile".into(), tmp.path().join("a.prom").display().to_string(), "--interval".into(), "0".into()], "--interval"),
-        (vec!["--pid".into(), me.clone(), "--textfile".into(), not_prom.display().to_string()], "--textfile"),
-        (vec!["--pid".into(), me.clone(), "--textfile".into(), no_dir.display().to_string()], "--textfile"),
+        (
+            vec![
+                "--pid".into(),
+                me.clone(),
+                "--min-interval".into(),
+                "soon".into(),
+            ],
+            "--min-interval",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                me.clone(),
+                "--textfile".into(),
+                tmp.path().join("a.prom").display().to_string(),
+                "--interval".into(),
+                "0".into(),
+            ],
+            "--interval",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                me.clone(),
+                "--textfile".into(),
+                not_prom.display().to_string(),
+            ],
+            "--textfile",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                me.clone(),
+                "--textfile".into(),
+                no_dir.display().to_string(),
+            ],
+            "--textfile",
+        ),
         (vec!["--pid".into(), "2147483646".into()], "--pid"),
         (vec!["--pid".into(), "0".into()], "--pid"),
         (vec![], "--pid"),
@@ -519,14 +736,25 @@ fn bad_flags_are_named_and_exit_2() {
         let o = bin().arg("export").args(&args).output().unwrap();
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {out}\n{err}");
-        assert!(err.contains(flag), "{args:?}: the error does not name {flag}:\n{err}");
+        assert!(
+            err.contains(flag),
+            "{args:?}: the error does not name {flag}:\n{err}"
+        );
     }
     // --help explains every flag.
     let o = bin().args(["export", "--help"]).output().unwrap();
     let help = text(&o).0;
     for flag in [
-        "--pid", "--pidfile", "--match", "--max-targets", "--max-arenas", "--listen",
-        "--min-interval", "--textfile", "--interval", "--once",
+        "--pid",
+        "--pidfile",
+        "--match",
+        "--max-targets",
+        "--max-arenas",
+        "--listen",
+        "--min-interval",
+        "--textfile",
+        "--interval",
+        "--once",
     ] {
         let line = help
             .lines()

@@ -58,7 +58,15 @@ fn bash_completion_loads_and_completes_subcommands_flags_and_values() {
 
     assert_eq!(complete(&script, &["arena-sweep", "ins"]), ["inspect"]);
     let all = complete(&script, &["arena-sweep", ""]);
-    for sub in ["run", "inspect", "export", "merge", "doctor", "completions", "man"] {
+    for sub in [
+        "run",
+        "inspect",
+        "export",
+        "merge",
+        "doctor",
+        "completions",
+        "man",
+    ] {
         assert!(all.iter().any(|w| w == sub), "{sub} missing from {all:?}");
     }
     assert_eq!(

@@ -148,7 +148,7 @@ fn arena_families(c: &Collector) -> Vec<Family> {
     );
     let mut per: Vec<Family> = ARENA_FAMILIES
         .iter()
-        .map(|(name, help, _)| Family::new(*name, Kind::Gauge, *help))
+        .map(|(name, help, _)| Family::new(name, Kind::Gauge, help))
         .collect();
     for w in c.targets.values() {
         if let Some(p) = &w.process {

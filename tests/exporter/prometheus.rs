@@ -63,13 +63,19 @@ impl Prometheus {
         let mut p = Prometheus { child, addr, dir };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if std::net::TcpStream::connect(&p.addr).is_ok() && get(&p.addr, "/-/ready", None).status == 200 {
+            if std::net::TcpStream::connect(&p.addr).is_ok()
+                && get(&p.addr, "/-/ready", None).status == 200
+            {
                 return p;
             }
             if let Ok(Some(status)) = p.child.try_wait() {
                 panic!("prometheus exited ({status}): {}", p.log());
             }
-            assert!(Instant::now() < deadline, "prometheus not ready in 60 s: {}", p.log());
+            assert!(
+                Instant::now() < deadline,
+                "prometheus not ready in 60 s: {}",
+                p.log()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -81,9 +87,13 @@ impl Prometheus {
     /// An instant query through the HTTP API: the raw answer (status "success"
     /// asserted).
     pub fn query_raw(&self, q: &str) -> Value {
-        let a = get(&self.addr, &format!("/api/v1/query?query={}", encode(q)), None);
-        let v: Value = serde_json::from_str(&a.body)
-            .unwrap_or_else(|e| panic!("{q}: {e}: {}", a.body));
+        let a = get(
+            &self.addr,
+            &format!("/api/v1/query?query={}", encode(q)),
+            None,
+        );
+        let v: Value =
+            serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("{q}: {e}: {}", a.body));
         assert_eq!(v["status"], "success", "{q}: {v}");
         v
     }

@@ -98,13 +98,15 @@ impl Exporter {
                 keep.lock().unwrap().push(line);
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!(
-                "the exporter did not say where it serves: {:?}",
-                log.lock().unwrap()
-            )
-        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "the exporter did not say where it serves: {:?}",
+                    log.lock().unwrap()
+                )
+            });
         Exporter { child, addr, log }
     }
 
