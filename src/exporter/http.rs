@@ -186,6 +186,6 @@ mod tests {
         assert_eq!(parse_head(""), None);
         assert_eq!(parse_head("hello"), None);
         assert_eq!(parse_head("GET /metrics SMTP/1.0"), None);
-        assert_eq!(find_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\nrest"), Some(22));
+        assert_eq!(find_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\nrest"), Some(20));
     }
 }
