@@ -764,3 +764,38 @@ fn bad_flags_are_named_and_exit_2() {
         assert!(next.trim().len() > 20, "{flag} is not explained:\n{help}");
     }
 }
+
+#[test]
+fn the_exporters_own_memory_stays_flat_over_many_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = chunks(tmp.path(), "chunks", &[]);
+    let e = Exporter::start(export_cmd(&[
+        "--pid",
+        &t.pid().to_string(),
+        "--min-interval",
+        "0",
+    ]));
+    let rss = |body: &str| sample(body, "process_resident_memory_bytes", &[]).unwrap();
+    for _ in 0..20 {
+        e.metrics();
+    }
+    let before = rss(&e.metrics());
+    let mut last = String::new();
+    for _ in 0..300 {
+        last = e.metrics();
+    }
+    assert_eq!(
+        sample(&last, "arena_sweep_exporter_reads_total", &[]),
+        Some(321.0),
+        "every scrape read the process afresh"
+    );
+    let after = rss(&last);
+    assert!(
+        after - before < 512.0 * 1024.0,
+        "the exporter's RSS grew from {before} to {after} B over 300 reads"
+    );
+    assert!(
+        after < 32.0 * 1024.0 * 1024.0,
+        "the exporter's RSS is {after} B"
+    );
+}
