@@ -126,7 +126,19 @@ fn prometheus_scrapes_the_exporter_watching_a_free_threaded_process() {
     let prom = Prometheus::start(&exporter.addr);
     // The exporter answers OpenMetrics to Prometheus's Accept header, and Prometheus
     // took it: the target is up and its series are there.
-    prom.wait_until(&format!("arena_sweep_arenas{{{p}}}"), 60, |r| r.len() == 1);
+    let why = || {
+        format!(
+            "the exporter logged: {}\nit serves now:\n{}",
+            exporter.logged(),
+            get(&exporter.addr, "/metrics", None).body
+        )
+    };
+    prom.wait_until(
+        &format!("arena_sweep_arenas{{{p}}}"),
+        60,
+        |r| r.len() == 1,
+        why,
+    );
     let up = prom.query("up{job=\"arena-sweep\"}");
     assert_eq!(up.len(), 1, "{up:?}");
     assert_eq!(up[0].1, 1.0, "{up:?}\n{}", prom.log());
@@ -220,7 +232,9 @@ fn prometheus_scrapes_the_exporter_watching_a_free_threaded_process() {
         let f = prom.by(&format!("arena_sweep_arena_free_bytes{{{p}}}"), "arena");
         s.iter().map(|(k, v)| (k.clone(), (*v, f[k]))).collect()
     };
-    t.send("go\n");
+    // One byte: malloc_info_paused reads exactly one, and the script's last readline
+    // must find the pipe empty (the process stays, trimmed, until the test ends).
+    t.send("g");
     let glibc: Vec<(u64, u64)> = serde_json::from_str(&t.next_line()).unwrap();
     assert_eq!(glibc.len(), n);
     for (i, (system, free)) in glibc.iter().enumerate() {
@@ -248,6 +262,7 @@ fn prometheus_scrapes_the_exporter_watching_a_free_threaded_process() {
         &format!("sum(arena_sweep_arena_trimmable_bytes{{{p}}})"),
         30,
         |r| r.len() == 1 && r[0].1 < 0.02 * trimmable_before,
+        why,
     );
     eprintln!(
         "trimmable {trimmable_before} B before, malloc_trim returned {trimmed} B; Prometheus showed it gone {:.1} s later",

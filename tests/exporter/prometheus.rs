@@ -126,12 +126,14 @@ impl Prometheus {
             .collect()
     }
 
-    /// Poll `q` until `ok` holds for its values (at most `secs` seconds).
+    /// Poll `q` until `ok` holds for its values (at most `secs` seconds); `why`
+    /// explains a failure (it runs then).
     pub fn wait_until(
         &self,
         q: &str,
         secs: u64,
         ok: impl Fn(&[(BTreeMap<String, String>, f64)]) -> bool,
+        why: impl Fn() -> String,
     ) -> Vec<(BTreeMap<String, String>, f64)> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
@@ -139,11 +141,14 @@ impl Prometheus {
             if ok(&r) {
                 return r;
             }
-            assert!(
-                Instant::now() < deadline,
-                "`{q}` did not get there in {secs} s; last {r:?}\n{}",
-                self.log()
-            );
+            if Instant::now() >= deadline {
+                let up = self.query("up");
+                panic!(
+                    "`{q}` did not get there in {secs} s; last {r:?}; up {up:?}\n{}\nprometheus said: {}",
+                    why(),
+                    self.log()
+                );
+            }
             std::thread::sleep(Duration::from_millis(250));
         }
     }
