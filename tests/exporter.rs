@@ -460,6 +460,15 @@ fn a_process_that_exits_is_dropped_and_a_new_match_picked_up() {
         sample(&body, "arena_sweep_exporter_targets", &[]),
         Some(0.0)
     );
+    assert_eq!(
+        sample(
+            &body,
+            "arena_sweep_exporter_targets_dropped_total",
+            &["reason=\"exited\""]
+        ),
+        Some(1.0),
+        "{body}"
+    );
     // The service comes back under another PID: matched again.
     let second = start();
     let b = format!("pid=\"{}\"", second.pid());

@@ -15,17 +15,22 @@ use crate::sampler::Regions;
 use super::targets::{Selector, TargetId};
 
 /// Why a read failed: the values of `arena_sweep_read_errors_total`'s `reason`.
-pub const REASONS: [&str; 6] = [
+/// (A process that exits is dropped instead: see [`DROPS`].)
+pub const REASONS: [&str; 5] = [
     "permission",
-    "process_gone",
     "inconsistent",
     "unsupported",
     "io",
     "internal",
 ];
 
+/// Why a watched process was dropped: the values of
+/// `arena_sweep_exporter_targets_dropped_total`'s `reason`.
+pub const DROPS: [&str; 3] = ["exited", "exited_while_read", "unselected"];
+
 fn reason_index(reason: &str) -> usize {
-    REASONS.iter().position(|r| *r == reason).unwrap_or(4)
+    let io = REASONS.iter().position(|r| *r == "io").unwrap_or(0);
+    REASONS.iter().position(|r| *r == reason).unwrap_or(io)
 }
 
 /// What `/proc` said at the last read.
@@ -98,6 +103,8 @@ pub struct Collector {
     pub last_read: Option<Instant>,
     pub reads_total: u64,
     pub pidfile_errors_total: u64,
+    /// Processes dropped, per [`DROPS`].
+    pub dropped_total: [u64; DROPS.len()],
     pub over_limit: usize,
     pub collect_duration_s: f64,
     /// Where problems are told (stderr; a test gives a buffer).
@@ -116,6 +123,7 @@ impl Collector {
             last_read: None,
             reads_total: 0,
             pidfile_errors_total: 0,
+            dropped_total: [0; DROPS.len()],
             over_limit: 0,
             collect_duration_s: 0.0,
             log: Box::new(|line| eprintln!("arena-sweep export: {line}")),
@@ -150,18 +158,46 @@ impl Collector {
             ));
         }
         self.over_limit = resolved.over_limit;
-        // Processes no longer chosen (exited, or a pidfile that moved on) are dropped.
-        self.targets.retain(|id, _| resolved.targets.contains(id));
+        // Processes no longer chosen (exited, or a pidfile that moved on) are dropped,
+        // and their series with them.
+        let left: Vec<TargetId> = self
+            .targets
+            .keys()
+            .filter(|id| !resolved.targets.contains(id))
+            .copied()
+            .collect();
+        for id in left {
+            let exited = !target::same_process(id.pid, id.start_ticks);
+            self.drop_target(id, if exited { "exited" } else { "unselected" });
+        }
         for id in resolved.targets {
             let w = self.targets.entry(id).or_insert_with(|| first_sight(id));
             let gone = read_one(w, self.online_cpus, self.max_arenas, &mut self.log);
             if gone {
-                self.targets.remove(&id);
+                self.drop_target(id, "exited_while_read");
             }
         }
         self.reads_total += 1;
         self.last_read = Some(Instant::now());
         self.collect_duration_s = started.elapsed().as_secs_f64();
+    }
+}
+
+impl Collector {
+    fn drop_target(&mut self, id: TargetId, why: &'static str) {
+        let i = DROPS.iter().position(|d| *d == why).unwrap_or(0);
+        self.dropped_total[i] += 1;
+        if let Some(w) = self.targets.remove(&id) {
+            (self.log)(&format!(
+                "PID {} ({}): {}; its series are dropped",
+                id.pid,
+                w.comm,
+                match why {
+                    "unselected" => "no longer chosen by --pid, --pidfile or --match",
+                    _ => "exited",
+                }
+            ));
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use super::collect::{ArenaRow, Collector, Watched, REASONS};
+use super::collect::{ArenaRow, Collector, Watched, DROPS, REASONS};
 use super::exposition::{Family, Kind};
 
 /// The sample names the exporter serves, in the order it serves them.
@@ -36,6 +36,7 @@ pub const NAMES: &[&str] = &[
     "arena_sweep_exporter_build_info",
     "arena_sweep_exporter_targets",
     "arena_sweep_exporter_targets_over_limit",
+    "arena_sweep_exporter_targets_dropped_total",
     "arena_sweep_exporter_reads_total",
     "arena_sweep_exporter_scrapes_total",
     "arena_sweep_exporter_pidfile_errors_total",
@@ -176,7 +177,7 @@ fn read_families(c: &Collector, now: Instant) -> Vec<Family> {
     let mut errors = Family::new(
         "arena_sweep_read_errors_total",
         Kind::Counter,
-        "Reads of the process that failed, by reason: permission, process_gone, inconsistent (its memory kept changing), unsupported (not glibc's malloc), io, internal.",
+        "Reads of the process that failed, by reason: permission, inconsistent (its memory kept changing through every retry), unsupported (not glibc's malloc), io, internal (a bug). A process that exits is dropped instead (arena_sweep_exporter_targets_dropped_total).",
     );
     let mut success = Family::new(
         "arena_sweep_read_success",
@@ -230,6 +231,17 @@ fn exporter_families(c: &Collector, scrapes_total: u64) -> Vec<Family> {
         f.push(Vec::new(), v);
         f
     };
+    let mut dropped = Family::new(
+        "arena_sweep_exporter_targets_dropped_total",
+        Kind::Counter,
+        "Watched processes dropped, with their series, by reason: exited (found gone between reads), exited_while_read, unselected (running, but no longer chosen: a pidfile that names another PID, a command line that no longer matches).",
+    );
+    for (i, reason) in DROPS.iter().enumerate() {
+        dropped.push(
+            vec![("reason", reason.to_string())],
+            c.dropped_total[i] as f64,
+        );
+    }
     let (cpu_s, rss_bytes) = own_usage();
     vec![
         build,
@@ -243,6 +255,7 @@ fn exporter_families(c: &Collector, scrapes_total: u64) -> Vec<Family> {
             "Processes chosen but left out by --max-targets.",
             c.over_limit as f64,
         ),
+        dropped,
         counter(
             "arena_sweep_exporter_reads_total",
             "Reads of the watched processes (at most one per --min-interval).",

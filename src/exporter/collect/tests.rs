@@ -106,13 +106,7 @@ fn every_reason_has_its_place() {
     for r in REASONS {
         assert_eq!(REASONS[reason_index(r)], r);
     }
-    for kind in [
-        "permission",
-        "process_gone",
-        "inconsistent",
-        "unsupported",
-        "io",
-    ] {
+    for kind in ["permission", "inconsistent", "unsupported", "io"] {
         assert_eq!(REASONS[reason_index(kind)], kind);
     }
 }
