@@ -686,7 +686,19 @@ fn bad_flags_are_named_and_exit_2() {
     let bad_pidfile = tmp.path().join("bad.pid");
     std::fs::write(&bad_pidfile, "hello\n").unwrap();
     let missing_pidfile = tmp.path().join("missing.pid");
+    // An address already taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap().to_string();
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--pid".into(),
+                me.clone(),
+                "--listen".into(),
+                taken_addr.clone(),
+            ],
+            "--listen",
+        ),
         (
             vec![
                 "--pid".into(),
