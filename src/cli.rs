@@ -105,12 +105,12 @@ pub enum Command {
     ///
     /// Reads are read-only (/proc and process_vm_readv) and never stop the process;
     /// a scrape sooner than --min-interval after the last read is served that read. A
-    /// read that fails (permission, a process exiting, memory that keeps changing)
-    /// counts in arena_sweep_read_errors_total and leaves the last good figures
-    /// served, with their age; the reason is logged with the explanation `inspect`
-    /// gives. A process that exits is dropped, and its series go with it. Exit codes:
-    /// 2 for bad flags (an address, a pidfile, a pattern, an interval); the server
-    /// itself runs until stopped.
+    /// read that fails (permission, memory that keeps changing, a malloc that is not
+    /// glibc's) counts in arena_sweep_read_errors_total and leaves the last good
+    /// figures served, with their age; the reason is logged with the explanation
+    /// `inspect` gives. A process that exits, even in the middle of a read, is dropped,
+    /// and its series go with it. Exit codes: 2 for bad flags (an address, a pidfile, a
+    /// pattern, an interval, a textfile); the server itself runs until stopped.
     Export(ExportArgs),
     /// Show this host's provenance and check that it can run sweeps.
     ///

@@ -835,3 +835,81 @@ fn the_exporters_own_memory_stays_flat_over_many_reads() {
         "the exporter's RSS is {after} B"
     );
 }
+
+/// Native threads allocate and free without pause, so the arenas change while they are
+/// read: forever, until killed.
+const BUSY_SCRIPT: &str = r#"
+import sys, threading
+sys.path.insert(0, sys.argv[1])
+import arena_poc
+def work(n):
+    i = 0
+    while True:
+        arena_poc.run_arena_test(4, "churn", "", n * 1000000 + i)
+        i += 1
+ts = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(4)]
+for t in ts: t.start()
+print("ready", flush=True)
+sys.stdin.readline()
+"#;
+
+#[test]
+fn a_process_whose_arenas_keep_changing_is_served_without_error_pages() {
+    let (exe, dir) = python("nogil");
+    let marker = token("busy");
+    let mut cmd = Command::new(&exe);
+    cmd.args(["-I", "-c", BUSY_SCRIPT]).arg(&dir).arg(&marker);
+    let mut t = Target::start(cmd);
+    t.wait_for("ready");
+    let p = format!("pid=\"{}\"", t.pid());
+    let e = Exporter::start(export_cmd(&[
+        "--pid",
+        &t.pid().to_string(),
+        "--min-interval",
+        "0",
+    ]));
+    let (mut good, mut flagged) = (0, 0.0);
+    let mut body = String::new();
+    for _ in 0..30 {
+        // Every answer is a 200 with the process's series (metrics() asserts the 200).
+        body = e.metrics();
+        assert_eq!(
+            sample(&body, "arena_sweep_exporter_targets", &[]),
+            Some(1.0),
+            "{body}"
+        );
+        if sample(&body, "arena_sweep_read_success", &[&p]) == Some(1.0) {
+            good += 1;
+            flagged += sample(&body, "arena_sweep_read_inconsistent_figures", &[&p]).unwrap();
+        }
+    }
+    let errors = |reason: &str| {
+        sample(
+            &body,
+            "arena_sweep_read_errors_total",
+            &[&p, &format!("reason=\"{reason}\"")],
+        )
+        .unwrap()
+    };
+    for reason in ["permission", "unsupported", "internal"] {
+        assert_eq!(errors(reason), 0.0, "{reason}: {}", e.logged());
+    }
+    // Each read either gave figures (some maybe flagged as moving) or was counted.
+    assert_eq!(
+        good as f64 + errors("inconsistent") + errors("io"),
+        30.0,
+        "{body}"
+    );
+    assert!(
+        good > 0,
+        "no read of the busy process succeeded: {}",
+        e.logged()
+    );
+    assert!(sample(&body, "arena_sweep_arenas", &[&p]).unwrap() > 1.0);
+    eprintln!(
+        "busy process: {good} good reads of 30 ({flagged} figures flagged as moving in all), {} inconsistent, {} io",
+        errors("inconsistent"),
+        errors("io")
+    );
+    t.send("\n");
+}
