@@ -142,6 +142,10 @@ fn prometheus_scrapes_the_exporter_watching_a_free_threaded_process() {
     let up = prom.query("up{job=\"arena-sweep\"}");
     assert_eq!(up.len(), 1, "{up:?}");
     assert_eq!(up[0].1, 1.0, "{up:?}\n{}", prom.log());
+    // ... and it was OpenMetrics that Prometheus took (its Accept header asks for it).
+    let formats = prom.by("arena_sweep_exporter_scrapes_total", "format");
+    assert_eq!(formats["text"], 0.0, "{formats:?}");
+    assert!(formats["openmetrics"] >= 1.0, "{formats:?}");
 
     // What inspect reads now (the process is paused: nothing moves).
     let o = bin()
@@ -501,7 +505,14 @@ fn scrapes_sooner_than_the_min_interval_are_served_the_last_read() {
         "2s",
     ]));
     let reads = |body: &str| sample(body, "arena_sweep_exporter_reads_total", &[]).unwrap();
-    let scrapes = |body: &str| sample(body, "arena_sweep_exporter_scrapes_total", &[]).unwrap();
+    let scrapes = |body: &str| {
+        sample(
+            body,
+            "arena_sweep_exporter_scrapes_total",
+            &["format=\"text\""],
+        )
+        .unwrap()
+    };
     let at = Instant::now();
     let b1 = e.metrics();
     let b2 = e.metrics();
@@ -649,7 +660,12 @@ fn textfile_mode_writes_a_prom_file_atomically_on_an_interval() {
                 body.contains("\nprocess_resident_memory_bytes "),
                 "a partial file:\n{body}"
             );
-            let n = sample(&body, "arena_sweep_exporter_scrapes_total", &[]).unwrap();
+            let n = sample(
+                &body,
+                "arena_sweep_exporter_scrapes_total",
+                &["format=\"text\""],
+            )
+            .unwrap();
             if writes.last() != Some(&n) {
                 writes.push(n);
             }

@@ -61,11 +61,12 @@ const ARENA_FAMILIES: &[RowFigure] = &[
 ];
 
 /// What one scrape serves.
-pub fn families(c: &Collector, scrapes_total: u64, now: Instant) -> Vec<Family> {
+/// `scrapes`: scrapes served so far in the text format and in OpenMetrics.
+pub fn families(c: &Collector, scrapes: [u64; 2], now: Instant) -> Vec<Family> {
     let mut f = process_families(c);
     f.extend(arena_families(c));
     f.extend(read_families(c, now));
-    f.extend(exporter_families(c, scrapes_total));
+    f.extend(exporter_families(c, scrapes));
     debug_assert_eq!(
         f.iter().map(|x| x.name).collect::<Vec<_>>(),
         NAMES,
@@ -211,7 +212,15 @@ fn read_families(c: &Collector, now: Instant) -> Vec<Family> {
     vec![duration, errors, success, age, inconsistent]
 }
 
-fn exporter_families(c: &Collector, scrapes_total: u64) -> Vec<Family> {
+fn exporter_families(c: &Collector, scrapes_by_format: [u64; 2]) -> Vec<Family> {
+    let mut scrapes = Family::new(
+        "arena_sweep_exporter_scrapes_total",
+        Kind::Counter,
+        "Scrapes served (and textfile writes), by the format served: text (Prometheus text 0.0.4) or openmetrics.",
+    );
+    for (format, n) in ["text", "openmetrics"].iter().zip(scrapes_by_format) {
+        scrapes.push(vec![("format", format.to_string())], n as f64);
+    }
     let mut build = Family::new(
         "arena_sweep_exporter_build_info",
         Kind::Info,
@@ -261,11 +270,7 @@ fn exporter_families(c: &Collector, scrapes_total: u64) -> Vec<Family> {
             "Reads of the watched processes (at most one per --min-interval).",
             c.reads_total as f64,
         ),
-        counter(
-            "arena_sweep_exporter_scrapes_total",
-            "Scrapes served (or textfile writes).",
-            scrapes_total as f64,
-        ),
+        scrapes,
         counter(
             "arena_sweep_exporter_pidfile_errors_total",
             "Reads of a --pidfile that failed (unreadable, or no PID in it).",

@@ -37,7 +37,8 @@ pub const DEFAULT_TEXTFILE_INTERVAL: Duration = Duration::from_secs(15);
 /// The collector and what is counted across scrapes.
 pub struct State {
     pub collector: Collector,
-    pub scrapes_total: u64,
+    /// Scrapes served in the text format and in OpenMetrics.
+    pub scrapes: [u64; 2],
 }
 
 impl State {
@@ -45,13 +46,13 @@ impl State {
     /// `--min-interval`, then render.
     pub fn scrape(&mut self, format: Format, now: Instant) -> String {
         self.collector.refresh(now);
-        self.scrapes_total += 1;
+        self.scrapes[usize::from(format == Format::OpenMetrics)] += 1;
         self.render(format, Instant::now())
     }
 
     pub fn render(&self, format: Format, now: Instant) -> String {
         exposition::render(
-            &metrics::families(&self.collector, self.scrapes_total, now),
+            &metrics::families(&self.collector, self.scrapes, now),
             format,
         )
     }
@@ -127,7 +128,7 @@ pub fn command(args: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     );
     let mut state = State {
         collector: Collector::new(selector, args.max_arenas as usize, args.min_interval),
-        scrapes_total: 0,
+        scrapes: [0; 2],
     };
     if let Some(path) = &args.textfile {
         let every = args.interval.unwrap_or(DEFAULT_TEXTFILE_INTERVAL);
@@ -135,7 +136,7 @@ pub fn command(args: &ExportArgs, out: &mut dyn Write) -> Result<()> {
     }
     if args.once {
         state.collector.read_all();
-        state.scrapes_total += 1;
+        state.scrapes[0] += 1;
         out.write_all(state.render(Format::Text, Instant::now()).as_bytes())?;
         out.flush()?;
         return Ok(());
@@ -166,7 +167,7 @@ fn write_textfile(
     loop {
         let started = Instant::now();
         state.collector.read_all();
-        state.scrapes_total += 1;
+        state.scrapes[0] += 1;
         let body = state.render(Format::Text, Instant::now());
         match textfile::write(path, &body) {
             Ok(()) => {}
