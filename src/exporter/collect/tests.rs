@@ -1,3 +1,6 @@
+//! Tests of what the collector keeps: arena rows in creation order with the rest summed
+//! as "other", which GLIBC_TUNABLES strings may reach a label, and the error reasons.
+
 use super::*;
 use crate::arena::{Arch, Arena, Heap, Totals};
 
