@@ -24,7 +24,7 @@ fn stats(v: &[f64]) -> String {
 }
 
 /// Build and start chunks.c; returns the child once it is ready.
-fn target(dir: &Path) -> std::process::Child {
+pub fn target(dir: &Path) -> std::process::Child {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/progs/chunks.c");
     let exe = dir.join("chunks");
     let ok = Command::new("gcc")

@@ -17,11 +17,14 @@
 //!
 //! Environment: ARENA_SWEEP_BENCH_ROUNDS (default 5) for the A/B rounds;
 //! ARENA_SWEEP_BENCH_SKIP_DEFAULT=1 skips the full default matrix (about 2 minutes);
-//! ARENA_SWEEP_BENCH_ONLY=overhead runs only the first part (a few minutes).
+//! ARENA_SWEEP_BENCH_ONLY=overhead runs only the first part (a few minutes);
+//! ARENA_SWEEP_BENCH_ONLY=exporter only the exporter's cost (about 2 minutes, no
+//! interpreter needed).
 //! It provisions the interpreter pair and the extension builds first (cached), and
 //! psrecord into a virtual environment of its own.
 
 mod arena_read;
+mod exporter;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -759,6 +762,14 @@ fn main() {
             .unwrap_or_default()
             .trim()
     );
+    if std::env::var("ARENA_SWEEP_BENCH_ONLY").as_deref() == Ok("exporter") {
+        let lines = exporter::exporter();
+        println!("\n== summary (ARENA_SWEEP_BENCH_ONLY=exporter)");
+        for l in lines {
+            println!("  {l}");
+        }
+        return;
+    }
     // Provision first, so no measured sweep builds anything.
     let ok = Command::new(BIN)
         .args(["pythons", "install", "3.13"])
@@ -793,6 +804,7 @@ fn main() {
     summary.extend(repeatability());
     summary.extend(scale());
     summary.extend(arena_read::arena_read());
+    summary.extend(exporter::exporter());
     println!(
         "\n== summary ({:.0} s in all; load average at the end: {})",
         started.elapsed().as_secs_f64(),

@@ -10,7 +10,7 @@ pkgs=(build-essential pkg-config xz-utils curl chromium
       libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev libsqlite3-dev
       libreadline-dev libncurses-dev uuid-dev
       libjemalloc2 libmimalloc2.0 musl-tools
-      man-db groff-base
+      man-db groff-base prometheus
       slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${pkgs[@]}"; do

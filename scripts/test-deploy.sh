@@ -4,7 +4,9 @@
 # 1. deploy/job.yaml validates, strictly (unknown fields refused), against the
 #    Kubernetes schemas bundled in kubernetes-validate, and a broken copy does not;
 # 2. docs/scale-out.md's Indexed Job block is the Job in deploy/job.yaml, field for field;
-# 3. deploy/Dockerfile builds the interpreter pair before it copies the sources, and
+# 3. deploy/exporter-sidecar.yaml (the exporter as a sidecar) validates too, shares the
+#    pod's PID namespace and adds SYS_PTRACE alone;
+# 4. deploy/Dockerfile builds the interpreter pair before it copies the sources, and
 #    configures CPython with the flags src/python/provision.rs uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +57,21 @@ args = jobs[0]["spec"]["template"]["spec"]["containers"][0]["args"]
 assert args[args.index("--shard") + 1] == str(jobs[0]["spec"]["completions"]), args
 EOF
 pass "docs/scale-out.md's Indexed Job is deploy/job.yaml's; shards = completions; the claim exists"
+
+"$venv/bin/kubernetes-validate" --strict deploy/exporter-sidecar.yaml >"$work/out.txt" 2>&1 || {
+  cat "$work/out.txt" >&2; fail "deploy/exporter-sidecar.yaml does not validate"; }
+grep -q "passed for resource deployment/my-service" "$work/out.txt" || fail "the sidecar's Deployment was not validated"
+"$venv/bin/python" - deploy/exporter-sidecar.yaml <<'EOF2' || fail "deploy/exporter-sidecar.yaml: the exporter sidecar is not set up as docs/exporter.md says"
+import sys, yaml
+spec = yaml.safe_load(open(sys.argv[1]))["spec"]["template"]["spec"]
+assert spec["shareProcessNamespace"] is True, spec
+side = [c for c in spec["containers"] if c["args"][0] == "export"]
+assert len(side) == 1, spec["containers"]
+sc = side[0]["securityContext"]
+assert sc["capabilities"] == {"drop": ["ALL"], "add": ["SYS_PTRACE"]}, sc
+assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True, sc
+EOF2
+pass "deploy/exporter-sidecar.yaml validates; it shares the PID namespace and adds SYS_PTRACE alone"
 
 df=deploy/Dockerfile
 line() { grep -n -m1 -- "$1" "$df" | cut -d: -f1; }

@@ -2,6 +2,7 @@
 //! The subcommands' flags are here, `run`'s (the plan's) in `run`, and the parsers of
 //! flag values (sizes, durations, grids) in `values`.
 
+mod export;
 mod run;
 mod values;
 
@@ -12,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::model::SourceKind;
 
+pub use export::{ExportArgs, DEFAULT_LISTEN};
 #[cfg(test)]
 pub use run::parse_run;
 pub use run::{explicit_plan_flags, RunArgs, PLAN_FLAGS};
@@ -95,6 +97,29 @@ pub enum Command {
     /// kernel thread or a zombie); 1 for other failures to read /proc.
     #[command(allow_negative_numbers = true)]
     Inspect(InspectArgs),
+    /// Serve a live process's glibc arenas and RSS split as Prometheus metrics, read
+    /// from outside: no change to the service.
+    ///
+    /// For the processes chosen by --pid, --pidfile or --match (resolved again at
+    /// every read, so a restarted service is picked up), serves /metrics over HTTP
+    /// (Prometheus text format, or OpenMetrics when the scraper asks for it), on
+    /// 127.0.0.1 unless --listen says otherwise; or, with --textfile, writes a .prom
+    /// file for node_exporter's textfile collector. Per process: RSS and its split
+    /// (arena heaps, [heap], mimalloc, thread stacks, file-backed, other), threads, the
+    /// arena count and cap, and per arena system, in-use, free and trimmable bytes,
+    /// fast-bin / bin / top free bytes and attached threads; an info series with the
+    /// glibc version and the GLIBC_TUNABLES the process started with; the read's
+    /// duration and errors. docs/exporter.md lists every metric.
+    ///
+    /// Reads are read-only (/proc and process_vm_readv) and never stop the process;
+    /// a scrape sooner than --min-interval after the last read is served that read. A
+    /// read that fails (permission, memory that keeps changing, a malloc that is not
+    /// glibc's) counts in arena_sweep_read_errors_total and leaves the last good
+    /// figures served, with their age; the reason is logged with the explanation
+    /// `inspect` gives. A process that exits, even in the middle of a read, is dropped,
+    /// and its series go with it. Exit codes: 2 for bad flags (an address, a pidfile, a
+    /// pattern, an interval, a textfile); the server itself runs until stopped.
+    Export(ExportArgs),
     /// Show this host's provenance and check that it can run sweeps.
     ///
     /// Prints what every report's plan.json records about the host (glibc, its

@@ -11,6 +11,7 @@ pub mod doctor;
 #[cfg(test)]
 mod enum_names;
 pub mod error;
+pub mod exporter;
 pub mod ext;
 pub mod format;
 #[cfg(test)]

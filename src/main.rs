@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use arena_sweep::error::Exit;
-use arena_sweep::{cli, doctor, ext, inspect, manual, python, report, runner, sampler};
+use arena_sweep::{cli, doctor, exporter, ext, inspect, manual, python, report, runner, sampler};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command, PythonsCommand};
@@ -81,6 +81,7 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<Exit> {
         Some(Command::Inspect(args)) => {
             inspect::command(&args, &mut out).map(|code| Exit::of_success(code == 0))
         }
+        Some(Command::Export(args)) => exporter::command(&args, &mut out).map(|_| Exit::Success),
         Some(Command::Doctor(args)) => {
             doctor::command(&args, &mut out).map(|code| Exit::of_success(code == 0))
         }

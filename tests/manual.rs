@@ -58,7 +58,15 @@ fn bash_completion_loads_and_completes_subcommands_flags_and_values() {
 
     assert_eq!(complete(&script, &["arena-sweep", "ins"]), ["inspect"]);
     let all = complete(&script, &["arena-sweep", ""]);
-    for sub in ["run", "inspect", "merge", "doctor", "completions", "man"] {
+    for sub in [
+        "run",
+        "inspect",
+        "export",
+        "merge",
+        "doctor",
+        "completions",
+        "man",
+    ] {
         assert!(all.iter().any(|w| w == sub), "{sub} missing from {all:?}");
     }
     assert_eq!(
@@ -138,6 +146,7 @@ fn man_page_renders_and_lists_every_subcommand() {
     for sub in [
         "arena-sweep-run(1)",
         "arena-sweep-inspect(1)",
+        "arena-sweep-export(1)",
         "arena-sweep-merge(1)",
         "arena-sweep-completions(1)",
         "arena-sweep-man(1)",
@@ -164,7 +173,7 @@ fn man_out_dir_writes_a_page_per_command_for_man_l() {
         .unwrap();
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
-    assert!(stdout.contains("Wrote 13 man page(s)"), "{stdout}");
+    assert!(stdout.contains("Wrote 14 man page(s)"), "{stdout}");
     let run = std::fs::read(dir.path().join("arena-sweep-run.1")).unwrap();
     let (page, warnings) = render(&run);
     assert_eq!(warnings, "");
