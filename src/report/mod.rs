@@ -6,6 +6,7 @@ pub mod colormap;
 pub mod command;
 pub mod compare;
 pub mod csv;
+pub mod failures;
 pub mod figure;
 pub mod folder;
 pub mod gate;
