@@ -28,7 +28,7 @@ use crate::error::usage;
 use crate::python::inspect::Interpreter;
 
 /// A validated workload file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadSpec {
     /// Absolute path.
     pub path: PathBuf,
@@ -44,6 +44,11 @@ pub struct WorkloadSpec {
     /// requirements, and in plan files written before it was recorded.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub installed: BTreeMap<String, BTreeMap<String, String>>,
+    /// `# settle: DURATION` (ms): how long a package's background threads need after
+    /// the calls return before the final snapshot; the plan's settle unless `--settle`
+    /// is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle_ms: Option<f64>,
 }
 
 impl WorkloadSpec {
@@ -153,6 +158,28 @@ pub fn packages_summary(spec: &WorkloadSpec) -> Option<String> {
     )
 }
 
+/// A `# settle: 500ms` line (at most one), for errors with its line number.
+pub fn parse_settle(text: &str) -> std::result::Result<Option<f64>, (usize, String)> {
+    let mut found: Option<(usize, f64)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let Some(rest) = line.trim_start().strip_prefix('#').map(str::trim_start) else {
+            continue;
+        };
+        let Some(value) = rest.strip_prefix("settle:") else {
+            continue;
+        };
+        if let Some((first, _)) = found {
+            return Err((
+                i + 1,
+                format!("a second `# settle:` line (the first is line {first})"),
+            ));
+        }
+        let d = crate::cli::parse_duration_or_zero(value.trim()).map_err(|e| (i + 1, e))?;
+        found = Some((i + 1, d.as_secs_f64() * 1e3));
+    }
+    Ok(found.map(|(_, ms)| ms))
+}
+
 /// `k=v,k=v` with plain keys: checked here so a typo is refused before anything runs.
 pub fn check_params(params: &str) -> std::result::Result<(), String> {
     for item in params.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -188,6 +215,8 @@ pub fn load(path: &Path, params: &str) -> Result<WorkloadSpec> {
         .map_err(|_| usage(format!("{flag}: the file is not UTF-8 text")))?;
     let requires = parse_requires(&text)
         .map_err(|(line, e)| usage(format!("{}:{line}: {e}", abs.display())))?;
+    let settle_ms =
+        parse_settle(&text).map_err(|(line, e)| usage(format!("{}:{line}: {e}", abs.display())))?;
     check_params(params).map_err(|e| usage(format!("--workload-params: {e}")))?;
     Ok(WorkloadSpec {
         path: abs,
@@ -195,6 +224,7 @@ pub fn load(path: &Path, params: &str) -> Result<WorkloadSpec> {
         params: params.to_string(),
         requires,
         installed: BTreeMap::new(),
+        settle_ms,
     })
 }
 
@@ -307,6 +337,30 @@ mod tests {
         assert_eq!(requires_line(&spec, "blake3"), Some(2));
         assert_eq!(requires_line(&spec, "backports-zstd"), Some(3));
         assert_eq!(requires_line(&spec, "numpy"), None);
+    }
+
+    #[test]
+    fn a_workload_may_declare_its_settle_time_once() {
+        assert_eq!(parse_settle("x\n# settle: 500ms\n"), Ok(Some(500.0)));
+        assert_eq!(parse_settle("# nothing"), Ok(None));
+        assert_eq!(parse_settle("# settle: soon").unwrap_err().0, 1);
+        let twice = parse_settle("# settle: 1s\n\n# settle: 2s").unwrap_err();
+        assert_eq!(twice.0, 3);
+        assert!(twice.1.contains("the first is line 1"), "{}", twice.1);
+    }
+
+    #[test]
+    fn the_declared_settle_is_the_plans_unless_the_flag_is_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.py");
+        std::fs::write(&path, "# settle: 150ms\ndef call(r, w, i):\n    return 0\n").unwrap();
+        let w = path.to_str().unwrap();
+        let plan = crate::plan::Plan::from_argv(&["arena-sweep", "--workload", w]).unwrap();
+        assert_eq!(plan.settle_ms, 150.0);
+        let plan =
+            crate::plan::Plan::from_argv(&["arena-sweep", "--workload", w, "--settle", "0ms"])
+                .unwrap();
+        assert_eq!(plan.settle_ms, 0.0);
     }
 
     #[test]

@@ -152,6 +152,7 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
     write_file(
         out.join("summary.md"),
         &(markdown::render(&header, &summaries, &ranks, &advice)
+            + &super::pools::markdown(records, markdown::esc)
             + &super::failures::markdown(records, markdown::esc)),
     )?;
     let figs = html::Figures {

@@ -16,6 +16,7 @@ pub mod html;
 pub mod markdown;
 pub mod mechanisms;
 pub mod pareto;
+pub mod pools;
 mod raster;
 pub mod scale;
 pub mod summary_json;
