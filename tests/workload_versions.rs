@@ -109,7 +109,7 @@ fn an_unpinned_dependency_gets_the_same_versions_in_both_builds() {
     assert!(stdout.contains(&line), "{stdout}");
     let summary = std::fs::read_to_string(report_dir(&out).join("summary.md")).unwrap();
     assert!(
-        summary.contains(&format!("Workload packages: "))
+        summary.contains("Workload packages: ")
             && summary.contains("(the same in both builds)")
             && summary.contains(&line),
         "{summary}"
