@@ -181,3 +181,57 @@ fn offline_with_no_cached_environment_is_a_clear_error() {
     );
     assert_eq!(count_entries(&dir.path().join("out")), 0, "nothing ran");
 }
+
+#[test]
+fn a_resume_must_install_the_recorded_versions_and_old_folders_still_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(dir.path(), "hash.py", "blake3==1.0.8", "import blake3");
+    let out = dir.path().join("out");
+    let o = bin()
+        .args(SMALL)
+        .args(["--workload", &w, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+    let folder = report_dir(&out);
+    let resume = || {
+        bin()
+            .args(["run", "--no-install", "--resume"])
+            .arg(&folder)
+            .output()
+            .unwrap()
+    };
+    let o = resume();
+    assert!(
+        o.status.success(),
+        "the same versions resume: {:?}",
+        text(&o)
+    );
+
+    let path = folder.join("plan.json");
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        plan["plan"]["workload"]["installed"]["gil"]["blake3"],
+        "1.0.8"
+    );
+    // Runs recorded with another version cannot be continued with this one.
+    plan["plan"]["workload"]["installed"]["gil"]["blake3"] = "1.0.7".into();
+    std::fs::write(&path, plan.to_string()).unwrap();
+    let o = resume();
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the plan has changed") && stderr.contains("1.0.7"),
+        "{stderr}"
+    );
+    // A folder written before the versions were recorded still resumes.
+    plan["plan"]["workload"]
+        .as_object_mut()
+        .unwrap()
+        .remove("installed");
+    std::fs::write(&path, plan.to_string()).unwrap();
+    let o = resume();
+    assert!(o.status.success(), "an old folder resumes: {:?}", text(&o));
+}

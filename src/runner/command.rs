@@ -33,6 +33,14 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<Exi
     let mut asked = resolve(args, explicit)?;
     validate(args, &asked)?;
     let host = resolve_host(args, &mut asked.plan, out)?;
+    let recorded = |p: &Plan| p.workload.as_ref().is_some_and(|w| !w.installed.is_empty());
+    if asked.saved.as_ref().is_some_and(|s| !recorded(&s.plan)) {
+        // A folder from before the installed versions were recorded: its runs' versions
+        // are unknown, so there is nothing to compare, and resuming it stays possible.
+        if let Some(w) = asked.plan.workload.as_mut() {
+            w.installed.clear();
+        }
+    }
     let sweep = open_folder(args, asked, host, out)?;
     let packages = |b: Build| {
         let w = sweep.plan.workload.as_ref();
