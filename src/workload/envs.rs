@@ -401,21 +401,56 @@ impl Pip {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_abi_tag_comes_from_the_extension_suffix() {
-        let mut i = Interpreter {
+    fn interp(gil_disabled: bool) -> Interpreter {
+        let t = if gil_disabled { "t" } else { "" };
+        Interpreter {
             path: "/x".into(),
             executable: "/x".into(),
             version: "3.13.5".into(),
             version_info: (3, 13, 5),
             implementation: "cpython".into(),
-            gil_disabled: true,
-            ext_suffix: ".cpython-313t-x86_64-linux-gnu.so".into(),
+            gil_disabled,
+            ext_suffix: format!(".cpython-313{t}-x86_64-linux-gnu.so"),
             libc: String::new(),
             config_args: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_pinned_version_the_other_build_cannot_install_names_both_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.py");
+        std::fs::write(&path, "# requires: scikit-learn==1.8.0, scipy\n").unwrap();
+        let spec = super::super::load(&path, "").unwrap();
+        let resolved = Installed::from([("scipy".to_string(), "1.17.1".to_string())]);
+        let f = PipFailure::NoWheel {
+            name: "scipy".into(),
+            version: Some("1.17.1".into()),
+            from_versions: vec![],
         };
-        assert_eq!(abi_tag(&i), "cp313t");
-        i.ext_suffix = ".cpython-313-x86_64-linux-gnu.so".into();
-        assert_eq!(abi_tag(&i), "cp313");
+        let e = refusal(
+            &spec,
+            &interp(false),
+            &f,
+            Some((&interp(true), &resolved, Some("1.18.1".into()))),
+        );
+        assert!(e.is::<crate::error::UsageError>(), "exit 2: {e:#}");
+        let text = format!("{e:#}");
+        assert_eq!(
+            text,
+            format!(
+                "{}:1: the two builds cannot run the same scipy: it resolved to 1.17.1 for \
+                 CPython 3.13.5t (cp313t), and scipy==1.17.1 has no wheel for cp313 (CPython \
+                 3.13.5, manylinux x86_64); CPython 3.13.5 alone would install scipy 1.18.1; \
+                 pin scipy in a `# requires:` line to a version with wheels for both ABIs",
+                path.canonicalize().unwrap().display()
+            )
+        );
+    }
+
+    #[test]
+    fn the_abi_tag_comes_from_the_extension_suffix() {
+        assert_eq!(abi_tag(&interp(true)), "cp313t");
+        assert_eq!(abi_tag(&interp(false)), "cp313");
     }
 }
