@@ -182,14 +182,43 @@ def self_view(info):
     }
 
 
+GIL_WARNING = "The global interpreter lock (GIL) has been enabled to load module '"
+# The module CPython named when it turned the GIL back on (its RuntimeWarning).
+GIL_MODULES = []
+
+
+def watch_gil(run):
+    """run(), recording CPython's RuntimeWarning "The global interpreter lock (GIL) has
+    been enabled to load module 'X' ..." to name X if the check fails. Other warnings
+    are shown as they would have been. Only before the baseline."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", RuntimeWarning)
+        try:
+            return run()
+        finally:
+            for w in seen:
+                text = str(w.message)
+                if text.startswith(GIL_WARNING):
+                    GIL_MODULES.append(text[len(GIL_WARNING) :].split("'", 1)[0])
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
 def check_build(when):
     enabled = gil_enabled()
     if CFG["build"] == "nogil" and enabled:
+        culprit = (
+            "CPython turned it back on to load module '%s', which does not declare that it can run "
+            "without the GIL (Py_mod_gil; gil_used = false in PyO3)" % GIL_MODULES[0]
+            if GIL_MODULES
+            else "an imported extension does not declare free-threading support (gil_used = false)"
+        )
         fail(
             "gil_enabled",
-            "the GIL is enabled in the free-threaded interpreter %s; "
-            "an imported extension does not declare free-threading support (gil_used = false), "
-            "so this would measure a GIL build" % when,
+            "the GIL is enabled in the free-threaded interpreter %s; %s, "
+            "so this would measure a GIL build" % (when, culprit),
         )
     if CFG["build"] == "gil" and not enabled:
         fail("gil_disabled", "the GIL is disabled in the interpreter given as the GIL build (%s)" % when)
@@ -203,7 +232,7 @@ def load_workload(spec):
     module_spec = importlib.util.spec_from_file_location("arena_sweep_workload", path)
     module = importlib.util.module_from_spec(module_spec)
     try:
-        module_spec.loader.exec_module(module)
+        watch_gil(lambda: module_spec.loader.exec_module(module))
     except Exception:  # noqa: BLE001 - reported to the parent with the traceback
         fail("workload", "importing %s failed:\n%s" % (path, __import__("traceback").format_exc()))
     # Importing may have loaded an extension that turned the GIL back on.
@@ -211,7 +240,7 @@ def load_workload(spec):
     setup = getattr(module, "setup", None)
     if setup is not None:
         try:
-            setup(dict(spec["params"]))
+            watch_gil(lambda: setup(dict(spec["params"])))
         except Exception:  # noqa: BLE001
             fail("workload", "setup() of %s failed:\n%s" % (path, __import__("traceback").format_exc()))
         check_build("after the workload's setup()")

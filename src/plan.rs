@@ -254,6 +254,11 @@ impl Plan {
             .and_then(|m| m.builds.clone())
             .unwrap_or_else(|| Build::BOTH.to_vec());
         let profiles = profiles_of(args, m)?;
+        // A workload's `# settle:` line, unless --settle is typed.
+        let settle_ms = match workload.as_ref().and_then(|w| w.settle_ms) {
+            Some(ms) if !given("settle") => ms,
+            _ => args.settle.as_secs_f64() * 1e3,
+        };
         Ok(Plan {
             name: m.map_or_else(|| "adhoc".to_string(), |m| m.name.clone()),
             matrix: m.map(|m| m.path.clone()),
@@ -270,7 +275,7 @@ impl Plan {
             patterns,
             profiles,
             sample_interval_ms: args.sample_interval.as_secs_f64() * 1e3,
-            settle_ms: args.settle.as_secs_f64() * 1e3,
+            settle_ms,
             timeout_s: args.timeout.as_secs_f64(),
             max_rss_kib: args.max_rss,
             floor_mib: args.floor_mib,

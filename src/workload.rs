@@ -10,21 +10,27 @@
 //! Python-side preparation without the native call), else nothing. Lines of the form
 //! `# requires: NAME==VERSION` list packages from PyPI the workload imports; arena-sweep
 //! installs them into a virtual environment of its own per interpreter
-//! (`<cache>/workload-envs/`), so the user's interpreters are never modified.
+//! (`<cache>/workload-envs/`), so the user's interpreters are never modified, with the
+//! same versions in both builds ([`envs`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+
+pub mod envs;
+mod pip_output;
+pub use pip_output::{normalize, pip_failure, PipFailure};
 
 use crate::child;
 use crate::error::usage;
 use crate::python::inspect::Interpreter;
 
 /// A validated workload file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadSpec {
     /// Absolute path.
     pub path: PathBuf,
@@ -34,6 +40,17 @@ pub struct WorkloadSpec {
     pub params: String,
     /// Packages from `# requires:` lines.
     pub requires: Vec<String>,
+    /// What was installed for each build ("gil", "nogil": normalized name -> version),
+    /// dependencies included: the requirements resolved once for the free-threaded
+    /// build and installed pinned into the other ([`envs`]). Empty without
+    /// requirements, and in plan files written before it was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub installed: BTreeMap<String, BTreeMap<String, String>>,
+    /// `# settle: DURATION` (ms): how long a package's background threads need after
+    /// the calls return before the final snapshot; the plan's settle unless `--settle`
+    /// is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle_ms: Option<f64>,
 }
 
 impl WorkloadSpec {
@@ -93,6 +110,78 @@ pub fn parse_requires(text: &str) -> std::result::Result<Vec<String>, (usize, St
     Ok(out)
 }
 
+/// The line of the workload's `# requires:` entry for the package `name` (normalized).
+pub fn requires_line(spec: &WorkloadSpec, name: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(&spec.path).ok()?;
+    text.lines().enumerate().find_map(|(i, line)| {
+        let list = line
+            .trim_start()
+            .strip_prefix('#')?
+            .trim_start()
+            .strip_prefix("requires:")?;
+        list.split([',', ' '])
+            .map(str::trim)
+            .any(|r| {
+                let end = r.find(|c: char| "<>=!~[".contains(c)).unwrap_or(r.len());
+                !r.is_empty() && normalize(&r[..end]) == name
+            })
+            .then_some(i + 1)
+    })
+}
+
+/// "blake3 1.0.8, numpy 2.4.6": what a build's environment holds, for headers.
+pub fn packages_line(installed: &BTreeMap<String, String>) -> String {
+    installed
+        .iter()
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the report says was installed: one list when both builds hold the same set
+/// (the rule), else one per build. None without requirements.
+pub fn packages_summary(spec: &WorkloadSpec) -> Option<String> {
+    let mut sets = spec.installed.iter();
+    let (first_build, first) = sets.next()?;
+    if spec.installed.values().all(|i| i == first) {
+        let both = if spec.installed.len() > 1 {
+            "the same in both builds"
+        } else {
+            first_build
+        };
+        return Some(format!("{} ({both})", packages_line(first)));
+    }
+    Some(
+        spec.installed
+            .iter()
+            .map(|(b, i)| format!("{b}: {}", packages_line(i)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+/// A `# settle: 500ms` line (at most one), for errors with its line number.
+pub fn parse_settle(text: &str) -> std::result::Result<Option<f64>, (usize, String)> {
+    let mut found: Option<(usize, f64)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let Some(rest) = line.trim_start().strip_prefix('#').map(str::trim_start) else {
+            continue;
+        };
+        let Some(value) = rest.strip_prefix("settle:") else {
+            continue;
+        };
+        if let Some((first, _)) = found {
+            return Err((
+                i + 1,
+                format!("a second `# settle:` line (the first is line {first})"),
+            ));
+        }
+        let d = crate::cli::parse_duration_or_zero(value.trim()).map_err(|e| (i + 1, e))?;
+        found = Some((i + 1, d.as_secs_f64() * 1e3));
+    }
+    Ok(found.map(|(_, ms)| ms))
+}
+
 /// `k=v,k=v` with plain keys: checked here so a typo is refused before anything runs.
 pub fn check_params(params: &str) -> std::result::Result<(), String> {
     for item in params.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -128,12 +217,16 @@ pub fn load(path: &Path, params: &str) -> Result<WorkloadSpec> {
         .map_err(|_| usage(format!("{flag}: the file is not UTF-8 text")))?;
     let requires = parse_requires(&text)
         .map_err(|(line, e)| usage(format!("{}:{line}: {e}", abs.display())))?;
+    let settle_ms =
+        parse_settle(&text).map_err(|(line, e)| usage(format!("{}:{line}: {e}", abs.display())))?;
     check_params(params).map_err(|e| usage(format!("--workload-params: {e}")))?;
     Ok(WorkloadSpec {
         path: abs,
         sha256: crate::paths::hash_parts([bytes.as_slice()]),
         params: params.to_string(),
         requires,
+        installed: BTreeMap::new(),
+        settle_ms,
     })
 }
 
@@ -184,87 +277,6 @@ pub fn check_with(interp: &Interpreter, spec: &WorkloadSpec) -> Result<()> {
     }
 }
 
-/// The interpreter to run a workload with: the interpreter itself when nothing is
-/// required, else a virtual environment of it with the requirements installed.
-pub fn python_for(
-    interp: &Interpreter,
-    spec: &WorkloadSpec,
-    out: &mut dyn std::io::Write,
-) -> Result<PathBuf> {
-    if spec.requires.is_empty() {
-        return Ok(interp.path.clone());
-    }
-    let key = crate::paths::hash_parts(
-        [
-            interp.executable.to_string_lossy().into_owned(),
-            interp.version.clone(),
-        ]
-        .into_iter()
-        .chain(spec.requires.iter().cloned()),
-    );
-    let dir = crate::paths::cache_dir()?
-        .join("workload-envs")
-        .join(&key[..16]);
-    let python = dir.join("bin").join("python");
-    let stamp = dir.join(".arena-sweep-complete");
-    if stamp.is_file() && python.exists() {
-        return Ok(python);
-    }
-    writeln!(
-        out,
-        "Installing {} for {} into {} ...",
-        spec.requires.join(" "),
-        interp.label(),
-        dir.display()
-    )?;
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.parent().context("cache layout")?)?;
-    let log_path = crate::paths::cache_dir()?
-        .join("logs")
-        .join(format!("workload-env-{}.log", &key[..16]));
-    std::fs::create_dir_all(log_path.parent().context("cache layout")?)?;
-    let mut log = std::fs::File::create(&log_path)?;
-    let mut step = |cmd: &mut Command, what: &str| -> Result<()> {
-        child::Run::new(cmd, Duration::from_secs(900))
-            .log(&mut log)
-            .success()
-            .map_err(|e| {
-                let why = match e {
-                    child::ChildError::Failed { last_stderr, .. } => last_stderr,
-                    e => e.to_string(),
-                };
-                anyhow!(
-                    "{what} failed for {}: {why}; full log: {}",
-                    interp.label(),
-                    log_path.display()
-                )
-            })?;
-        Ok(())
-    };
-    step(
-        Command::new(&interp.path)
-            .args(["-I", "-m", "venv"])
-            .arg(&dir),
-        "creating a virtual environment",
-    )?;
-    step(
-        Command::new(&python)
-            .args([
-                "-I",
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--only-binary=:all:",
-            ])
-            .args(&spec.requires),
-        "installing the workload's requirements",
-    )?;
-    std::fs::write(&stamp, spec.requires.join("\n"))?;
-    Ok(python)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +296,76 @@ mod tests {
         assert!(parse_requires("\n# requires: git+https://x/y").is_err());
         assert!(parse_requires("# requires: ./local.whl").is_err());
         assert!(parse_requires("# nothing here").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_spec_written_before_installed_was_recorded_still_loads() {
+        let old =
+            r#"{"path": "/w.py", "sha256": "ab", "params": "", "requires": ["blake3==1.0.8"]}"#;
+        let spec: WorkloadSpec = serde_json::from_str(old).unwrap();
+        assert!(spec.installed.is_empty());
+        assert_eq!(packages_summary(&spec), None);
+        let text = serde_json::to_string(&spec).unwrap();
+        assert!(!text.contains("installed"), "{text}");
+    }
+
+    #[test]
+    fn the_report_says_whether_both_builds_hold_the_same_packages() {
+        let set = |v: &str| BTreeMap::from([("blake3".to_string(), v.to_string())]);
+        let mut spec: WorkloadSpec = serde_json::from_str(
+            r#"{"path": "/w.py", "sha256": "ab", "params": "", "requires": []}"#,
+        )
+        .unwrap();
+        spec.installed =
+            BTreeMap::from([("gil".into(), set("1.0.8")), ("nogil".into(), set("1.0.8"))]);
+        assert_eq!(
+            packages_summary(&spec).unwrap(),
+            "blake3 1.0.8 (the same in both builds)"
+        );
+        spec.installed.insert("gil".into(), set("1.0.7"));
+        assert_eq!(
+            packages_summary(&spec).unwrap(),
+            "gil: blake3 1.0.7; nogil: blake3 1.0.8"
+        );
+    }
+
+    #[test]
+    fn a_package_is_found_at_its_requires_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.py");
+        std::fs::write(
+            &path,
+            "\"\"\"doc\"\"\"\n# requires: blake3==1.0.8\n# requires: Backports.Zstd>=1\n",
+        )
+        .unwrap();
+        let spec = load(&path, "").unwrap();
+        assert_eq!(requires_line(&spec, "blake3"), Some(2));
+        assert_eq!(requires_line(&spec, "backports-zstd"), Some(3));
+        assert_eq!(requires_line(&spec, "numpy"), None);
+    }
+
+    #[test]
+    fn a_workload_may_declare_its_settle_time_once() {
+        assert_eq!(parse_settle("x\n# settle: 500ms\n"), Ok(Some(500.0)));
+        assert_eq!(parse_settle("# nothing"), Ok(None));
+        assert_eq!(parse_settle("# settle: soon").unwrap_err().0, 1);
+        let twice = parse_settle("# settle: 1s\n\n# settle: 2s").unwrap_err();
+        assert_eq!(twice.0, 3);
+        assert!(twice.1.contains("the first is line 1"), "{}", twice.1);
+    }
+
+    #[test]
+    fn the_declared_settle_is_the_plans_unless_the_flag_is_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.py");
+        std::fs::write(&path, "# settle: 150ms\ndef call(r, w, i):\n    return 0\n").unwrap();
+        let w = path.to_str().unwrap();
+        let plan = crate::plan::Plan::from_argv(&["arena-sweep", "--workload", w]).unwrap();
+        assert_eq!(plan.settle_ms, 150.0);
+        let plan =
+            crate::plan::Plan::from_argv(&["arena-sweep", "--workload", w, "--settle", "0ms"])
+                .unwrap();
+        assert_eq!(plan.settle_ms, 0.0);
     }
 
     #[test]

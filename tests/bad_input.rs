@@ -191,7 +191,7 @@ fn the_catalogue_of_bad_input_and_its_exact_errors() {
         // Matrix files.
         (vec!["--matrix".into(), format!("{f}/matrix-bad-grid.toml")], format!("Error: {f}/matrix-bad-grid.toml:2: python_threads: `1..8`: ranges are written with `..=`, as in 1..=8")),
         (vec!["--matrix".into(), format!("{f}/matrix-bad-type.toml")], format!("Error: {f}/matrix-bad-type.toml:2: invalid type: string \"three\", expected i64")),
-        (vec!["--matrix".into(), "nosuchmatrix".into()], "Error: unknown matrix `nosuchmatrix` (looked in matrices; found: default, quick, talk-8x50, tunables)".into()),
+        (vec!["--matrix".into(), "nosuchmatrix".into()], "Error: unknown matrix `nosuchmatrix` (looked in matrices; found: default, field-survey, quick, talk-8x50, tunables)".into()),
         // Tunables profiles.
         (vec!["--tunables".into(), format!("{f}/arena-max-9.toml")], format!("Error: {f}/arena-max-9.toml:5: glibc.malloc.arena_max = -1: values must not be negative")),
         (vec!["--tunable".into(), "glibc.malloc.arena_maxx=2".into()], "Error: --tunable `glibc.malloc.arena_maxx=2`: unknown tunable `glibc.malloc.arena_maxx` (not in `/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --list-tunables`); did you mean glibc.malloc.arena_max?".into()),

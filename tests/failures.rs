@@ -425,7 +425,13 @@ fn sigint_and_sigterm_leave_a_valid_incomplete_folder_that_resume_completes() {
             .unwrap();
         assert!(o.status.success(), "{sig}: {:?}", text(&o));
         let recs = records(&dir);
-        assert_eq!(recs.len(), 24, "{sig}: resume completed the plan");
+        // 4 points and 2 control points, 2 builds, 3 reps.
+        assert_eq!(recs.len(), 36, "{sig}: resume completed the plan");
+        assert_eq!(
+            recs.iter().filter(|r| r["rust_threads"] == 0).count(),
+            12,
+            "{sig}: the control runs are resumed like the others"
+        );
         assert_eq!(plan(&dir)["complete"], true);
     }
 }

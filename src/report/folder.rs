@@ -139,6 +139,10 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
         out.join("summary.json"),
         &(serde_json::to_string_pretty(&summary)? + "\n"),
     )?;
+    let packages = plan
+        .workload
+        .as_ref()
+        .and_then(crate::workload::packages_summary);
     let header = markdown::Header {
         plan_name: &plan.name,
         host: &ctx.host,
@@ -147,10 +151,13 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
         complete: pf.complete,
         failed_runs: records.iter().filter(|r| !r.ok()).count(),
         thresholds: &plan.thresholds,
+        packages: packages.as_deref(),
     };
     write_file(
         out.join("summary.md"),
-        &markdown::render(&header, &summaries, &ranks, &advice),
+        &(markdown::render(&header, &summaries, &ranks, &advice)
+            + &super::pools::markdown(records, markdown::esc)
+            + &super::failures::markdown(records, markdown::esc)),
     )?;
     let figs = html::Figures {
         heatmaps: heatmaps

@@ -20,6 +20,8 @@ pub struct Header<'a> {
     pub complete: bool,
     pub failed_runs: usize,
     pub thresholds: &'a Thresholds,
+    /// A workload's installed packages (`crate::workload::packages_summary`).
+    pub packages: Option<&'a str>,
 }
 
 /// Escape what Markdown (and GitHub's HTML) would interpret in a table cell.
@@ -77,6 +79,9 @@ pub fn render(
         h.failed_runs,
         if h.complete { "" } else { " · **plan incomplete**" }
     );
+    if let Some(p) = h.packages {
+        let _ = writeln!(s, "Workload packages: {}\n", esc(p));
+    }
     let (high, medium, low) = risk_counts(summaries);
     let _ = writeln!(
         s,

@@ -30,17 +30,34 @@ use crate::{python, report};
 /// matter only with --resume).
 pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<Exit> {
     let started = Instant::now();
-    let asked = resolve(args, explicit)?;
+    let mut asked = resolve(args, explicit)?;
     validate(args, &asked)?;
-    let host = resolve_host(args, &asked.plan, out)?;
+    let host = resolve_host(args, &mut asked.plan, out)?;
+    let recorded = |p: &Plan| p.workload.as_ref().is_some_and(|w| !w.installed.is_empty());
+    if asked.saved.as_ref().is_some_and(|s| !recorded(&s.plan)) {
+        // A folder from before the installed versions were recorded: its runs' versions
+        // are unknown, so there is nothing to compare, and resuming it stays possible.
+        if let Some(w) = asked.plan.workload.as_mut() {
+            w.installed.clear();
+        }
+    }
     let sweep = open_folder(args, asked, host, out)?;
+    let packages = |b: Build| {
+        let w = sweep.plan.workload.as_ref();
+        w.and_then(|w| w.installed.get(b.as_str()))
+            .map_or(String::new(), |i| {
+                format!(" with {}", crate::workload::packages_line(i))
+            })
+    };
     writeln!(
         out,
-        "GIL: {} ({})\nnogil: {} ({})\n{}Report folder: {}",
+        "GIL: {} ({}){}\nnogil: {} ({}){}\n{}Report folder: {}",
         sweep.pair.gil.path.display(),
         sweep.pair.gil.label(),
+        packages(Build::Gil),
         sweep.pair.nogil.path.display(),
         sweep.pair.nogil.label(),
+        packages(Build::Nogil),
         sweep
             .shard
             .map_or(String::new(), |s| format!("Shard {s}\n")),
@@ -143,18 +160,16 @@ pub(super) struct HostSetup {
 
 /// The interpreter pair (found, or installed), a workload's virtual environments,
 /// the extension builds and the driver file.
-fn resolve_host(args: &RunArgs, plan: &Plan, out: &mut dyn Write) -> Result<HostSetup> {
+fn resolve_host(args: &RunArgs, plan: &mut Plan, out: &mut dyn Write) -> Result<HostSetup> {
     let install = (!args.no_install).then_some(args.install_version.as_str());
     let pair = python::ensure_pair(&args.pythons, install, out)?;
     let mut pythons = BTreeMap::new();
-    if let Some(w) = &plan.workload {
+    if let Some(w) = plan.workload.as_mut() {
         crate::workload::check_with(&pair.gil, w)?;
-        for build in &plan.builds {
-            pythons.insert(
-                *build,
-                crate::workload::python_for(pair.get(*build), w, out)?,
-            );
-        }
+        let envs = crate::workload::envs::prepare(&pair, &plan.builds, w, out)?;
+        pythons = envs.pythons;
+        // Recorded in the plan: a resume that would install other versions differs.
+        w.installed = envs.installed;
     }
     // The input is valid: what was learnt about the interpreters may be cached now.
     python::inspect::persist_probes();

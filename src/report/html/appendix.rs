@@ -113,6 +113,14 @@ pub(super) fn provenance(pf: &PlanFile) -> Markup {
     for i in &prov.interpreters {
         kv.push((format!("{} interpreter", i.build()), interp(i)));
     }
+    if let Some(p) = pf
+        .plan
+        .workload
+        .as_ref()
+        .and_then(crate::workload::packages_summary)
+    {
+        kv.push(("workload packages".into(), p));
+    }
     let json = serde_json::to_string_pretty(pf).unwrap_or_default();
     html! {
         h2 { "Provenance" }
