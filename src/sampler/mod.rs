@@ -2,6 +2,7 @@
 //! (`status` + `smaps`, through the procfs crate) and a time series of RSS and thread
 //! count taken while the workload runs (`series.rs`).
 
+pub mod events;
 pub mod record;
 pub mod series;
 pub mod smaps;
