@@ -115,10 +115,11 @@ pub struct Finished {
 }
 
 impl EventSeries {
-    /// Follow `pid` from now on. `state` gives its RSS by kind at this moment (a
-    /// status snapshot; the process should be paused, or the first records correct
-    /// it). The series' zero is now.
-    pub fn start(pid: i32, state: &super::Snapshot) -> Result<Self, String> {
+    /// Follow `pid` from now on; the series' zero is now. The RSS by kind at the start
+    /// is read from /proc right after the events are opened (for a paused process
+    /// that is exact; for a running one, the first record of each counter corrects
+    /// it, since each record carries the counter's value).
+    pub fn start(pid: i32) -> Result<Self, String> {
         let layout = available()?;
         let tids = tasks(pid)?;
         let cpus = ring::online_cpus();
@@ -130,9 +131,11 @@ impl EventSeries {
                 r => break r?,
             }
         };
+        let t0_ns = now_ns();
+        let state = super::snapshot_status(pid).map_err(|e| format!("{e:#}"))?;
         let start = Start {
             pid: pid as u32,
-            t0_ns: now_ns(),
+            t0_ns,
             anon_kib: state.rss_anon_kib,
             file_kib: state.rss_file_kib,
             shmem_kib: state.rss_shmem_kib,

@@ -40,7 +40,7 @@ fn the_rebuilt_series_is_what_proc_says_and_counts_every_thread() {
     out.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "ready");
     let before = crate::sampler::snapshot_status(pid).unwrap();
-    let series = EventSeries::start(pid, &before).unwrap();
+    let series = EventSeries::start(pid).unwrap();
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "go").unwrap();
     line.clear();
