@@ -264,6 +264,11 @@ pub fn record(sweep: &Sweep, executor: &mut dyn Executor, started: Instant) -> R
 fn show(sweep: &Sweep, end: &Ended, out: &mut dyn Write) -> Result<()> {
     let summaries = aggregate::summarize(&end.all, sweep.plan.floor_kib(), &sweep.plan.thresholds);
     writeln!(out, "\nhost: {}", sweep.provenance.host.short())?;
+    writeln!(
+        out,
+        "time series source: {}",
+        crate::report::timeseries::sources(end.all.iter().filter(|r| r.ok()))
+    )?;
     writeln!(out, "\n{}", view(&summaries, &sweep.plan))?;
     write!(out, "{}", tally(sweep, end))?;
     Ok(())

@@ -8,6 +8,7 @@
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
 use super::{Line, TimeSeries, BUILDS};
@@ -45,6 +46,26 @@ fn steps<T: Copy>(pts: &[(f64, T)]) -> Vec<(f64, T)> {
     out
 }
 
+/// The phase labels to print and where (ms): `ready` at 0, `done` and `trimmed` at
+/// the latest of the median runs' marks, merged when closer than 4% of the axis.
+fn mark_labels(medians: &[&Line], t_max: f64) -> Vec<(String, f64)> {
+    let latest = |f: fn(&Line) -> Option<f64>| {
+        medians
+            .iter()
+            .filter_map(|l| f(l))
+            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))))
+    };
+    let mut out = vec![("ready".to_string(), 0.0)];
+    match (latest(|l| l.done_ms), latest(|l| l.trimmed_ms)) {
+        (Some(d), Some(t)) if (t - d).abs() < t_max * 0.04 => out.push(("done, trimmed".into(), t)),
+        (d, t) => {
+            out.extend(d.map(|d| ("done".to_string(), d)));
+            out.extend(t.map(|t| ("trimmed".to_string(), t)));
+        }
+    }
+    out
+}
+
 fn color_of(l: &Line) -> RGBColor {
     BUILDS
         .iter()
@@ -72,7 +93,8 @@ fn extent(lines: &[Line]) -> (f64, f64, f64, u32) {
         .flat_map(|l| l.threads.iter().map(|p| p.1))
         .max()
         .unwrap_or(1);
-    (t_max.max(1e-3), lo, hi, threads.max(1))
+    // 2% room on the right, so the last marks are not on the frame.
+    (t_max.max(1e-3) * 1.02, lo, hi, threads.max(1))
 }
 
 impl TimeSeries<'_> {
@@ -152,32 +174,39 @@ impl TimeSeries<'_> {
                 });
             }
         }
-        // The phase marks of each build's median run.
-        let text = TextStyle::from((FONT, 13).into_font()).color(&RGBColor(70, 70, 70));
-        for l in lines.iter().filter(|l| l.median) {
-            let color = color_of(l);
-            for (name, at) in [
-                ("ready", Some(0.0)),
-                ("done", l.done_ms),
-                ("trimmed", l.trimmed_ms),
-            ] {
-                let Some(at) = at else { continue };
+        // The phase marks of each build's median run: a line per build, a label per
+        // phase (done and trimmed are often a few ms apart: one label then).
+        let medians: Vec<&Line> = lines.iter().filter(|l| l.median).collect();
+        for l in &medians {
+            for at in [l.done_ms, l.trimmed_ms].into_iter().flatten() {
                 let x = at / per;
                 chart
                     .draw_series(LineSeries::new(
                         [(x, y0), (x, y1)],
-                        color.mix(0.5).stroke_width(1),
+                        color_of(l).mix(0.6).stroke_width(1),
                     ))
                     .map_err(e)?;
-                let y = if l.build == BUILDS[0].0 {
-                    y0 + (y1 - y0) * 0.04
-                } else {
-                    y0 + (y1 - y0) * 0.1
-                };
-                chart
-                    .draw_series([Text::new(format!(" {name}"), (x, y), text.clone())])
-                    .map_err(e)?;
             }
+        }
+        let text = TextStyle::from((FONT, 13).into_font()).color(&RGBColor(60, 60, 60));
+        let (y, x_end) = (y0 + (y1 - y0) * 0.03, t_max / per);
+        for (name, x) in mark_labels(&medians, t_max) {
+            let x = x / per;
+            // Near the right edge the label goes left of its line.
+            let (label, style) = if x > x_end * 0.8 {
+                (
+                    format!("{name} "),
+                    text.pos(Pos::new(HPos::Right, VPos::Bottom)),
+                )
+            } else {
+                (
+                    format!(" {name}"),
+                    text.pos(Pos::new(HPos::Left, VPos::Bottom)),
+                )
+            };
+            chart
+                .draw_series([Text::new(label, (x, y), style)])
+                .map_err(e)?;
         }
         chart
             .configure_series_labels()

@@ -134,6 +134,17 @@ pub fn find() -> Result<PathBuf, String> {
     if let Some(dir) = existing() {
         return Ok(dir);
     }
+    // tracefs is mode 0700 root: another user sees the folder but cannot look in.
+    for root in ROOTS {
+        if let Err(e) = std::fs::read_dir(root) {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                return Err(format!(
+                    "tracefs at {root} is not readable by uid {} (it is root's)",
+                    nix::unistd::geteuid()
+                ));
+            }
+        }
+    }
     let mounted = ROOTS.iter().any(|r| {
         Path::new(r).join("available_events").exists() || Path::new(r).join("events").is_dir()
     });
