@@ -17,11 +17,14 @@
 //!
 //! Environment: ARENA_SWEEP_BENCH_ROUNDS (default 5) for the A/B rounds;
 //! ARENA_SWEEP_BENCH_SKIP_DEFAULT=1 skips the full default matrix (about 2 minutes);
-//! ARENA_SWEEP_BENCH_ONLY=overhead runs only the first part (a few minutes).
+//! ARENA_SWEEP_BENCH_ONLY=overhead runs only the first part (a few minutes);
+//! ARENA_SWEEP_BENCH_ONLY=events only the cost of the kernel's rss_stat series
+//! (part 6, `events.rs`: per record in the child, and the parent's CPU per run).
 //! It provisions the interpreter pair and the extension builds first (cached), and
 //! psrecord into a virtual environment of its own.
 
 mod arena_read;
+mod events;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -780,6 +783,14 @@ fn main() {
         ],
         &tmpdir("warmup"),
     );
+    if std::env::var("ARENA_SWEEP_BENCH_ONLY").as_deref() == Ok("events") {
+        let lines = events::events();
+        println!("\n== summary (ARENA_SWEEP_BENCH_ONLY=events)");
+        for l in lines {
+            println!("  {l}");
+        }
+        return;
+    }
     let mut summary = vec![harness_overhead()];
     if std::env::var("ARENA_SWEEP_BENCH_ONLY").as_deref() == Ok("overhead") {
         println!(
@@ -793,6 +804,7 @@ fn main() {
     summary.extend(repeatability());
     summary.extend(scale());
     summary.extend(arena_read::arena_read());
+    summary.extend(events::events());
     println!(
         "\n== summary ({:.0} s in all; load average at the end: {})",
         started.elapsed().as_secs_f64(),

@@ -9,9 +9,14 @@
 //! drained) to the `trimmed` snapshot, so it shows what the trim returned; the
 //! sampler stops at `done`, as it always has.
 //!
-//! `ARENA_SWEEP_SERIES` chooses for tests and the benchmark: `sampler` (never the
-//! events), `off` (no series at all: the floor the benchmark compares against), or
-//! anything else / unset (the events where they can be had).
+//! `ARENA_SWEEP_SERIES` chooses: `events` (the kernel's events where they can be had,
+//! else the sampler, saying why), `sampler`, or `off` (no series at all: the floor the
+//! benchmark compares against). Unset, a sweep uses the sampler: the events are
+//! written by the child's own threads inside their page faults and thread starts
+//! (the tracepoint sums the per-CPU RSS counter under its lock at every change), and
+//! with them on, the fidelity guard read the talk's cell 4-11% low in every row
+//! (80 runs per driver and row, p < 0.005; 2026-12-07, docs/measurement.md), where
+//! the sampler at 100 ms reads it within the guard's band.
 
 use std::time::{Duration, Instant};
 
@@ -54,8 +59,7 @@ impl Recording {
                     marks: Marks::default(),
                 })
             }
-            "sampler" => format!("{CHOICE}=sampler"),
-            _ => match EventSeries::start(pid) {
+            "events" => match EventSeries::start(pid) {
                 Ok(series) => {
                     return Ok(Recording {
                         source: Source::Events(series),
@@ -65,6 +69,8 @@ impl Recording {
                 }
                 Err(why) => why,
             },
+            "sampler" => format!("{CHOICE}=sampler"),
+            _ => format!("the default; {CHOICE}=events records the kernel's rss_stat events, which slow the child's page faults"),
         };
         let t0 = Instant::now();
         Ok(Recording {
