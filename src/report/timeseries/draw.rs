@@ -18,7 +18,7 @@ use crate::report::heatmap::Group;
 /// Decimals that tell apart ticks spread over `range` (about ten of them).
 pub fn decimals(range: f64) -> usize {
     let step = range / 10.0;
-    if !(step > 0.0) || step >= 1.0 {
+    if step.is_nan() || step <= 0.0 || step >= 1.0 {
         0
     } else {
         ((-step.log10()).ceil() as usize).min(6)

@@ -67,6 +67,18 @@ pub fn available() -> Result<RssStat, String> {
         .clone()
 }
 
+/// How far the kernel's VmHWM may sit from the exact peak, in KiB. VmHWM is the
+/// larger of the exact RSS now and `mm->hiwater_rss`, which the kernel updates (before
+/// it unmaps) from `get_mm_rss()`: the per-CPU counters read without their per-CPU
+/// parts (`percpu_counter_read_positive`), each below the batch
+/// (`percpu_counter_batch` = max(32, 2 x online CPUs) pages) on every CPU. So each of
+/// the three counters (file, anon, shmem) may be off by CPUs x batch pages: 768 KiB
+/// with 2 CPUs and 4 KiB pages.
+pub fn vm_hwm_slack_kib() -> u64 {
+    let cpus = ring::online_cpus().len() as u64;
+    3 * cpus * 32u64.max(2 * cpus) * super::series::page_kib()
+}
+
 /// CLOCK_MONOTONIC now, in ns (the clock the events are stamped with).
 pub fn now_ns() -> u64 {
     let mut t = libc::timespec {

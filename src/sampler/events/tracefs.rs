@@ -90,7 +90,8 @@ pub fn parse_format(text: &str) -> Result<RssStat, String> {
     })
 }
 
-/// `field:unsigned int mm_id;	offset:8;	size:4;	signed:0;` -> ("mm_id", field).
+/// `field:unsigned int mm_id; offset:8; size:4; signed:0;` (tab-separated) -> ("mm_id",
+/// field).
 fn parse_field_line(line: &str) -> Option<(String, Field)> {
     let mut parts = line.trim().split(';').map(str::trim);
     let decl = parts.next()?.strip_prefix("field:")?;
