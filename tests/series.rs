@@ -321,3 +321,42 @@ fn sample_records_a_live_process_from_the_events() {
     // The process exited before the 5 s were over: the recording ended with it.
     assert!(text.lines().count() > 1);
 }
+
+#[test]
+fn where_no_run_has_a_series_the_report_says_why_instead_of_drawing_axes() {
+    // By default a sweep samples every 100 ms, and the quick matrix's runs last tens
+    // of ms: one sample each.
+    let out = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["run", "--matrix", "quick", "--no-install", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("time series source: sampler (the default;"),
+        "{stdout}"
+    );
+    let dir = report_dir(out.path());
+    let drawn: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("timeseries"))
+        .collect();
+    let single = records(&dir)
+        .iter()
+        .all(|r| r["series"]["t_ms"].as_array().unwrap().len() < 2);
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    if single {
+        assert!(drawn.is_empty(), "{drawn:?}");
+        assert!(
+            html.contains("No RSS-over-time figure at")
+                && html.contains("a run shorter than the interval has one"),
+            "the page says why there is no figure"
+        );
+    } else {
+        // A slow machine let some run reach a second sample: then it is drawn.
+        assert_eq!(drawn.len(), 2, "{drawn:?}");
+    }
+}

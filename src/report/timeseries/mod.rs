@@ -296,6 +296,86 @@ pub fn write_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::{Binding, Cell, EventCounts, Marks, Metrics, SeriesArrays};
+
+    /// A run with an exact series of `n` changes over `ms` milliseconds.
+    fn run(build: Build, rep: u32, n: u64, ms: f64) -> RunRecord {
+        let cell = Cell {
+            build,
+            point: Point {
+                binding: Binding::Pyo3,
+                profile: "glibc-default".into(),
+                pattern: "seed".into(),
+                python_threads: 8,
+                rust_threads: 50,
+            },
+        };
+        let mut r = RunRecord::for_test(cell, rep, Metrics::default());
+        r.series = SeriesArrays {
+            t_us: (0..n)
+                .map(|i| (i as f64 * ms * 1e3 / n as f64) as u64)
+                .collect(),
+            rss_kib: (0..n).map(|i| 14_000 + (i * 7919) % 2048).collect(),
+            threads: (0..n).map(|i| 1 + (i % 60) as u32).collect(),
+            marks: Marks {
+                done_ms: Some(ms * 0.97),
+                trimmed_ms: Some(ms * 0.98),
+            },
+            events: Some(EventCounts::default()),
+            ..SeriesArrays::default()
+        };
+        r.series_source = "kernel events".into();
+        r
+    }
+
+    #[test]
+    fn a_short_and_a_long_run_draw_alike_and_long_ones_are_reduced_for_drawing() {
+        for (ms, unit) in [(100.0, "(ms)"), (60_000.0, "(s)")] {
+            let recs = [
+                run(Build::Gil, 0, 200_000, ms),
+                run(Build::Nogil, 0, 150, ms),
+            ];
+            let fig = TimeSeries {
+                point: recs[0].cell.point.clone(),
+                runs: recs.iter().collect(),
+                host: "host: test".into(),
+            };
+            assert_eq!(fig.nothing_to_draw(), None);
+            let lines = fig.lines();
+            assert_eq!(lines.len(), 2);
+            let long = lines.iter().find(|l| l.build == Build::Gil).unwrap();
+            assert!(long.rss.len() <= DRAWN_POINTS && long.rss.len() > DRAWN_POINTS / 2);
+            let max = |l: &Line| l.rss.iter().map(|p| p.1).fold(0.0, f64::max);
+            assert_eq!(
+                max(long),
+                (14_000 + 2047) as f64 / 1024.0,
+                "the peak is drawn"
+            );
+            let svg = super::super::figure::svg_string(&fig).unwrap();
+            assert!(
+                svg.contains(&format!("time since the workload started {unit}")),
+                "{ms} ms"
+            );
+            assert!(svg.contains("series source: kernel events"));
+        }
+    }
+
+    #[test]
+    fn a_point_whose_runs_have_one_sample_each_is_not_drawn() {
+        let mut r = run(Build::Gil, 0, 1, 100.0);
+        r.series_source = "sampler (the default)".into();
+        let fig = TimeSeries {
+            point: r.cell.point.clone(),
+            runs: vec![&r],
+            host: String::new(),
+        };
+        let why = fig.nothing_to_draw().unwrap();
+        assert!(
+            why.contains("series source: sampler (the default)"),
+            "{why}"
+        );
+        assert!(fig.lines().is_empty());
+    }
 
     #[test]
     fn cells_parse_as_p_x_r() {
