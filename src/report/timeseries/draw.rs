@@ -131,7 +131,7 @@ impl TimeSeries<'_> {
         &self,
         area: &DrawingArea<DB, Shift>,
         lines: &[Line],
-        (unit, per): (&str, f64),
+        per: f64,
         t_max: f64,
         (lo, hi): (f64, f64),
     ) -> Result<()> {
@@ -157,7 +157,6 @@ impl TimeSeries<'_> {
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(e)?;
-        let _ = unit;
         for l in lines {
             let color = color_of(l);
             let pts: Vec<(f64, f64)> = l.rss.iter().map(|&(t, v)| (t / per, v)).collect();
@@ -288,7 +287,7 @@ impl Figure for TimeSeries<'_> {
         let lines = self.lines();
         let (t_max, lo, hi, threads) = extent(&lines);
         let unit = time_unit(t_max);
-        self.draw_rss(&top, &lines, unit, t_max, (lo, hi))?;
+        self.draw_rss(&top, &lines, unit.1, t_max, (lo, hi))?;
         self.draw_threads(&bottom, &lines, unit, t_max, threads)
     }
 }

@@ -14,9 +14,9 @@
 //! benchmark compares against). Unset, a sweep uses the sampler: the events are
 //! written by the child's own threads inside their page faults and thread starts
 //! (the tracepoint sums the per-CPU RSS counter under its lock at every change), and
-//! with them on, the fidelity guard read the talk's cell 4-11% low in every row
-//! (80 runs per driver and row, p < 0.005; 2026-12-07, docs/measurement.md), where
-//! the sampler at 100 ms reads it within the guard's band.
+//! with them on, the fidelity guard read the talk's cell 2-11% low in every row
+//! (two batches of 80 runs per driver and row, p <= 0.02 in each row; 2026-12-07,
+//! docs/measurement.md), where the sampler at 100 ms read it within 1.2% (p > 0.5).
 
 use std::time::{Duration, Instant};
 
