@@ -20,10 +20,13 @@
 //! ARENA_SWEEP_BENCH_ONLY=overhead runs only the first part (a few minutes);
 //! ARENA_SWEEP_BENCH_ONLY=exporter only the exporter's cost (about 2 minutes, no
 //! interpreter needed).
+//! ARENA_SWEEP_BENCH_ONLY=events only the cost of the kernel's rss_stat series
+//! (part 6, `events.rs`: per record in the child, and the parent's CPU per run).
 //! It provisions the interpreter pair and the extension builds first (cached), and
 //! psrecord into a virtual environment of its own.
 
 mod arena_read;
+mod events;
 mod exporter;
 
 use std::path::{Path, PathBuf};
@@ -791,6 +794,14 @@ fn main() {
         ],
         &tmpdir("warmup"),
     );
+    if std::env::var("ARENA_SWEEP_BENCH_ONLY").as_deref() == Ok("events") {
+        let lines = events::events();
+        println!("\n== summary (ARENA_SWEEP_BENCH_ONLY=events)");
+        for l in lines {
+            println!("  {l}");
+        }
+        return;
+    }
     let mut summary = vec![harness_overhead()];
     if std::env::var("ARENA_SWEEP_BENCH_ONLY").as_deref() == Ok("overhead") {
         println!(
@@ -805,6 +816,7 @@ fn main() {
     summary.extend(scale());
     summary.extend(arena_read::arena_read());
     summary.extend(exporter::exporter());
+    summary.extend(events::events());
     println!(
         "\n== summary ({:.0} s in all; load average at the end: {})",
         started.elapsed().as_secs_f64(),

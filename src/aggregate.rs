@@ -25,6 +25,8 @@ mod control;
 mod instability;
 
 pub use control::{Native, NetBuild};
+#[cfg(test)]
+use instability::MAX_SUGGESTED_REPS;
 pub use instability::{instability, Instability, UNSTABLE_CI_HALF_WIDTH, UNSTABLE_CV};
 
 /// Coverage of every bootstrap interval in a summary.

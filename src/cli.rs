@@ -235,10 +235,16 @@ pub struct SampleArgs {
     /// Stop after this long (or when the process exits).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
+    /// Where the series comes from: the kernel's rss_stat events (every change of RSS,
+    /// exact, nothing woken while recording; root or CAP_PERFMON), the sampler (reads
+    /// /proc every --interval), or auto (the events where they can be had).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub source: crate::model::SampleSource,
     /// How each sample reads /proc: pread (open once, the sweep's way), reopen, status.
     #[arg(long, value_enum, default_value = "pread")]
     pub method: crate::model::SampleMethod,
-    /// Write every sample to this CSV file (t_ms,rss_kib,threads).
+    /// Write every sample to this CSV file (t_ms,rss_kib,threads; with the events
+    /// also rss_anon_kib,rss_file_kib,rss_shmem_kib).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
 }

@@ -86,10 +86,13 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<Exit> {
             doctor::command(&args, &mut out).map(|code| Exit::of_success(code == 0))
         }
         Some(Command::Sample(a)) => sampler::record::run(
-            a.pid,
-            a.interval,
-            a.duration,
-            a.method,
+            &sampler::record::Request {
+                pid: a.pid,
+                interval: a.interval,
+                duration: a.duration,
+                source: a.source,
+                method: a.method,
+            },
             a.csv.as_deref(),
             &mut out,
         )

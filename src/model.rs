@@ -281,6 +281,17 @@ impl Rule {
     }
 }
 
+/// Where `sample` takes its series from (`--source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SampleSource {
+    /// The kernel's rss_stat events where they can be had, else the sampler.
+    Auto,
+    /// The kernel's rss_stat events, or an error saying why not.
+    Events,
+    /// Read /proc every --interval.
+    Sampler,
+}
+
 /// How `record` reads the target (`--method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SampleMethod {

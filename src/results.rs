@@ -10,11 +10,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Build;
-use crate::sampler::series::Sample;
 use crate::sampler::{RegionDelta, Snapshot};
 
+pub mod series;
 mod store;
 
+pub use series::{AtDone, EventCounts, Marks, SeriesArrays};
 pub use store::{load, Loaded, ResultsWriter};
 
 /// One point of the grid, without the build: the GIL and nogil runs of a point are
@@ -187,24 +188,6 @@ impl FailureKind {
 impl std::fmt::Display for FailureKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// The time series as parallel arrays (compact in JSON).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeriesArrays {
-    pub t_ms: Vec<u32>,
-    pub rss_kib: Vec<u64>,
-    pub threads: Vec<u32>,
-}
-
-impl From<&[Sample]> for SeriesArrays {
-    fn from(s: &[Sample]) -> Self {
-        SeriesArrays {
-            t_ms: s.iter().map(|x| x.t_ms).collect(),
-            rss_kib: s.iter().map(|x| x.rss_kib).collect(),
-            threads: s.iter().map(|x| x.threads).collect(),
-        }
     }
 }
 
@@ -396,6 +379,10 @@ pub struct RunRecord {
     #[serde(default)]
     pub arenas: ArenaPhases,
     pub series: SeriesArrays,
+    /// Where the series came from: "kernel events", or "sampler (why the events could
+    /// not be had)"; "sampler" for lines written before there was a choice.
+    #[serde(default = "series::sampler")]
+    pub series_source: String,
     /// Wall time of the whole child process, measured by the parent.
     pub process_wall_s: f64,
     pub started_unix_s: f64,
@@ -430,6 +417,7 @@ impl RunRecord {
             child_reports: serde_json::Value::Null,
             arenas: ArenaPhases::default(),
             series: SeriesArrays::default(),
+            series_source: series::sampler(),
             process_wall_s: 0.1,
             started_unix_s: 0.0,
             env_pad_len: 0,

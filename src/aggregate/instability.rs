@@ -15,7 +15,7 @@ pub const UNSTABLE_CV: f64 = 0.20;
 pub const UNSTABLE_CI_HALF_WIDTH: f64 = 0.25;
 /// No suggestion beyond this many repetitions: a point that needs more is better
 /// split (fewer points, or a steadier pattern) than run longer.
-const MAX_SUGGESTED_REPS: u32 = 60;
+pub(super) const MAX_SUGGESTED_REPS: u32 = 60;
 
 /// Why a point's figures are not pinned down by its repetitions, and how many
 /// repetitions per build would pin them down (a ±10% standard error of the median

@@ -113,7 +113,7 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
     for stem in heatmaps
         .iter()
         .map(|h| &h.stem)
-        .chain(series.iter().map(|t| &t.stem))
+        .chain(series.iter().filter(|t| t.note.is_none()).map(|t| &t.stem))
     {
         files.push(format!("{stem}.svg"));
         files.push(format!("{stem}.png"));
@@ -168,12 +168,15 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
             .iter()
             .map(|t| {
                 (
-                    format!(
-                        "{}x{} · {}",
-                        t.point.python_threads,
-                        t.point.rust_threads,
-                        heatmap::Group::of(&t.point).describe()
-                    ),
+                    // No figure: the note saying why stands in its place.
+                    t.note.clone().unwrap_or_else(|| {
+                        format!(
+                            "{}x{} · {}",
+                            t.point.python_threads,
+                            t.point.rust_threads,
+                            heatmap::Group::of(&t.point).describe()
+                        )
+                    }),
                     t.stem.as_str(),
                     t.svg.as_str(),
                 )

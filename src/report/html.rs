@@ -317,9 +317,13 @@ fn timeseries(figs: &Figures) -> Markup {
         @if !figs.timeseries.is_empty() {
             h2 { "RSS over time" }
             @for (title, stem, svg) in &figs.timeseries {
+                @if svg.is_empty() {
+                    p.muted { (title) }
+                } @else {
                 figure {
                     (PreEscaped(svg))
                     figcaption.muted { (title) " · " a href={ (stem) ".png" } { "PNG" } }
+                }
                 }
             }
         }

@@ -284,6 +284,11 @@ fn show(sweep: &Sweep, end: &Ended, judge: crate::model::Judge, out: &mut dyn Wr
         judge,
     );
     writeln!(out, "\nhost: {}", sweep.provenance.host.short())?;
+    writeln!(
+        out,
+        "time series source: {}",
+        crate::report::timeseries::sources(end.all.iter().filter(|r| r.ok()))
+    )?;
     writeln!(out, "\n{}", view(&summaries, &sweep.plan))?;
     write!(out, "{}", tally(sweep, end))?;
     Ok(())

@@ -1,7 +1,10 @@
 //! Measurements the parent takes of a child from `/proc/<pid>`: phase snapshots
 //! (`status` + `smaps`, through the procfs crate) and a time series of RSS and thread
-//! count taken while the workload runs (`series.rs`).
+//! count taken while the workload runs: sampled (`series.rs`), or exact from the
+//! kernel's `kmem:rss_stat` events (`events/`), which `sample PID` records too
+//! (`record.rs`).
 
+pub mod events;
 pub mod record;
 pub mod series;
 pub mod smaps;

@@ -164,7 +164,7 @@ fn interpreter_cost_row(s: &mut String, mine: Vec<&CellSummary>, python_threads:
     }
     let _ = write!(s, "  {:>7}", "own MiB");
     for &p in python_threads {
-        let text = cost(p).map_or("-".to_string(), |k| crate::units::signed_mib(k));
+        let text = cost(p).map_or("-".to_string(), crate::units::signed_mib);
         let _ = write!(s, "{text:>9}");
     }
     let _ = writeln!(

@@ -3,8 +3,7 @@
 //! Pure: no I/O, so the arithmetic is tested on its own.
 
 use super::protocol::{Report, SelfView};
-use crate::results::{ArenaPhases, ArenaRead, Metrics};
-use crate::sampler::series::Sample;
+use crate::results::{ArenaPhases, ArenaRead, Metrics, SeriesArrays};
 use crate::sampler::Snapshot;
 
 /// Everything a successful run measured.
@@ -15,8 +14,8 @@ pub struct Measured<'a> {
     pub done: Snapshot,
     /// At `trimmed`.
     pub trimmed: Snapshot,
-    /// Sampled while the workload ran.
-    pub series: &'a [Sample],
+    /// Recorded while the workload ran (kernel events or the sampler).
+    pub series: &'a SeriesArrays,
     pub arenas: &'a ArenaPhases,
     pub report: &'a Report,
     /// The child's own account (`--verify` only).
@@ -28,8 +27,7 @@ pub fn metrics(m: &Measured) -> Metrics {
     let (baseline, done, trimmed) = (m.baseline, m.done, m.trimmed);
     let at_done = m.arenas.done.as_ref().map(|a| &a.totals);
     let free_at = |a: &Option<ArenaRead>| a.as_ref().map(|a| a.totals.arena_free_bytes as i64);
-    let peak_sampled = m.series.iter().map(|x| x.rss_kib).max().unwrap_or(0);
-    let peak_threads = m.series.iter().map(|x| x.threads).max().unwrap_or(0);
+    let (peak_sampled, peak_threads) = m.series.peaks();
     let (wall_s, calls) = (m.report.wall_s, m.report.calls);
     Metrics {
         baseline_rss_kib: baseline.rss_kib,
@@ -101,18 +99,12 @@ mod tests {
 
     #[test]
     fn deltas_peaks_and_rates_follow_the_definitions() {
-        let series = [
-            Sample {
-                t_ms: 1,
-                rss_kib: 30_000,
-                threads: 9,
-            },
-            Sample {
-                t_ms: 2,
-                rss_kib: 25_000,
-                threads: 3,
-            },
-        ];
+        let series = SeriesArrays {
+            t_ms: vec![1, 2],
+            rss_kib: vec![30_000, 25_000],
+            threads: vec![9, 3],
+            ..SeriesArrays::default()
+        };
         let report = Report {
             wall_s: 0.5,
             calls: 20,

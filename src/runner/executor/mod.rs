@@ -19,6 +19,7 @@ mod metrics;
 mod pipes;
 pub mod protocol;
 mod reap;
+mod recording;
 mod session;
 mod spawn;
 
@@ -31,8 +32,8 @@ use crate::python::inspect::Interpreter;
 use crate::results::{
     ArenaPhases, Cell, Failure, FailureKind, Metrics, Phases, RunRecord, SeriesArrays, Status,
 };
-use crate::sampler::series::Sample;
 
+pub use recording::CHOICE as SERIES_CHOICE;
 pub use spawn::{child_env, PAD_VAR};
 
 /// Runs one slot of a plan. The scheduler knows runs only through this trait.
@@ -110,7 +111,9 @@ fn fail(kind: FailureKind, message: impl Into<String>) -> Fail {
 pub(crate) struct Trace {
     phases: Phases,
     arenas: ArenaPhases,
-    series: Vec<Sample>,
+    series: SeriesArrays,
+    /// Where the series came from (`RunRecord::series_source`).
+    series_source: String,
     /// Each phase's message as the child sent it (`RunRecord::child_reports`).
     reports: serde_json::Map<String, serde_json::Value>,
 }
@@ -179,7 +182,8 @@ fn record(
         phases: trace.phases,
         child_reports: serde_json::Value::Object(trace.reports),
         arenas: trace.arenas,
-        series: SeriesArrays::from(&trace.series[..]),
+        series: trace.series,
+        series_source: trace.series_source,
         process_wall_s: wall.as_secs_f64(),
         started_unix_s,
         env_pad_len: spec.env_pad_len,

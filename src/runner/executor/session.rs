@@ -10,9 +10,10 @@ use super::pipes::{Next, Pipes};
 use super::protocol::{
     Done, Message, Phase, Ready, Received, Released, Report, SelfView, Trimmed, Verify,
 };
+use super::recording::Recording;
 use super::{fail, Fail, RunSpec, Trace};
 use crate::results::{ArenaRead, FailureKind, Metrics};
-use crate::sampler::series::{Probe, Series};
+use crate::sampler::series::Probe;
 use crate::sampler::{snapshot, Snapshot};
 
 pub struct Session {
@@ -58,23 +59,13 @@ impl Session {
         trace.arenas.ready = arenas;
         let baseline = baseline?;
         trace.phases.ready = Some(baseline);
-        let series = Series::start(self.pid, spec.sample_interval)
+        let mut recording = Recording::start(self.pid, spec.sample_interval)
             .map_err(|e| fail(FailureKind::Harness, format!("{e:#}")))?;
-        self.go()?;
-        if let Err(f) = self.expect::<Done>(trace) {
-            trace.series = series.stop();
-            return Err(f);
-        }
-        std::thread::sleep(spec.settle);
-        let (done, arenas) = self.snap_with_arenas("done", trace);
-        trace.series = series.stop();
-        trace.arenas.done = arenas;
-        let done = done?;
-        trace.phases.done = Some(done);
-        self.go()?;
-        let trimmed_msg = self.expect::<Trimmed>(trace)?;
-        let trimmed = self.snap_status("trimmed")?;
-        trace.phases.trimmed = Some(trimmed);
+        trace.series_source = recording.label().to_string();
+        let window = self.window(spec, trace, &mut recording);
+        // A failed run keeps the series up to its failure.
+        trace.series = recording.finish();
+        let (done, trimmed, trimmed_msg) = window?;
         // The arenas after the trim and the release are read only for --verify: no
         // figure uses them, and each read costs 0.3-1 ms of every run.
         if spec.verify {
@@ -106,6 +97,29 @@ impl Session {
             report: &report,
             view: view.as_ref(),
         }))
+    }
+
+    /// From `go` at `ready` to the `trimmed` snapshot: the window the series covers.
+    fn window(
+        &mut self,
+        spec: &RunSpec,
+        trace: &mut Trace,
+        recording: &mut Recording,
+    ) -> Result<(Snapshot, Snapshot, Trimmed), Fail> {
+        self.go()?;
+        self.expect::<Done>(trace)?;
+        std::thread::sleep(spec.settle);
+        recording.done();
+        let (done, arenas) = self.snap_with_arenas("done", trace);
+        trace.arenas.done = arenas;
+        let done = done?;
+        trace.phases.done = Some(done);
+        self.go()?;
+        let trimmed_msg = self.expect::<Trimmed>(trace)?;
+        recording.trimmed();
+        let trimmed = self.snap_status("trimmed")?;
+        trace.phases.trimmed = Some(trimmed);
+        Ok((done, trimmed, trimmed_msg))
     }
 
     /// `--verify`: the child took malloc_info and allocated nothing since: read the
