@@ -18,6 +18,7 @@
 //! Environment: ARENA_SWEEP_BENCH_ROUNDS (default 5) for the A/B rounds;
 //! ARENA_SWEEP_BENCH_SKIP_DEFAULT=1 skips the full default matrix (about 2 minutes);
 //! ARENA_SWEEP_BENCH_ONLY=overhead runs only the first part (a few minutes);
+//! ARENA_SWEEP_BENCH_ONLY=control only the control arm's share of a sweep's run time;
 //! ARENA_SWEEP_BENCH_ONLY=exporter only the exporter's cost (about 2 minutes, no
 //! interpreter needed).
 //! ARENA_SWEEP_BENCH_ONLY=events only the cost of the kernel's rss_stat series
@@ -747,6 +748,46 @@ fn scale() -> Vec<String> {
     summary
 }
 
+/// The control arm's share of a sweep's run time: the headline cell and a 3 x 3
+/// grid, each run once with its control arm; the share is the control runs' child
+/// wall time over every run's (from results.jsonl), beside the sweep's wall time.
+fn control_share() -> Vec<String> {
+    header("control arm: its share of a sweep's run time");
+    let mut out = Vec::new();
+    for (name, args) in [
+        (
+            "the headline cell (8x50, 3 reps)",
+            vec!["--python-threads", "8", "--rust-threads", "50"],
+        ),
+        (
+            "a 3x3 grid (1,4,8 x 4,16,50, 3 reps)",
+            vec!["--python-threads", "1,4,8", "--rust-threads", "4,16,50"],
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend(["--reps", "3", "--seed", "3", "--no-install"]);
+        let (wall, dir) = sweep(&all, &tmpdir("control-share"));
+        let recs = records(&dir);
+        let time = |control: bool| -> f64 {
+            recs.iter()
+                .filter(|r| (r["rust_threads"] == 0) == control)
+                .filter_map(|r| r["process_wall_s"].as_f64())
+                .sum()
+        };
+        let (c, g) = (time(true), time(false));
+        let runs = recs.iter().filter(|r| r["rust_threads"] == 0).count();
+        let line = format!(
+            "control arm, {name}: {runs} of {} runs, {:.1}% of the children's wall time ({c:.2} s of {:.2} s); sweep wall {wall:.1} s",
+            recs.len(),
+            100.0 * c / (c + g),
+            c + g
+        );
+        println!("  {line}");
+        out.push(line);
+    }
+    out
+}
+
 fn main() {
     // `cargo bench` passes --bench; accept and ignore harness flags.
     let started = Instant::now();
@@ -802,6 +843,14 @@ fn main() {
         }
         return;
     }
+    if std::env::var("ARENA_SWEEP_BENCH_ONLY").as_deref() == Ok("control") {
+        let lines = control_share();
+        println!("\n== summary (ARENA_SWEEP_BENCH_ONLY=control)");
+        for l in lines {
+            println!("  {l}");
+        }
+        return;
+    }
     let mut summary = vec![harness_overhead()];
     if std::env::var("ARENA_SWEEP_BENCH_ONLY").as_deref() == Ok("overhead") {
         println!(
@@ -814,6 +863,7 @@ fn main() {
     summary.extend(psrecord());
     summary.extend(repeatability());
     summary.extend(scale());
+    summary.extend(control_share());
     summary.extend(arena_read::arena_read());
     summary.extend(exporter::exporter());
     summary.extend(events::events());

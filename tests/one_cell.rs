@@ -149,7 +149,11 @@ fn one_cell_records_both_builds_with_sane_numbers() {
     assert_eq!(interps[0]["gil_disabled"], Value::Bool(false));
     assert_eq!(interps[1]["gil_disabled"], Value::Bool(true));
     assert_eq!(prov["extensions"].as_array().unwrap().len(), 2);
-    assert_eq!(plan["runs"].as_array().unwrap().len(), 4, "with the control runs");
+    assert_eq!(
+        plan["runs"].as_array().unwrap().len(),
+        4,
+        "with the control runs"
+    );
     assert_eq!(plan["plan"]["control"], Value::Bool(true));
 }
 
