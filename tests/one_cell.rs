@@ -131,6 +131,48 @@ fn one_cell_records_both_builds_with_sane_numbers() {
         }
     }
 
+    // Each net figure in summary.json is its gross minus its control, from the runs.
+    let delta = |build: &str, control: bool| -> f64 {
+        let d: Vec<f64> = all
+            .iter()
+            .filter(|r| r["build"] == build && (r["rust_threads"] == 0) == control)
+            .map(|r| r["metrics"]["delta_kib"].as_f64().unwrap())
+            .collect();
+        arena_sweep::stats::median(&d).unwrap() / 1024.0
+    };
+    let summary = valid_summary(&dir);
+    let point = &summary["points"][0];
+    let c = &point["control"];
+    let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-9;
+    for build in ["gil", "nogil"] {
+        assert!(
+            close(&point[format!("{build}_delta_mib")], delta(build, false)),
+            "{point}"
+        );
+        assert!(
+            close(&c[format!("{build}_control_delta_mib")], delta(build, true)),
+            "{c}"
+        );
+        assert!(
+            close(
+                &c[format!("{build}_net_delta_mib")],
+                delta(build, false) - delta(build, true)
+            ),
+            "{c}"
+        );
+    }
+    assert!(close(
+        &c["interpreter_cost_mib"],
+        delta("nogil", true) - delta("gil", true)
+    ));
+    assert!(close(
+        &c["native_extra_mib"],
+        (delta("nogil", false) - delta("nogil", true)) - (delta("gil", false) - delta("gil", true))
+    ));
+    assert_eq!(summary["judge"], "native");
+    assert_eq!(point["judged"], "native");
+    assert_eq!(point["amplification"], c["native_amplification"]);
+
     let plan = plan(&dir);
     assert_eq!(plan["complete"], Value::Bool(true));
     assert_eq!(plan["plan"]["python_threads"], serde_json::json!([2]));

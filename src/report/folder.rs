@@ -90,6 +90,34 @@ fn write_file(path: PathBuf, text: &str) -> Result<()> {
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Write `summary.json`, the verdict for machines.
+fn write_summary_json(
+    out: &Path,
+    pf: &PlanFile,
+    host: &str,
+    opts: &Options,
+    summaries: &[CellSummary],
+    advice: &Advice,
+) -> Result<()> {
+    let plan = &pf.plan;
+    let summary = super::summary_json::build(
+        &super::summary_json::Context {
+            plan: &plan.name,
+            host,
+            complete: pf.complete,
+            thresholds: &plan.thresholds,
+            floor_mib: plan.floor_mib,
+            judge: opts.judge,
+        },
+        summaries,
+        advice,
+    );
+    write_file(
+        out.join("summary.json"),
+        &(serde_json::to_string_pretty(&summary)? + "\n"),
+    )
+}
+
 /// Write every report file into `out`.
 pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -> Result<Written> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -123,22 +151,7 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
     }
 
     write_file(out.join("cells.csv"), &csv::render(&summaries)?)?;
-    let summary = super::summary_json::build(
-        &super::summary_json::Context {
-            plan: &plan.name,
-            host: &ctx.host,
-            complete: pf.complete,
-            thresholds: &plan.thresholds,
-            floor_mib: plan.floor_mib,
-            judge: opts.judge,
-        },
-        &summaries,
-        &advice,
-    );
-    write_file(
-        out.join("summary.json"),
-        &(serde_json::to_string_pretty(&summary)? + "\n"),
-    )?;
+    write_summary_json(out, pf, &ctx.host, opts, &summaries, &advice)?;
     let packages = plan
         .workload
         .as_ref()

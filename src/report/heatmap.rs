@@ -78,9 +78,7 @@ impl Metric {
     /// points were judged net of their control arm).
     pub fn title_for(self, native: bool) -> &'static str {
         match self {
-            Metric::Amplification if native => {
-                "Native amplification: net nogil delta / net GIL delta (net of the control arm)"
-            }
+            Metric::Amplification if native => "Native amplification: net nogil / net GIL delta",
             _ => self.title(),
         }
     }
@@ -88,12 +86,8 @@ impl Metric {
     pub fn title(self) -> &'static str {
         match self {
             Metric::Amplification => "Amplification: nogil delta / GIL delta",
-            Metric::GrossAmplification => {
-                "The talk's gross amplification: nogil delta / GIL delta (interpreter's own cost included)"
-            }
-            Metric::InterpreterCost => {
-                "The interpreter's own cost: control nogil delta - control GIL delta (no native call)"
-            }
+            Metric::GrossAmplification => "The talk's gross ratio: nogil delta / GIL delta",
+            Metric::InterpreterCost => "Interpreter's own cost: control nogil - control GIL delta",
             Metric::DeltaGil => "RSS left behind (delta), GIL build",
             Metric::DeltaNogil => "RSS left behind (delta), free-threaded build",
             Metric::ArenaHeaps => "glibc arena heaps, free-threaded build",
@@ -104,10 +98,20 @@ impl Metric {
     fn colorbar_label(self) -> &'static str {
         match self {
             Metric::Amplification | Metric::GrossAmplification => "amplification (log; 1x = same)",
-            Metric::InterpreterCost => "MiB the free-threaded threads leave beyond the GIL build's",
+            Metric::InterpreterCost => "MiB, no native call",
             Metric::DeltaGil | Metric::DeltaNogil => "delta, MiB (one scale, both builds)",
             Metric::ArenaHeaps => "arena heaps (64 MiB each)",
             Metric::Reclaimable => "reclaimable, MiB (final - trimmed)",
+        }
+    }
+
+    /// Whether the cell shows the gross deltas or their ratio, which the Mann-Whitney
+    /// q (the stars) tests.
+    fn tests_gross_deltas(self, c: &CellSummary) -> bool {
+        match self {
+            Metric::DeltaGil | Metric::DeltaNogil | Metric::GrossAmplification => true,
+            Metric::Amplification => c.judged == crate::model::Judge::Gross,
+            _ => false,
         }
     }
 
@@ -372,7 +376,13 @@ pub fn grid(summaries: &[CellSummary], group: &Group, metric: Metric, ctx: &Cont
                 GridCell::Value {
                     value,
                     text,
-                    marker: stars(c.p_adjusted),
+                    // The stars are the Mann-Whitney test of the gross deltas: shown
+                    // only on the maps of those deltas and their ratio.
+                    marker: if metric.tests_gross_deltas(c) {
+                        stars(c.p_adjusted)
+                    } else {
+                        ""
+                    },
                     sub,
                     some_failed: failed > 0,
                 }
