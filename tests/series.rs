@@ -54,8 +54,15 @@ fn the_first_command_draws_each_run_from_its_exact_series() {
         "{stdout}"
     );
     let dir = report_dir(out.path());
-    let recs = records(&dir);
-    assert_eq!(recs.len(), 6);
+    let all = records(&dir);
+    // 3 reps of each build, and as many control runs (0 Rust threads).
+    assert_eq!(all.len(), 12);
+    let (control, recs): (Vec<&Value>, Vec<&Value>) =
+        all.iter().partition(|r| r["rust_threads"] == 0);
+    assert_eq!(control.len(), 6);
+    for r in &control {
+        assert_eq!(r["series_source"], "kernel events", "{}", r["run_id"]);
+    }
     for r in &recs {
         let id = &r["run_id"];
         assert_eq!(r["series_source"], "kernel events", "{id}");
@@ -157,11 +164,14 @@ fn run_matrix_quick_draws_a_series_for_every_run() {
     assert!(o.status.success(), "{stdout}\n{stderr}");
     let dir = report_dir(out.path());
     let recs = records(&dir);
-    assert_eq!(recs.len(), 16);
+    // 4 points and 2 control points, 2 builds, 2 reps.
+    assert_eq!(recs.len(), 24);
     for r in &recs {
         let n = r["series"]["rss_kib"].as_array().unwrap().len();
-        // Runs of 3 calls last tens of ms: the sampler saw one point in each.
-        assert!(n >= 20, "{}: {n} points", r["run_id"]);
+        // Runs of 3 calls last tens of ms: the sampler saw one point in each. A
+        // control run starts no Rust thread, and its series is shorter.
+        let min = if r["rust_threads"] == 0 { 2 } else { 20 };
+        assert!(n >= min, "{}: {n} points", r["run_id"]);
     }
     for cell in ["1x2", "1x8", "2x2", "2x8"] {
         let svg = std::fs::read_to_string(
