@@ -66,7 +66,8 @@ expect "$out" "Installed the PoC extension (glibc) for CPython 3.13.5t from whee
 expect "$out" "2 Python threads x 4 Rust threads per call" "the point"
 expect "$out" "GIL (CPython 3.13.5)" "the GIL column"
 expect "$out" "nogil (CPython 3.13.5t)" "the nogil column"
-grep -qE '^  amplification  [0-9]+\.[0-9]+x( \[95% CI [^]]*\])? = nogil delta' "$out" || { cat "$out" >&2; fail "no amplification line"; }
+grep -qE '^  native amplification +[0-9]+\.[0-9]+x( \[95% CI [^]]*\])? = net nogil' "$out" || { cat "$out" >&2; fail "no native amplification line"; }
+grep -qE "^  the talk's gross ratio +[0-9]+\.[0-9]+x( \[95% CI [^]]*\])? = nogil delta" "$out" || { cat "$out" >&2; fail "no gross ratio line"; }
 if grep -q "Building the PoC extension" "$out"; then fail "it built the extension from source"; fi
 plan=$(ls "$work"/reports/*/plan.json)
 python3 - "$plan" "$want_version" <<'EOF' || fail "plan.json provenance"
