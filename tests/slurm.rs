@@ -22,7 +22,8 @@ use common::*;
 const README_MARKER: &str = "A Slurm array (each task on its own node";
 
 /// A sweep small enough for a minute on two CPUs: 8 points (one per array task of the
-/// README's `--array=0-7`), both builds, one repetition: 16 short runs.
+/// README's `--array=0-7`) and the 2 control points (one per Python thread count, dealt
+/// to the first tasks), both builds, one repetition: 20 short runs.
 const MATRIX: &str = r#"name = "slurm-test"
 description = "8 points x 2 builds x 1 rep, a few calls each: the Slurm test's sweep."
 python_threads = [1, 2]
@@ -491,10 +492,11 @@ fn readme_array_job_runs_on_a_one_node_cluster_and_merges_to_the_unsharded_plan(
             })
             .unwrap_or_else(|| panic!("no folder of shard {k}: {shard_dirs:?}"));
         assert_eq!(plan(d)["complete"], true, "shard {k}: {}", task_output(k));
+        // Ten points over eight tasks: the first two get two, the others one.
         assert_eq!(
             records(d).len(),
-            2,
-            "one point, both builds: {}",
+            if k < 2 { 4 } else { 2 },
+            "its points, both builds: {}",
             task_output(k)
         );
     }
@@ -514,7 +516,7 @@ fn readme_array_job_runs_on_a_one_node_cluster_and_merges_to_the_unsharded_plan(
         .unwrap();
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "`{merge_line}`: {stdout}\n{stderr}");
-    assert!(stdout.contains("Merged 16 of 16 runs"), "{stdout}");
+    assert!(stdout.contains("Merged 20 of 20 runs"), "{stdout}");
     let merged = sweeps.join("run1-merged");
 
     // The same plan, unsharded, on this machine: the merged folder holds exactly its runs.
@@ -535,7 +537,15 @@ fn readme_array_job_runs_on_a_one_node_cluster_and_merges_to_the_unsharded_plan(
         planned(&merged),
         "every planned run, once"
     );
-    assert_eq!(records(&merged).len(), 16);
+    assert_eq!(records(&merged).len(), 20);
+    assert_eq!(
+        records(&merged)
+            .iter()
+            .filter(|r| r["rust_threads"] == 0)
+            .count(),
+        4,
+        "the control runs are sharded and merged like the others"
+    );
     assert_eq!(plan(&merged)["complete"], true);
     assert_eq!(plan(&merged)["merged_from"].as_array().unwrap().len(), 8);
 
