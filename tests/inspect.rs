@@ -14,6 +14,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use common::live::build_prog;
 use common::{bin, text};
 
 /// A process started by a test, killed (by its own PID) when the test ends.
@@ -67,25 +68,6 @@ fn forward_lines(out: ChildStdout) -> mpsc::Receiver<String> {
         }
     });
     rx
-}
-
-/// Build tests/progs/<src> with `cc` and `flags` into `dir`.
-fn build_prog(cc: &str, flags: &[&str], src: &str, dir: &Path, name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/progs")
-        .join(src);
-    let out = dir.join(name);
-    let status = Command::new(cc)
-        .args(flags)
-        .arg("-o")
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {cc} ({e}); scripts/setup-debian.sh installs the C toolchain")
-        });
-    assert!(status.success(), "{cc} {flags:?} {} failed", src.display());
-    out
 }
 
 fn has(program: &str) -> bool {
