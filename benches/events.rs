@@ -27,6 +27,8 @@ fn talk_cell(choice: &str, out: &Path) -> (Vec<f64>, Vec<f64>, f64) {
         "8",
         "--rust-threads",
         "50",
+        "--rounds",
+        "1",
         "--reps",
         "3",
         "--no-install",

@@ -152,6 +152,8 @@ fn harness_overhead() -> String {
         "1",
         "--rust-threads",
         "1",
+        "--rounds",
+        "1",
         "--reps",
         "20",
         "--seed",
@@ -532,6 +534,8 @@ fn repeatability() -> Vec<String> {
                 r,
                 "--pattern",
                 "fragment",
+                "--rounds",
+                "1",
                 "--reps",
                 "5",
                 "--seed",
@@ -570,6 +574,8 @@ fn repeatability() -> Vec<String> {
             "8",
             "--rust-threads",
             "50",
+            "--rounds",
+            "1",
             "--reps",
             &max_reps.to_string(),
             "--seed",
@@ -696,6 +702,8 @@ fn scale() -> Vec<String> {
                 "1",
                 "--rust-threads",
                 "2",
+                "--rounds",
+                "1",
                 "--reps",
                 &reps.to_string(),
                 "--iterations",
@@ -718,6 +726,8 @@ fn scale() -> Vec<String> {
                 "1",
                 "--rust-threads",
                 &rt.to_string(),
+                "--rounds",
+                "1",
                 "--reps",
                 "1",
                 "--iterations",
@@ -765,7 +775,15 @@ fn control_share() -> Vec<String> {
         ),
     ] {
         let mut all = args.clone();
-        all.extend(["--reps", "3", "--seed", "3", "--no-install"]);
+        all.extend([
+            "--rounds",
+            "1",
+            "--reps",
+            "3",
+            "--seed",
+            "3",
+            "--no-install",
+        ]);
         let (wall, dir) = sweep(&all, &tmpdir("control-share"));
         let recs = records(&dir);
         let time = |control: bool| -> f64 {
@@ -826,6 +844,8 @@ fn main() {
             "--python-threads",
             "1",
             "--rust-threads",
+            "1",
+            "--rounds",
             "1",
             "--reps",
             "1",

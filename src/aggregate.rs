@@ -23,6 +23,7 @@ use crate::stats::{self, Ci};
 
 mod control;
 mod instability;
+pub mod rounds;
 
 pub use control::{Native, NetBuild};
 #[cfg(test)]
@@ -127,6 +128,10 @@ pub struct BuildStats {
     /// Verified runs (--verify) whose outside reading differed from malloc_info.
     #[serde(default)]
     pub malloc_info_mismatches: usize,
+    /// With `--rounds` 3 or more: the first-round delta, the settled level, the
+    /// growth per round and whether the cell settles (`rounds.rs`).
+    #[serde(default)]
+    pub rounds: Option<rounds::Rounds>,
 }
 
 /// Median change of each smaps region over a cell's runs, in KiB.
@@ -214,6 +219,43 @@ impl CellSummary {
         }
     }
 
+    /// The net figures (control arm) of a build.
+    pub fn net(&self, build: Build) -> Option<&NetBuild> {
+        let n = self.native.as_ref()?;
+        match build {
+            Build::Gil => n.gil.as_ref(),
+            Build::Nogil => n.nogil.as_ref(),
+        }
+    }
+
+    /// Each build's growth verdict by the figures `judged` names: net of the control
+    /// arm's growth (native), or gross. [GIL, nogil]; None without rounds.
+    pub fn judged_growth(&self) -> [Option<rounds::Growth>; 2] {
+        [Build::Gil, Build::Nogil].map(|b| {
+            let gross = match b {
+                Build::Gil => self.gil.as_ref(),
+                Build::Nogil => self.nogil.as_ref(),
+            }
+            .and_then(|s| s.rounds.as_ref())
+            .map(|r| r.verdict);
+            match self.judged {
+                Judge::Native => self
+                    .net(b)
+                    .and_then(|n| n.rounds.as_ref())
+                    .map(|r| r.verdict)
+                    .or(gross),
+                Judge::Gross => gross,
+            }
+        })
+    }
+
+    /// Whether a build keeps growing by the judged figures: flagged on the heatmap
+    /// and in summary.json whatever the point's ratio.
+    pub fn keeps_growing(&self) -> bool {
+        self.judged_growth()
+            .contains(&Some(rounds::Growth::KeepsGrowing))
+    }
+
     /// The control arm's statistics of a build at this point's Python threads.
     pub fn control(&self, build: Build) -> Option<&BuildStats> {
         let n = self.native.as_ref()?;
@@ -297,6 +339,7 @@ fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
             .count(),
         finals_kib: col(|m| m.final_rss_kib as f64),
         deltas_kib: deltas,
+        rounds: rounds::rounds(&ok, &first.cell.label()),
     })
 }
 

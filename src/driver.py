@@ -10,7 +10,10 @@ stdin, so the parent can snapshot /proc while the process is paused at a known p
 ready: extension imported, build checked, own RSS read; nothing run yet -> baseline
 snapshot
     {"phase": "ready", "pid": 4242, "python": "3.13.5", "gil_enabled": false, "rss_kib": 10240}
-done: every Python thread finished the workload -> final snapshot
+round: (with rounds > 1) every Python thread finished one round of the workload, and
+more rounds follow -> that round's snapshot; sent after every round but the last
+    {"phase": "round"}
+done: every Python thread finished the workload (its last round) -> final snapshot
     {"phase": "done"}
 trimmed: malloc_trim(0) was called -> after-trim snapshot; "store" is there only when
 the pattern keeps blocks alive
@@ -58,7 +61,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 CFG = dict(arg.split("=", 1) for arg in sys.argv[1:])
-for _key in ("msg_fd", "python_threads", "rust_threads", "iterations", "sleep_ms"):
+CFG.setdefault("rounds", "1")
+for _key in ("msg_fd", "python_threads", "rust_threads", "iterations", "sleep_ms", "rounds"):
     CFG[_key] = int(CFG[_key])
 CFG["verify"] = CFG["verify"] == "1"
 CFG["workload"] = (
@@ -71,6 +75,7 @@ CFG["workload"] = (
 )
 MSG_FD = CFG["msg_fd"]
 # Built now, so that sending them later allocates nothing.
+ROUND = b'{"phase":"round"}\n'
 DONE = b'{"phase":"done"}\n'
 TRIMMED = b'{"phase":"trimmed"}\n'
 TRIMMED_STORE = b'{"phase":"trimmed","store":true}\n'
@@ -308,20 +313,24 @@ def classify(exc):
     return "workload"
 
 
-def run_workload(call):
-    """Run the workload on the Python threads; returns (start and end times, bytes
-    requested per worker, errors), added up only after the `done` snapshot. A worker does what the talk's did (call, pause) and keeps no object it
-    made: its counts go into a C array made here (a memoryview over a bytearray, so
-    no module is imported for it), so nothing a worker thread allocated outlives it (a free-threaded build gives each thread its own heap, and a page with
-    one live object in it stays after the thread is gone)."""
+def run_workload(call, round_index, requested):
+    """Run one round of the workload on the Python threads (a new pool, as the talk's
+    script made one); returns (start and end times, errors). A worker does what the
+    talk's did (call, pause) and keeps no object it made: its counts go into
+    `requested`, a C array made before the baseline (a memoryview over a bytearray, so
+    no module is imported for it) and added up only after the last snapshot, so
+    nothing a worker thread allocated outlives it (a free-threaded build gives each
+    thread its own heap, and a page with one live object in it stays after the thread
+    is gone). Round r's calls are numbered from r * iterations, so each round's
+    calls get their own seeds."""
     python_threads = CFG["python_threads"]
     rust_threads = CFG["rust_threads"]
     iterations = CFG["iterations"]
+    first = round_index * iterations
     pause = CFG["sleep_ms"] / 1000.0
     barrier = threading.Barrier(python_threads) if CFG["start"] == "barrier" else None
     stopped = [False]
     errors = []
-    requested = memoryview(bytearray(8 * python_threads)).cast("Q")
 
     def worker(worker_id):
         if barrier is not None:
@@ -330,7 +339,7 @@ def run_workload(call):
             except threading.BrokenBarrierError:
                 return
         try:
-            for it in range(iterations):
+            for it in range(first, first + iterations):
                 if stopped[0]:
                     return
                 got = call(rust_threads, worker_id, it)
@@ -351,7 +360,16 @@ def run_workload(call):
                 pool.submit(worker, i)
     except RuntimeError as exc:
         fail("thread_spawn", "could not start the Python threads: %s" % exc)
-    return t0, time.perf_counter(), requested, errors
+    return t0, time.perf_counter(), errors
+
+
+def check_errors(errors):
+    """Fail the run on the first call that raised (after the round's snapshot is due:
+    failing allocates, but a failed run is not measured)."""
+    if errors:
+        exc = errors[0]
+        text = "".join(__import__("traceback").format_exception_only(type(exc), exc)).strip()
+        fail(classify(exc), "%d call(s) failed; first: %s" % (len(errors), text))
 
 
 def main():
@@ -361,15 +379,24 @@ def main():
     # code before the baseline, which the talk's script first ran inside its window
     # (its pages would then be resident before the window instead of inside it).
     call = make_call()
+    rounds = CFG["rounds"]
+    requested = memoryview(bytearray(8 * CFG["python_threads"])).cast("Q")
+    # Each round's start and end times, in a C array made now: keeping them allocates
+    # nothing between rounds.
+    times = memoryview(bytearray(16 * rounds)).cast("d")
     rss_kib = arena_poc.rss_kib()
     send(dict(phase="ready", pid=os.getpid(), python=sys.version.split()[0], gil_enabled=gil_enabled(), rss_kib=rss_kib))
     wait_go()
 
-    t0, t1, requested, errors = run_workload(call)
-    if errors:
-        exc = errors[0]
-        text = "".join(__import__("traceback").format_exception_only(type(exc), exc)).strip()
-        fail(classify(exc), "%d call(s) failed; first: %s" % (len(errors), text))
+    # Every round but the last ends with `round` and a snapshot; the last with `done`.
+    for r in range(rounds):
+        t0, t1, errors = run_workload(call, r, requested)
+        check_errors(errors)
+        times[2 * r] = t0
+        times[2 * r + 1] = t1
+        if r + 1 < rounds:
+            os.write(MSG_FD, ROUND)
+            wait_go()
     os.write(MSG_FD, DONE)
     wait_go()
 
@@ -390,9 +417,10 @@ def main():
 
     report = dict(
         phase="report",
-        wall_s=t1 - t0,
-        # Every worker made every call: a failed call fails the run.
-        calls=CFG["python_threads"] * CFG["iterations"],
+        # The rounds' workload time, pauses for the snapshots left out.
+        wall_s=sum(times[2 * r + 1] - times[2 * r] for r in range(rounds)),
+        # Every worker made every call of every round: a failed call fails the run.
+        calls=CFG["python_threads"] * CFG["iterations"] * rounds,
         requested_bytes=sum(requested),
         store_bytes=store,
         trim_returned=trimmed,

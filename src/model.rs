@@ -332,3 +332,13 @@ impl Judge {
         self.into()
     }
 }
+
+/// Rounds of the workload per run when `--rounds` is not given: enough rounds for a
+/// growth per round over the last half (rounds 3 to 5), few enough that the README's
+/// first command stays at about 12 s of runs.
+pub const DEFAULT_ROUNDS: u32 = 5;
+
+/// Plans and records written before rounds existed ran the workload once.
+pub fn one_round() -> u32 {
+    1
+}

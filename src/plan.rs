@@ -49,6 +49,10 @@ pub struct Plan {
     pub iterations: u32,
     pub sleep_ms: u32,
     pub reps: u32,
+    /// Rounds of the workload within each run (`--rounds`): the parent snapshots after
+    /// each. Plans written before rounds existed ran one.
+    #[serde(default = "crate::model::one_round")]
+    pub rounds: u32,
     pub builds: Vec<Build>,
     pub bindings: Vec<Binding>,
     pub patterns: Vec<PatternSpec>,
@@ -270,6 +274,7 @@ impl Plan {
             iterations,
             sleep_ms,
             reps,
+            rounds: args.rounds,
             builds,
             bindings,
             patterns,

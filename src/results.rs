@@ -203,6 +203,9 @@ pub struct Phases {
     /// Taken with the child's own account (`--verify`), after every other snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified: Option<Snapshot>,
+    /// After each round but the last (`--rounds`; the last round's is `done`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<Snapshot>,
 }
 
 /// One arena's figures at one phase, read from outside (`crate::arena`).
@@ -278,6 +281,9 @@ pub struct ArenaPhases {
     pub verified: Option<ArenaRead>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The totals after each round but the last (`--rounds`), as `Phases::rounds`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<Option<crate::arena::Totals>>,
 }
 
 /// The measured numbers of a successful run (DESIGN.md's definitions).
@@ -348,6 +354,23 @@ pub struct Metrics {
     /// outside equal malloc_info's, taken at the same pause.
     #[serde(default)]
     pub malloc_info_agrees: Option<bool>,
+    /// With `--rounds` above 1: the figures after each round, the last round's
+    /// equal to the final snapshot's. Empty for a run of one round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<RoundFigures>,
+}
+
+/// What one round of a run left behind, above the baseline (the parent's snapshot
+/// after the round, with the child paused).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundFigures {
+    /// RSS after the round minus the baseline RSS.
+    pub delta_kib: i64,
+    /// Where that went, region by region (smaps).
+    pub regions_delta: RegionDelta,
+    /// Free inside glibc's arenas minus at the baseline, read from outside.
+    #[serde(default)]
+    pub arena_free_delta_kib: Option<i64>,
 }
 
 /// One line of results.jsonl.

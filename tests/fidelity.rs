@@ -135,36 +135,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The programs and extension folder each build's children use, from a sweep's
-/// plan.json: (program, ext_dir) for "gil" and "nogil".
-fn children(plan: &Value) -> Vec<(String, String)> {
-    let prov = &plan["provenance"];
-    BUILDS
-        .iter()
-        .map(|build| {
-            let nogil = *build == "nogil";
-            let interp = prov["interpreters"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|i| i["gil_disabled"].as_bool() == Some(nogil))
-                .expect("both interpreters in provenance");
-            let suffix = interp["ext_suffix"].as_str().unwrap();
-            let ext = prov["extensions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|e| e["variant"] == "glibc" && e["file"].as_str().unwrap().ends_with(suffix))
-                .expect("the glibc extension build of the interpreter");
-            let program = plan["child_programs"][*build]
-                .as_str()
-                .expect("plan.json names each build's program")
-                .to_string();
-            (program, ext["dir"].as_str().unwrap().to_string())
-        })
-        .collect()
-}
-
 /// One run's figures: its delta in KiB and glibc's arena count once the Python
 /// threads are done (None where it could not be read).
 #[derive(Clone, Copy)]
@@ -184,6 +154,9 @@ fn sweep_rep(cell: &CellSpec, seed: usize, out: &Path) -> ([[Vec<Run>; 2]; 2], V
         "--rust-threads",
         "50",
         "--reps",
+        "1",
+        // One window, as the minimal driver measures.
+        "--rounds",
         "1",
         "--seed",
         &seed.to_string(),

@@ -27,6 +27,10 @@ pub struct NetBuild {
     pub net_delta_kib: f64,
     /// Its 95% bootstrap interval (None with a single run in either group).
     pub net_delta_ci: Option<Ci>,
+    /// The settled level and growth per round net of the control's (`--rounds` 3 or
+    /// more, in both arms).
+    #[serde(default)]
+    pub rounds: Option<super::rounds::NetRounds>,
 }
 
 /// A point's native figures: what the native code costs apart from what the Python
@@ -66,6 +70,11 @@ fn net_build(gross: &BuildStats, control: &BuildStats, seed: u64) -> NetBuild {
             |m| m[0] - m[1],
             seed,
         ),
+        rounds: gross
+            .rounds
+            .as_ref()
+            .zip(control.rounds.as_ref())
+            .map(|(g, c)| super::rounds::net(g, c, seed ^ 0x20)),
         control: control.clone(),
     }
 }

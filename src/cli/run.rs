@@ -54,6 +54,16 @@ pub struct RunArgs {
     /// Repetitions of each cell; GIL and nogil runs alternate.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub reps: u32,
+    /// Rounds of the workload within each run: the same Python threads (a new pool
+    /// each round) make the same calls ROUNDS times in one process, and the parent
+    /// snapshots RSS after each round, so a run tells memory that settles from memory
+    /// that keeps growing. The report gives the delta after round 1 (the talk's
+    /// window), the settled level (mean over the last half of the rounds) and the
+    /// growth per round over that last half (1 to 1000). The default, 5, keeps the README's first
+    /// command at about 12 s of runs; give 20 to 100 to judge slow growth, 1 for the
+    /// talk's single window.
+    #[arg(long, default_value_t = crate::model::DEFAULT_ROUNDS, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
     /// Allocation pattern each Rust thread runs: NAME or NAME:key=value,key=value;
     /// repeat the flag for several. seed (the talk's: one 64 MiB Vec, capacity only),
     /// churn, fragment, retain, large, mixed; see poc-ext/src/patterns.rs for each
@@ -195,6 +205,7 @@ pub const PLAN_FLAGS: &[&str] = &[
     "iterations",
     "sleep_ms",
     "reps",
+    "rounds",
     "patterns",
     "pattern_params",
     "bindings",

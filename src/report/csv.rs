@@ -98,11 +98,50 @@ pub fn header() -> Vec<String> {
             "interpreter_cost_kib",
             "interpreter_cost_ci_lo_kib",
             "interpreter_cost_ci_hi_kib",
+            "rounds",
+            "keeps_growing",
         ]
         .iter()
         .map(|s| s.to_string()),
     );
+    for build in ["gil", "nogil"] {
+        h.extend(ROUND_COLUMNS.iter().map(|n| format!("{build}_{n}")));
+    }
     h
+}
+
+/// Per build, with `--rounds` 3 or more (empty otherwise): the delta after round 1,
+/// the settled level (mean over the last half of the rounds), the growth per round
+/// over the last half with its 95% CI, the verdict, and the growth net of the
+/// control arm's.
+const ROUND_COLUMNS: [&str; 8] = [
+    "first_round_delta_kib",
+    "settled_kib",
+    "growth_kib_per_round",
+    "growth_ci_lo_kib",
+    "growth_ci_hi_kib",
+    "growth_verdict",
+    "net_growth_kib_per_round",
+    "net_growth_verdict",
+];
+
+fn round_fields(c: &CellSummary, build: crate::model::Build) -> [String; 8] {
+    let stats = match build {
+        crate::model::Build::Gil => c.gil.as_ref(),
+        crate::model::Build::Nogil => c.nogil.as_ref(),
+    };
+    let r = stats.and_then(|b| b.rounds.as_ref());
+    let net = c.net(build).and_then(|n| n.rounds.as_ref());
+    [
+        num(r.map(|r| r.first_kib)),
+        num(r.map(|r| r.level_kib)),
+        num(r.map(|r| r.growth_kib)),
+        num(r.and_then(|r| r.growth_ci).map(|ci| ci.lo)),
+        num(r.and_then(|r| r.growth_ci).map(|ci| ci.hi)),
+        r.map_or(String::new(), |r| r.verdict.as_str().to_string()),
+        num(net.map(|n| n.growth_kib)),
+        net.map_or(String::new(), |n| n.verdict.as_str().to_string()),
+    ]
 }
 
 /// A header and its rows as CSV text: a field holding a comma, quote or line break is
@@ -225,6 +264,17 @@ fn row(c: &CellSummary) -> Vec<String> {
         n.and_then(|n| n.interpreter_cost_kib),
         n.and_then(|n| n.interpreter_cost_ci),
     ));
+    let rounds = [&c.gil, &c.nogil]
+        .iter()
+        .find_map(|b| b.as_ref()?.rounds.as_ref().map(|r| r.rounds));
+    row.push(rounds.map_or(String::new(), |r| r.to_string()));
+    row.push(if rounds.is_some() {
+        c.keeps_growing().to_string()
+    } else {
+        String::new()
+    });
+    row.extend(round_fields(c, crate::model::Build::Gil));
+    row.extend(round_fields(c, crate::model::Build::Nogil));
     row
 }
 
@@ -255,7 +305,10 @@ mod tests {
     #[test]
     fn every_row_has_every_column() {
         let n = header().len();
-        assert_eq!(n, 9 + 2 * BUILD_COLUMNS.len() + 16 + 19);
+        assert_eq!(
+            n,
+            9 + 2 * BUILD_COLUMNS.len() + 16 + 19 + 2 + 2 * ROUND_COLUMNS.len()
+        );
         let s = crate::risk::tests_support::sweep();
         let text = render(&s).unwrap();
         for line in text.lines() {

@@ -130,6 +130,7 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
     let heatmaps = heatmap::write_all(out, &summaries, &ctx)?;
     let points = timeseries::points(&summaries, &opts.timeseries_cells);
     let series = timeseries::write_all(out, &points, records, &ctx.host)?;
+    let by_round = super::rounds_figure::write_all(out, &points, records, &ctx.host)?;
     let ranks = risk::rank_profiles(&summaries);
     let advice = risk::recommend(&summaries, &ranks, &plan.profiles, &opts.rule);
     let fig = pareto::Pareto {
@@ -142,6 +143,7 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
         .iter()
         .map(|h| &h.stem)
         .chain(series.iter().filter(|t| t.note.is_none()).map(|t| &t.stem))
+        .chain(by_round.iter().map(|(_, stem, _)| stem))
     {
         files.push(format!("{stem}.svg"));
         files.push(format!("{stem}.png"));
@@ -194,6 +196,10 @@ pub fn write(out: &Path, pf: &PlanFile, records: &[RunRecord], opts: &Options) -
                     t.svg.as_str(),
                 )
             })
+            .collect(),
+        rounds: by_round
+            .iter()
+            .map(|(title, stem, svg)| (title.clone(), stem.as_str(), svg.as_str()))
             .collect(),
         pareto: pareto_svg.as_deref(),
     };

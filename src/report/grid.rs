@@ -74,6 +74,21 @@ pub struct CellMarks {
     /// A hatched top-right corner and this line under the others, e.g.
     /// "~ unstable: --reps 40".
     pub unstable: Option<String>,
+    /// A filled triangle in the top-left corner and this line under the others, e.g.
+    /// "^ grows +40 KiB/round": a build keeps growing round after round.
+    pub growing: Option<String>,
+}
+
+impl CellMarks {
+    /// The third line of the cell: the unstable note, the growth note, or both.
+    pub fn note(&self) -> Option<String> {
+        match (&self.unstable, &self.growing) {
+            (Some(u), Some(g)) => Some(format!("{}, {g}", u.replace(": --reps", " reps"))),
+            (Some(u), None) => Some(u.clone()),
+            (None, Some(g)) => Some(g.clone()),
+            (None, None) => None,
+        }
+    }
 }
 
 /// A [`Grid`] with marks on some of its value cells, keyed like its cells.
@@ -201,7 +216,7 @@ impl Figure for Grid {
 
 impl MarkedGrid {
     fn notes(&self) -> bool {
-        self.marks.values().any(|m| m.unstable.is_some())
+        self.marks.values().any(|m| m.note().is_some())
     }
 }
 

@@ -316,7 +316,22 @@ fn marks(c: &CellSummary, metric: Metric) -> CellMarks {
             .as_ref()
             .filter(|_| metric.shows_instability())
             .map(|u| format!("~ unstable: --reps {}", u.reps_needed)),
+        growing: growing_note(c).filter(|_| metric.shows_instability()),
     }
+}
+
+/// "^ grows +40 KiB/round" where a build keeps growing by the judged figures (the
+/// faster build's gross growth).
+fn growing_note(c: &CellSummary) -> Option<String> {
+    use crate::aggregate::rounds::Growth;
+    let judged = c.judged_growth();
+    [&c.gil, &c.nogil]
+        .iter()
+        .zip(judged)
+        .filter(|(_, v)| *v == Some(Growth::KeepsGrowing))
+        .filter_map(|(b, _)| b.as_ref()?.rounds.as_ref().map(|r| r.growth_kib))
+        .max_by(f64::total_cmp)
+        .map(|g| format!("^ grows {g:+.0} KiB/round"))
 }
 
 /// The colour scale of a map: fixed by the thresholds for the amplification maps,
@@ -411,6 +426,9 @@ pub fn grid(summaries: &[CellSummary], group: &Group, metric: Metric, ctx: &Cont
     }
     if cell_marks.values().any(|m| m.unstable.is_some()) {
         legend.push(unstable_legend());
+    }
+    if cell_marks.values().any(|m| m.growing.is_some()) {
+        legend.push(legend::growing_legend());
     }
     legend.extend(common_legend(ctx.reps));
     let grid = Grid {

@@ -26,6 +26,8 @@ pub struct Figures<'a> {
     pub heatmaps: Vec<(&'a str, &'a Group, &'a str, &'a str)>,
     /// (title, file stem, SVG).
     pub timeseries: Vec<(String, &'a str, &'a str)>,
+    /// RSS by round (title, file stem, SVG): `--rounds` 3 or more.
+    pub rounds: Vec<(String, &'a str, &'a str)>,
     pub pareto: Option<&'a str>,
 }
 
@@ -162,12 +164,14 @@ pub fn render(
                 (run_line(pf, summaries))
                 (verdict(pf, summaries, ranks, advice))
                 (super::mechanisms::html(summaries))
+                (super::rounds_text::html(summaries))
                 (ranking(pf, ranks, advice))
                 @if let Some(svg) = figs.pareto {
                     figure { (PreEscaped(svg)) }
                 }
                 (heatmaps(figs))
                 (timeseries(figs))
+                (rounds(figs))
                 (cells_table(summaries))
                 (appendix::plan_section(pf))
                 (appendix::provenance(pf))
@@ -324,6 +328,21 @@ fn timeseries(figs: &Figures) -> Markup {
                     (PreEscaped(svg))
                     figcaption.muted { (title) " · " a href={ (stem) ".png" } { "PNG" } }
                 }
+                }
+            }
+        }
+    }
+}
+
+/// RSS by round at the same points.
+fn rounds(figs: &Figures) -> Markup {
+    html! {
+        @if !figs.rounds.is_empty() {
+            h2 { "RSS by round: does it settle?" }
+            @for (title, stem, svg) in &figs.rounds {
+                figure {
+                    (PreEscaped(svg))
+                    figcaption.muted { (title) " · " a href={ (stem) ".png" } { "PNG" } }
                 }
             }
         }

@@ -91,6 +91,7 @@ pub fn render(
     s.push_str(&highest_amplification(summaries, h.reps));
     s.push_str(&profiles_ranked(ranks));
     s.push_str(&super::mechanisms::markdown(summaries, esc));
+    s.push_str(&super::rounds_text::markdown(summaries, esc));
     s.push_str(&advice_section(advice, ranks));
     let _ = writeln!(
         s,

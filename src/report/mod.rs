@@ -18,6 +18,8 @@ pub mod mechanisms;
 pub mod pareto;
 pub mod pools;
 mod raster;
+pub mod rounds_figure;
+pub mod rounds_text;
 pub mod scale;
 pub mod summary_json;
 pub mod terminal;

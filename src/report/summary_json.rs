@@ -17,7 +17,9 @@ use crate::risk::{Advice, RiskLevel, Thresholds, Verdict};
 /// Bumped whenever a field changes meaning or goes away (new fields do not bump it).
 /// 2: `risk`, `amplification` and `extra_mib` are the judged figures (native, net of
 /// the control arm, by default); the talk's gross ones are `gross_*`.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: deltas are after a run's last round (`--rounds`); `rounds` gives the first
+/// round's delta, the settled level and the growth per round.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A 95% interval, in the unit of the figure it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -67,6 +69,42 @@ pub struct PointVerdict {
     /// Set when the repetitions do not pin the point down.
     pub unstable: Option<Unstable>,
     pub failed_runs: usize,
+    /// Rounds within each run (`--rounds` 3 or more); None for one window per run.
+    pub rounds: Option<RoundsFigures>,
+    /// A build keeps growing by the judged figures (net of the control arm, or gross):
+    /// flagged whatever the point's ratio.
+    pub keeps_growing: bool,
+}
+
+/// A point's rounds: per build, the first round, the settled level and the growth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundsFigures {
+    pub rounds: u32,
+    /// The level and the growth are over rounds `from_round`..=`rounds`.
+    pub from_round: u32,
+    pub gil: Option<BuildRounds>,
+    pub nogil: Option<BuildRounds>,
+}
+
+/// One build's rounds at a point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildRounds {
+    /// Delta after round 1 (one window, the talk's).
+    pub first_delta_mib: f64,
+    pub first_delta_ci_mib: Option<Interval>,
+    /// Mean delta over the last half of the rounds.
+    pub settled_mib: f64,
+    pub settled_ci_mib: Option<Interval>,
+    /// Least-squares growth per round over the last half, KiB.
+    pub growth_kib_per_round: f64,
+    pub growth_ci_kib: Option<Interval>,
+    pub verdict: crate::aggregate::rounds::Growth,
+    /// The region that grows the most, as the report names it.
+    pub growing_region: Option<String>,
+    /// The same net of the control arm's (None without one).
+    pub net_growth_kib_per_round: Option<f64>,
+    pub net_growth_ci_kib: Option<Interval>,
+    pub net_verdict: Option<crate::aggregate::rounds::Growth>,
 }
 
 /// A point's control arm and the native figures built from it (MiB).
@@ -228,6 +266,52 @@ fn control_figures(n: &crate::aggregate::Native) -> ControlFigures {
     }
 }
 
+fn kib_interval(ci: crate::stats::Ci) -> Interval {
+    Interval {
+        lo: ci.lo,
+        hi: ci.hi,
+    }
+}
+
+fn rounds_figures(c: &CellSummary) -> Option<RoundsFigures> {
+    let build = |b: Build| -> Option<BuildRounds> {
+        let stats = match b {
+            Build::Gil => c.gil.as_ref(),
+            Build::Nogil => c.nogil.as_ref(),
+        };
+        let r = stats?.rounds.as_ref()?;
+        let net = c.net(b).and_then(|n| n.rounds.as_ref());
+        Some(BuildRounds {
+            first_delta_mib: mib(r.first_kib),
+            first_delta_ci_mib: r.first_ci.map(interval_mib),
+            settled_mib: mib(r.level_kib),
+            settled_ci_mib: r.level_ci.map(interval_mib),
+            growth_kib_per_round: r.growth_kib,
+            growth_ci_kib: r.growth_ci.map(kib_interval),
+            verdict: r.verdict,
+            growing_region: r
+                .growth_by_region
+                .largest()
+                .map(|(name, _)| name.to_string()),
+            net_growth_kib_per_round: net.map(|n| n.growth_kib),
+            net_growth_ci_kib: net.and_then(|n| n.growth_ci).map(kib_interval),
+            net_verdict: net.map(|n| n.verdict),
+        })
+    };
+    let (gil, nogil) = (build(Build::Gil), build(Build::Nogil));
+    let any = c
+        .gil
+        .as_ref()
+        .or(c.nogil.as_ref())
+        .and_then(|b| b.rounds.as_ref())?;
+    Some(RoundsFigures {
+        rounds: any.rounds,
+        from_round: any.from_round,
+        gil,
+        nogil,
+    })
+}
+
 /// The per-point verdicts, in the summaries' order (what the gates read).
 pub fn points(summaries: &[CellSummary]) -> Vec<PointVerdict> {
     summaries
@@ -266,6 +350,8 @@ pub fn points(summaries: &[CellSummary]) -> Vec<PointVerdict> {
                     reps_needed: u.reps_needed,
                 }),
                 failed_runs: c.gil_failed + c.nogil_failed,
+                rounds: rounds_figures(c),
+                keeps_growing: c.keeps_growing(),
             }
         })
         .collect()

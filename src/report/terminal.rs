@@ -4,6 +4,7 @@
 //! (`terminal/bindings.rs`); a sweep prints one screen for the whole grid.
 
 mod bindings;
+mod rounds;
 mod sweep;
 
 pub use bindings::bindings_block;
@@ -135,6 +136,7 @@ pub fn point_block(c: &CellSummary, thresholds: &Thresholds, reps: u32) -> Strin
         let _ = writeln!(s, "  {label:<28}{g:<36}{n}");
     }
     net_rows(&mut s, c);
+    rounds::rounds_rows(&mut s, c);
     regions(&mut s, c);
     notes(&mut s, c);
     diagnosis(&mut s, c);

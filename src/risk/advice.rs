@@ -224,7 +224,8 @@ fn cost_text(throughput: Option<f64>) -> String {
 /// The advice for a sweep: judge every profile against glibc-default with `rule`,
 /// then recommend the largest real saving whose throughput cost is at most
 /// [`MAX_THROUGHPUT_COST`] (or unmeasured). `profiles` are the plan's (validated)
-/// profiles; a profile missing from them cannot be recommended.
+/// profiles; a profile missing from them cannot be recommended, nor one whose
+/// free-threaded build keeps growing round after round where glibc-default settles.
 pub fn recommend(
     summaries: &[CellSummary],
     ranks: &[ProfileRank],
@@ -232,7 +233,7 @@ pub fn recommend(
     rule: &Rule,
 ) -> Advice {
     let evidence = evidence::against_default(summaries, rule);
-    let verdict = verdict(&evidence, ranks, profiles);
+    let verdict = verdict(&evidence, ranks, &evidence::deployable(profiles, summaries));
     Advice {
         rule: *rule,
         evidence,

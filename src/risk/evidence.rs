@@ -177,6 +177,42 @@ fn key(p: &Point) -> (Binding, &str, u32, u32) {
     (p.binding, &p.pattern, p.python_threads, p.rust_threads)
 }
 
+/// Profiles with a point whose free-threaded build keeps growing round after round
+/// (the judged figures, `--rounds`) where glibc-default's does not at the same point:
+/// a saving measured after N rounds would not hold after more, so the advice does not
+/// recommend them whatever they save.
+pub fn grows_where_default_settles(summaries: &[CellSummary]) -> Vec<String> {
+    use crate::aggregate::rounds::Growth;
+    let grows = |c: &CellSummary| c.judged_growth()[1] == Some(Growth::KeepsGrowing);
+    let default_grows: Vec<_> = summaries
+        .iter()
+        .filter(|c| c.point.profile == BASELINE_PROFILE && grows(c))
+        .map(|c| key(&c.point))
+        .collect();
+    let mut out: Vec<String> = summaries
+        .iter()
+        .filter(|c| c.point.profile != BASELINE_PROFILE && grows(c))
+        .filter(|c| !default_grows.contains(&key(&c.point)))
+        .map(|c| c.point.profile.clone())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The profiles the advice may recommend: all but [`grows_where_default_settles`].
+pub fn deployable(
+    profiles: &[crate::tunables::Profile],
+    summaries: &[CellSummary],
+) -> Vec<crate::tunables::Profile> {
+    let growing = grows_where_default_settles(summaries);
+    profiles
+        .iter()
+        .filter(|p| !growing.contains(&p.name))
+        .cloned()
+        .collect()
+}
+
 /// The seed of an interval: from a name, so a report is reproducible.
 pub fn seed_of(profile: &str) -> u64 {
     profile.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {

@@ -170,6 +170,7 @@ impl Sweep {
             allocator: profile.allocator.label(),
             iterations: self.plan.iterations,
             sleep_ms: self.plan.sleep_ms,
+            rounds: self.plan.rounds,
             sample_interval: Duration::from_secs_f64(self.plan.sample_interval_ms / 1e3),
             settle: Duration::from_secs_f64(self.plan.settle_ms / 1e3),
             timeout: Duration::from_secs_f64(self.plan.timeout_s),

@@ -99,3 +99,33 @@ pub fn valid_summary(dir: &Path) -> Value {
     );
     doc
 }
+
+/// The programs and extension folder each build's children use, from a sweep's
+/// plan.json: (program, ext_dir) for "gil" and "nogil".
+pub fn children(plan: &Value) -> Vec<(String, String)> {
+    let prov = &plan["provenance"];
+    ["gil", "nogil"]
+        .iter()
+        .map(|build| {
+            let nogil = *build == "nogil";
+            let interp = prov["interpreters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["gil_disabled"].as_bool() == Some(nogil))
+                .expect("both interpreters in provenance");
+            let suffix = interp["ext_suffix"].as_str().unwrap();
+            let ext = prov["extensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["variant"] == "glibc" && e["file"].as_str().unwrap().ends_with(suffix))
+                .expect("the glibc extension build of the interpreter");
+            let program = plan["child_programs"][*build]
+                .as_str()
+                .expect("plan.json names each build's program")
+                .to_string();
+            (program, ext["dir"].as_str().unwrap().to_string())
+        })
+        .collect()
+}

@@ -84,7 +84,8 @@ fn value_cell<DB: DrawingBackend>(
     root.draw(&Rectangle::new([(l, t), (r, b)], bg.filled()))
         .map_err(e)?;
     // Two lines centred as a block, or three with the unstable line.
-    let (y_value, y_sub) = if marks.unstable.is_some() {
+    let note = marks.note();
+    let (y_value, y_sub) = if note.is_some() {
         (mid - 18, mid + 7)
     } else {
         (mid - 9, mid + 17)
@@ -101,13 +102,23 @@ fn value_cell<DB: DrawingBackend>(
         at(font(14.0).color(&fg), HPos::Center, VPos::Center),
     ))
     .map_err(e)?;
-    if let Some(note) = &marks.unstable {
+    if let Some(note) = note {
         root.draw(&Text::new(
-            note.clone(),
+            note,
             (cx, mid + 28),
             at(bold(13.0).color(&fg), HPos::Center, VPos::Center),
         ))
         .map_err(e)?;
+    }
+    if marks.growing.is_some() {
+        // A filled triangle pointing up in the top-left corner.
+        root.draw(&Polygon::new(
+            vec![(l + 4, t + 18), (l + 20, t + 18), (l + 12, t + 4)],
+            fg.filled(),
+        ))
+        .map_err(e)?;
+    }
+    if marks.unstable.is_some() {
         // Hatched top-right corner: strokes across the corner.
         for k in [8, 15, 22] {
             root.draw(&PathElement::new(

@@ -55,3 +55,12 @@ pub fn unstable_legend() -> String {
         UNSTABLE_CI_HALF_WIDTH * 100.0
     )
 }
+
+/// The legend line for the growth mark.
+pub fn growing_legend() -> String {
+    format!(
+        "triangle, \"^ grows +N KiB/round\": a build's memory keeps growing round after round (growth over the last half of the rounds at least {} KiB per round, its 95% CI above zero, over {} rounds or more)",
+        crate::aggregate::rounds::GROWTH_BOUND_KIB,
+        crate::aggregate::rounds::ROUNDS_TO_JUDGE
+    )
+}

@@ -33,6 +33,7 @@ pub fn sweep_summary(summaries: &[CellSummary], plan: &crate::plan::Plan) -> Str
         group_block(&mut s, summaries, plan, (profile, *binding, pattern));
     }
     s.push_str(&diagnosis_block(summaries));
+    s.push_str(&super::rounds::growth_block(summaries));
     // The report's ranking, so the terminal and the report never disagree.
     let ranks = crate::risk::rank_profiles(summaries);
     if ranks.len() > 1 {
@@ -78,7 +79,7 @@ fn group_block(
     } else {
         "amplification (gross)"
     };
-    let _ = writeln!(s, "{what}, profile {profile}, binding {binding}, pattern {pattern}  (! HIGH, + MEDIUM, ~ unstable)");
+    let _ = writeln!(s, "{what}, profile {profile}, binding {binding}, pattern {pattern}  (! HIGH, + MEDIUM, ~ unstable, ^ keeps growing)");
     let at = |p: u32, r: u32| {
         summaries
             .iter()
@@ -95,7 +96,8 @@ fn group_block(
                     _ => " ",
                 };
                 let shaky = if cell.unstable.is_some() { "~" } else { "" };
-                format!("{shaky}{a:.1}x{mark}")
+                let grows = if cell.keeps_growing() { "^" } else { "" };
+                format!("{shaky}{grows}{a:.1}x{mark}")
             }
             None => "fail ".to_string(),
         })

@@ -3,7 +3,7 @@
 //! Pure: no I/O, so the arithmetic is tested on its own.
 
 use super::protocol::{Report, SelfView};
-use crate::results::{ArenaPhases, ArenaRead, Metrics, SeriesArrays};
+use crate::results::{ArenaPhases, ArenaRead, Metrics, RoundFigures, SeriesArrays};
 use crate::sampler::Snapshot;
 
 /// Everything a successful run measured.
@@ -14,6 +14,8 @@ pub struct Measured<'a> {
     pub done: Snapshot,
     /// At `trimmed`.
     pub trimmed: Snapshot,
+    /// After each round but the last (`--rounds`).
+    pub rounds: &'a [Snapshot],
     /// Recorded while the workload ran (kernel events or the sampler).
     pub series: &'a SeriesArrays,
     pub arenas: &'a ArenaPhases,
@@ -70,7 +72,40 @@ pub fn metrics(m: &Measured) -> Metrics {
             .view
             .zip(m.arenas.verified.as_ref())
             .map(|(v, a)| agrees_with_malloc_info(v, a)),
+        rounds: rounds(m),
     }
+}
+
+/// Each round's figures above the baseline, the last round's from the `done`
+/// snapshot; none for a run of one round.
+fn rounds(m: &Measured) -> Vec<RoundFigures> {
+    if m.rounds.is_empty() {
+        return Vec::new();
+    }
+    let free_ready = m
+        .arenas
+        .ready
+        .as_ref()
+        .map(|a| a.totals.arena_free_bytes as i64);
+    let free_done = m.arenas.done.as_ref().map(|a| a.totals.clone());
+    let arena_totals = m
+        .arenas
+        .rounds
+        .iter()
+        .cloned()
+        .chain(std::iter::once(free_done));
+    m.rounds
+        .iter()
+        .chain(std::iter::once(&m.done))
+        .zip(arena_totals)
+        .map(|(snap, totals)| RoundFigures {
+            delta_kib: snap.rss_kib as i64 - m.baseline.rss_kib as i64,
+            regions_delta: snap.regions.delta(&m.baseline.regions),
+            arena_free_delta_kib: totals
+                .zip(free_ready)
+                .map(|(t, r)| (t.arena_free_bytes as i64 - r) / 1024),
+        })
+        .collect()
 }
 
 /// Whether every arena's system_mem and free bytes, read from outside, equal what
@@ -117,6 +152,7 @@ mod tests {
             baseline: snap(10_000, 1),
             done: snap(22_000, 2),
             trimmed: snap(15_000, 2),
+            rounds: &[],
             series: &series,
             arenas: &arenas,
             report: &report,

@@ -79,6 +79,8 @@ pub struct RunSpec<'a> {
     pub allocator: String,
     pub iterations: u32,
     pub sleep_ms: u32,
+    /// Rounds of the workload in the one process; a snapshot after each.
+    pub rounds: u32,
     pub sample_interval: Duration,
     pub settle: Duration,
     pub timeout: Duration,

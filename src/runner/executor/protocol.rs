@@ -12,7 +12,8 @@
 //! | phase       | when | the parent then | fields |
 //! |-------------|------|-----------------|--------|
 //! | `ready`     | extension imported, build checked, own RSS read, nothing run | baseline snapshot, starts sampling | `pid`, `python` (version), `gil_enabled`, `rss_kib` (the child's own VmRSS just before) |
-//! | `done`      | every Python thread finished the workload | final snapshot after the settle | none |
+//! | `round`     | (`rounds` > 1) every Python thread finished a round, and more follow | that round's snapshot after the settle | none |
+//! | `done`      | every Python thread finished the workload (its last round) | final snapshot after the settle | none |
 //! | `trimmed`   | `malloc_trim(0)` returned | after-trim snapshot | `store`: true when the pattern keeps blocks alive (absent otherwise) |
 //! | `released`  | the kept blocks were freed (only when `store` was true) | snapshot | none |
 //! | `report`    | every snapshot is taken: the child may allocate | nothing | `wall_s`, `calls`, `requested_bytes`, `store_bytes`, `trim_returned`, `released_bytes`, `gil_enabled` |
@@ -20,7 +21,7 @@
 //! | `self_view` | (`verify=1` only) the child's own account | nothing | `rss_kib`, `arenas_reported`, `heaps_reported`, `malloc_arenas`, `pymalloc_arena_bytes`, `malloc_system_bytes`, `mallinfo2` |
 //! | `error`     | anything failed; the driver exits non-zero | records the failure | `kind` (see [`DriverError`]), `message` |
 //!
-//! The messages from `done` to `released` and `verify` are byte strings the driver
+//! The messages from `round` to `released` and `verify` are byte strings the driver
 //! builds before the baseline, so sending them allocates nothing inside a measured
 //! window; only `ready`, `report`, `self_view` and `error` are encoded when sent.
 //! Those last messages may grow fields; the parent reads the ones listed here.
@@ -36,6 +37,7 @@ use crate::results::FailureKind;
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Message {
     Ready(Ready),
+    Round(Round),
     Done(Done),
     Trimmed(Trimmed),
     Released(Released),
@@ -58,6 +60,11 @@ pub struct Ready {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rss_kib: Option<u64>,
 }
+
+/// Every Python thread finished one round of the workload and more rounds follow
+/// (`rounds` > 1): the parent snapshots, then lets the next round start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Round {}
 
 /// Every Python thread finished the workload. Nothing else ran in the window: what
 /// the driver checks after the workload runs after this snapshot.
@@ -163,6 +170,7 @@ impl Message {
     pub fn phase(&self) -> &'static str {
         match self {
             Message::Ready(_) => Ready::PHASE,
+            Message::Round(_) => Round::PHASE,
             Message::Done(_) => Done::PHASE,
             Message::Trimmed(_) => Trimmed::PHASE,
             Message::Released(_) => Released::PHASE,
@@ -200,6 +208,7 @@ macro_rules! phases {
 
 phases!(
     Ready = "ready",
+    Round = "round",
     Done = "done",
     Trimmed = "trimmed",
     Released = "released",
@@ -279,6 +288,7 @@ mod tests {
                 "ready",
                 "released",
                 "report",
+                "round",
                 "self_view",
                 "trimmed",
                 "verify"
@@ -311,6 +321,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                ("ROUND", "round"),
                 ("DONE", "done"),
                 ("TRIMMED", "trimmed"),
                 ("TRIMMED_STORE", "trimmed"),
@@ -318,7 +329,7 @@ mod tests {
                 ("VERIFY", "verify")
             ]
         );
-        assert_eq!(found[2].1, Message::Trimmed(Trimmed { store: true }));
+        assert_eq!(found[3].1, Message::Trimmed(Trimmed { store: true }));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::metrics::{self, Measured};
 use super::pipes::{Next, Pipes};
 use super::protocol::{
-    Done, Message, Phase, Ready, Received, Released, Report, SelfView, Trimmed, Verify,
+    Done, Message, Phase, Ready, Received, Released, Report, Round, SelfView, Trimmed, Verify,
 };
 use super::recording::Recording;
 use super::{fail, Fail, RunSpec, Trace};
@@ -92,6 +92,7 @@ impl Session {
             baseline,
             done,
             trimmed,
+            rounds: &trace.phases.rounds,
             series: &trace.series,
             arenas: &trace.arenas,
             report: &report,
@@ -99,7 +100,8 @@ impl Session {
         }))
     }
 
-    /// From `go` at `ready` to the `trimmed` snapshot: the window the series covers.
+    /// From `go` at `ready` to the `trimmed` snapshot, through every round: the window
+    /// the series covers.
     fn window(
         &mut self,
         spec: &RunSpec,
@@ -107,6 +109,16 @@ impl Session {
         recording: &mut Recording,
     ) -> Result<(Snapshot, Snapshot, Trimmed), Fail> {
         self.go()?;
+        // Every round but the last: its snapshot (and the arenas' totals), taken as
+        // the final one is, then the next round.
+        for _ in 1..spec.rounds {
+            self.expect::<Round>(trace)?;
+            std::thread::sleep(spec.settle);
+            let (snap, arenas) = self.snap_with_arenas("round", trace);
+            trace.phases.rounds.push(snap?);
+            trace.arenas.rounds.push(arenas.map(|a| a.totals));
+            self.go()?;
+        }
         self.expect::<Done>(trace)?;
         std::thread::sleep(spec.settle);
         recording.done();

@@ -55,6 +55,7 @@ fn driver_args(spec: &RunSpec, msg_fd: i32) -> Vec<OsString> {
         text("rust_threads", &p.rust_threads.to_string()),
         text("iterations", &spec.iterations.to_string()),
         text("sleep_ms", &spec.sleep_ms.to_string()),
+        text("rounds", &spec.rounds.to_string()),
         text("pattern", &p.pattern),
         text("pattern_params", &spec.pattern_params),
         text("binding", p.binding.as_str()),
