@@ -228,34 +228,6 @@ impl CellSummary {
         }
     }
 
-    /// Each build's growth verdict by the figures `judged` names: net of the control
-    /// arm's growth (native), or gross. [GIL, nogil]; None without rounds.
-    pub fn judged_growth(&self) -> [Option<rounds::Growth>; 2] {
-        [Build::Gil, Build::Nogil].map(|b| {
-            let gross = match b {
-                Build::Gil => self.gil.as_ref(),
-                Build::Nogil => self.nogil.as_ref(),
-            }
-            .and_then(|s| s.rounds.as_ref())
-            .map(|r| r.verdict);
-            match self.judged {
-                Judge::Native => self
-                    .net(b)
-                    .and_then(|n| n.rounds.as_ref())
-                    .map(|r| r.verdict)
-                    .or(gross),
-                Judge::Gross => gross,
-            }
-        })
-    }
-
-    /// Whether a build keeps growing by the judged figures: flagged on the heatmap
-    /// and in summary.json whatever the point's ratio.
-    pub fn keeps_growing(&self) -> bool {
-        self.judged_growth()
-            .contains(&Some(rounds::Growth::KeepsGrowing))
-    }
-
     /// The control arm's statistics of a build at this point's Python threads.
     pub fn control(&self, build: Build) -> Option<&BuildStats> {
         let n = self.native.as_ref()?;

@@ -274,7 +274,11 @@ impl Plan {
             iterations,
             sleep_ms,
             reps,
-            rounds: args.rounds,
+            rounds: pick(
+                given("rounds"),
+                &args.rounds,
+                m.and_then(|m| m.rounds.as_ref()),
+            ),
             builds,
             bindings,
             patterns,

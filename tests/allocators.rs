@@ -30,6 +30,9 @@ fn measure(profiles: &str, extra: &[&str]) -> BTreeMap<(String, String), Vec<Val
         .args([
             "--reps",
             "1",
+            // One window: the kept blocks below are one pool's.
+            "--rounds",
+            "1",
             "--iterations",
             "5",
             "--seed",

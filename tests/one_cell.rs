@@ -58,6 +58,9 @@ fn one_cell_records_both_builds_with_sane_numbers() {
     );
     let (control, recs): (Vec<&Value>, Vec<&Value>) =
         all.iter().partition(|r| r["rust_threads"] == 0);
+    // Every call of every round (the default --rounds).
+    let rounds = plan(&dir)["plan"]["rounds"].as_u64().unwrap();
+    assert_eq!(rounds, 5);
     assert_eq!(control.len(), 2, "{all:?}");
     for r in &control {
         assert_eq!(r["status"], "ok", "{r}");
@@ -65,7 +68,11 @@ fn one_cell_records_both_builds_with_sane_numbers() {
             r["python_threads"], 2,
             "the control runs the same Python threads"
         );
-        assert_eq!(r["metrics"]["calls"], 2 * 10, "and the same calls: {r}");
+        assert_eq!(
+            r["metrics"]["calls"],
+            2 * 10 * rounds,
+            "and the same calls: {r}"
+        );
     }
     for r in &recs {
         assert_eq!(r["status"], "ok", "{r}");
@@ -113,8 +120,8 @@ fn one_cell_records_both_builds_with_sane_numbers() {
         assert!(m["peak_threads"].as_u64().unwrap() >= 2);
         assert_eq!(
             m["calls"].as_u64().unwrap(),
-            2 * 10,
-            "2 Python threads x 10 iterations"
+            2 * 10 * rounds,
+            "2 Python threads x 10 iterations x the rounds"
         );
         // The kernel's events write times in µs (`t_us`), the sampler in ms.
         let times = r["series"]["t_us"]

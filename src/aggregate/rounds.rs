@@ -23,7 +23,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{seed_of, CI_LEVEL, CI_RESAMPLES};
+use super::{seed_of, CellSummary, CI_LEVEL, CI_RESAMPLES};
+use crate::model::{Build, Judge};
 use crate::results::{Metrics, RoundFigures};
 use crate::stats::{self, Ci};
 
@@ -117,6 +118,35 @@ impl RegionGrowth {
         .into_iter()
         .filter(|(_, g)| *g > 0.0)
         .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+impl CellSummary {
+    /// Each build's growth verdict by the figures `judged` names: net of the control
+    /// arm's growth (native), or gross. [GIL, nogil]; None without rounds.
+    pub fn judged_growth(&self) -> [Option<Growth>; 2] {
+        [Build::Gil, Build::Nogil].map(|b| {
+            let gross = match b {
+                Build::Gil => self.gil.as_ref(),
+                Build::Nogil => self.nogil.as_ref(),
+            }
+            .and_then(|s| s.rounds.as_ref())
+            .map(|r| r.verdict);
+            match self.judged {
+                Judge::Native => self
+                    .net(b)
+                    .and_then(|n| n.rounds.as_ref())
+                    .map(|r| r.verdict)
+                    .or(gross),
+                Judge::Gross => gross,
+            }
+        })
+    }
+
+    /// Whether a build keeps growing by the judged figures: flagged on the heatmap
+    /// and in summary.json whatever the point's ratio.
+    pub fn keeps_growing(&self) -> bool {
+        self.judged_growth().contains(&Some(Growth::KeepsGrowing))
     }
 }
 

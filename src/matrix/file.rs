@@ -9,6 +9,7 @@
 //! iterations = 10                        # calls per Python thread
 //! sleep_ms = 5                           # pause between calls
 //! reps = 5                               # repetitions per cell
+//! rounds = 20                            # rounds of the workload per run
 //! builds = ["gil", "nogil"]
 //! bindings = ["pyo3"]
 //! patterns = ["seed", { name = "churn", params = "size=256,count=1000" }]
@@ -45,6 +46,7 @@ pub struct MatrixFile {
     pub iterations: Option<u32>,
     pub sleep_ms: Option<u32>,
     pub reps: Option<u32>,
+    pub rounds: Option<u32>,
     pub builds: Option<Vec<Build>>,
     pub bindings: Option<Vec<Binding>>,
     pub patterns: Option<Vec<PatternSpec>>,
@@ -121,6 +123,7 @@ pub fn parse_matrix(path: &Path, text: &str) -> Result<MatrixFile, PlanError> {
     let iterations = bounded("iterations", &raw.iterations, 1, 1_000_000, &src)?;
     let sleep_ms = bounded("sleep_ms", &raw.sleep_ms, 0, 600_000, &src)?;
     let reps = bounded("reps", &raw.reps, 1, 1000, &src)?;
+    let rounds = bounded("rounds", &raw.rounds, 1, 1000, &src)?;
     let builds = raw
         .builds
         .as_ref()
@@ -159,6 +162,7 @@ pub fn parse_matrix(path: &Path, text: &str) -> Result<MatrixFile, PlanError> {
         iterations,
         sleep_ms,
         reps,
+        rounds,
         builds,
         bindings,
         patterns,
@@ -321,6 +325,7 @@ struct MatrixToml {
     iterations: Option<Spanned<i64>>,
     sleep_ms: Option<Spanned<i64>>,
     reps: Option<Spanned<i64>>,
+    rounds: Option<Spanned<i64>>,
     builds: Option<Spanned<Vec<Spanned<Build>>>>,
     bindings: Option<Spanned<Vec<Spanned<String>>>>,
     patterns: Option<Spanned<Vec<Spanned<PatternSpecInFile>>>>,

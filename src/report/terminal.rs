@@ -322,6 +322,18 @@ fn amplification(s: &mut String, c: &CellSummary, thresholds: &Thresholds) {
         mib(g.delta_kib.median),
         mib(c.floor_kib)
     );
+    let first = |b: &BuildStats| b.rounds.as_ref().map(|r| r.first_kib);
+    if let (Some(fg), Some(fn_)) = (first(g), first(n)) {
+        let _ = writeln!(
+            s,
+            "  {:<24}{:.2}x = nogil {} / max(GIL {}, floor {}) after round 1: the talk's single window",
+            "one window (round 1)",
+            crate::amplification::amplification(fn_, fg, c.floor_kib),
+            mib(fn_),
+            mib(fg),
+            mib(c.floor_kib)
+        );
+    }
     if let Some(extra) = c.extra_kib {
         let label = if native.is_some() {
             "gross extra"

@@ -33,6 +33,7 @@ rust_threads = [50, 1, 8, 8]
 iterations = 3
 sleep_ms = 0
 reps = 2
+rounds = 20
 builds = ["nogil", "gil"]
 bindings = ["pyo3", "ctypes-cdll"]
 patterns = ["seed", { name = "churn", params = "size=256,count=10" }, { name = "seed", params = "size=1024" }]
@@ -44,8 +45,8 @@ tunables = ["glibc-default", "arena-max-2"]
     assert_eq!(m.python_threads, Some(vec![1, 2, 4, 8]));
     assert_eq!(m.rust_threads, Some(vec![1, 8, 50]));
     assert_eq!(
-        (m.iterations, m.sleep_ms, m.reps),
-        (Some(3), Some(0), Some(2))
+        (m.iterations, m.sleep_ms, m.reps, m.rounds),
+        (Some(3), Some(0), Some(2), Some(20))
     );
     assert_eq!(m.builds, Some(vec![Build::Nogil, Build::Gil]));
     assert_eq!(m.bindings, Some(vec![Binding::Pyo3, Binding::CtypesCdll]));
@@ -67,11 +68,11 @@ tunables = ["glibc-default", "arena-max-2"]
         vec![
             ProfileRef {
                 name: "glibc-default".into(),
-                line: 12
+                line: 13
             },
             ProfileRef {
                 name: "arena-max-2".into(),
-                line: 12
+                line: 13
             }
         ]
     );
@@ -164,6 +165,8 @@ fn shipped_matrices_load() {
         * 2
         * d.reps.unwrap() as usize;
     assert_eq!(runs, 640);
+    // One window per run: rounds would multiply the budget.
+    assert_eq!(d.rounds, Some(1));
 }
 
 /// One fixture per kind of error, each naming its expected error on its first
