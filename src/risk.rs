@@ -11,6 +11,8 @@
 mod advice;
 pub mod diagnosis;
 pub mod evidence;
+#[cfg(test)]
+mod growth_tests;
 mod ranking;
 
 pub use advice::{recommend, Advice, Recommendation, Verdict, MAX_THROUGHPUT_COST};

@@ -222,6 +222,9 @@ fn verdict(
             span.HIGH { (high) " HIGH" } ", " span.MEDIUM { (medium) " MEDIUM" } ", "
             (low) " LOW point(s). " (pf.plan.thresholds.describe()) "."
         }
+        @if let Some(line) = super::rounds_text::growing_line(summaries) {
+            p.unstable { (line) }
+        }
         (advice_box(advice, ranks))
     }
 }

@@ -88,6 +88,9 @@ pub fn render(
         "**Risk: {high} HIGH, {medium} MEDIUM, {low} LOW** ({})\n",
         esc(&h.thresholds.describe())
     );
+    if let Some(line) = super::rounds_text::growing_line(summaries) {
+        let _ = writeln!(s, "**{}**\n", esc(&line));
+    }
     s.push_str(&highest_amplification(summaries, h.reps));
     s.push_str(&profiles_ranked(ranks));
     s.push_str(&super::mechanisms::markdown(summaries, esc));

@@ -80,6 +80,23 @@ fn footer(rows: &[Row]) -> String {
     )
 }
 
+/// "2 point(s) keep growing round after round: ..." for the verdict of summary.md and
+/// index.html; None when none does.
+pub fn growing_line(summaries: &[CellSummary]) -> Option<String> {
+    let growing: Vec<String> = summaries
+        .iter()
+        .filter(|c| c.keeps_growing())
+        .map(|c| c.point.label())
+        .collect();
+    (!growing.is_empty()).then(|| {
+        format!(
+            "{} point(s) keep growing round after round, whatever their ratio (see \"Settles or keeps growing\"): {}",
+            growing.len(),
+            growing.join("; ")
+        )
+    })
+}
+
 /// The section of `summary.md`; empty when no point has rounds.
 pub fn markdown(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
     let rows = rows(summaries);
@@ -115,7 +132,7 @@ pub fn html(summaries: &[CellSummary]) -> Markup {
     }
     html! {
         h2 { "Settles or keeps growing" }
-        p.muted { (INTRO) }
+        p.muted { (INTRO.replace("->", "→")) }
         div.wrap {
             table {
                 tr {
