@@ -419,6 +419,24 @@ impl RunRecord {
     }
 }
 
+impl Metrics {
+    /// A run whose rounds left these deltas (KiB), the last the final one, for tests.
+    #[cfg(test)]
+    pub fn with_rounds(deltas: &[i64]) -> Metrics {
+        Metrics {
+            delta_kib: deltas.last().copied().unwrap_or(0),
+            rounds: deltas
+                .iter()
+                .map(|&d| RoundFigures {
+                    delta_kib: d,
+                    ..RoundFigures::default()
+                })
+                .collect(),
+            ..Metrics::default()
+        }
+    }
+}
+
 impl RunRecord {
     /// A successful run with the given metrics and nothing else, for tests.
     #[cfg(test)]

@@ -52,7 +52,6 @@ mod common;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
@@ -196,14 +195,10 @@ fn sweep_rep(cell: &CellSpec, seed: usize, out: &Path) -> ([[Vec<Run>; 2]; 2], V
 
 /// One run of the minimal driver, at 50 Rust threads or at 0 (its control).
 fn minimal_run(cell: &CellSpec, program: &str, ext_dir: &str, build: &str, rust: &str) -> Run {
-    let mut cmd = Command::new(program);
+    let mut cmd = minimal_command(program, &repo());
     cmd.arg(repo().join("tests/fidelity/talk_driver.py"))
         .arg("--arenas")
-        .args([ext_dir, "8", rust, "10", "5", cell.pattern, cell.params])
-        .env_clear()
-        .env("LC_ALL", "C.UTF-8")
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .current_dir(repo());
+        .args([ext_dir, "8", rust, "10", "5", cell.pattern, cell.params]);
     if let Some(w) = cell.workload {
         cmd.arg(repo().join(w));
     }

@@ -12,7 +12,6 @@ mod common;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
@@ -57,6 +56,25 @@ fn round_deltas(dir: &Path) -> [Vec<Vec<f64>>; 2] {
     out
 }
 
+/// A 2x4 sweep of two calls per Python thread: a fraction of a second per run.
+fn small(tmp: &tempfile::TempDir, reps: &str, rounds: &str) -> (String, PathBuf) {
+    sweep(
+        &[
+            "--python-threads",
+            "2",
+            "--rust-threads",
+            "4",
+            "--iterations",
+            "2",
+            "--reps",
+            reps,
+            "--rounds",
+            rounds,
+        ],
+        tmp.path(),
+    )
+}
+
 fn verdict(summary: &Value, build: &str) -> String {
     summary["points"][0]["rounds"][build]["verdict"]
         .as_str()
@@ -67,21 +85,7 @@ fn verdict(summary: &Value, build: &str) -> String {
 #[test]
 fn each_round_is_recorded_and_the_last_is_the_final_snapshot() {
     let tmp = tempfile::tempdir().unwrap();
-    let (stdout, dir) = sweep(
-        &[
-            "--python-threads",
-            "2",
-            "--rust-threads",
-            "4",
-            "--iterations",
-            "2",
-            "--reps",
-            "2",
-            "--rounds",
-            "4",
-        ],
-        tmp.path(),
-    );
+    let (stdout, dir) = small(&tmp, "2", "4");
     assert_eq!(plan(&dir)["plan"]["rounds"], 4, "plan.json keeps --rounds");
     let recs = records(&dir);
     // 2 builds x 2 reps, the point and its control.
@@ -133,21 +137,7 @@ fn each_round_is_recorded_and_the_last_is_the_final_snapshot() {
 #[test]
 fn one_round_is_one_window_with_no_growth_figures() {
     let tmp = tempfile::tempdir().unwrap();
-    let (stdout, dir) = sweep(
-        &[
-            "--python-threads",
-            "2",
-            "--rust-threads",
-            "4",
-            "--iterations",
-            "2",
-            "--reps",
-            "1",
-            "--rounds",
-            "1",
-        ],
-        tmp.path(),
-    );
+    let (stdout, dir) = small(&tmp, "1", "1");
     for r in records(&dir) {
         assert!(r["metrics"].get("rounds").is_none(), "{r}");
         assert!(r["phases"].get("rounds").is_none(), "{r}");
@@ -329,7 +319,7 @@ fn sweep_rep(cell: &Cell, seed: usize, out: &Path) -> ([Vec<f64>; 2], Value) {
 }
 
 fn minimal_run(cell: &Cell, program: &str, ext_dir: &str, build: &str) -> Vec<f64> {
-    let mut cmd = Command::new(program);
+    let mut cmd = minimal_command(program, &repo());
     cmd.arg(repo().join("tests/fidelity/rounds_driver.py"))
         .args([
             ext_dir,
@@ -340,11 +330,7 @@ fn minimal_run(cell: &Cell, program: &str, ext_dir: &str, build: &str) -> Vec<f6
             &cell.rounds.to_string(),
             "seed",
             "",
-        ])
-        .env_clear()
-        .env("LC_ALL", "C.UTF-8")
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .current_dir(repo());
+        ]);
     if let Some(w) = cell.workload {
         cmd.arg(repo().join(w));
     }

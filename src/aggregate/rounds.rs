@@ -320,20 +320,9 @@ pub fn net(gross: &Rounds, control: &Rounds, seed: u64) -> NetRounds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::RoundFigures;
 
     fn run(deltas: &[i64]) -> Metrics {
-        Metrics {
-            delta_kib: *deltas.last().unwrap(),
-            rounds: deltas
-                .iter()
-                .map(|&d| RoundFigures {
-                    delta_kib: d,
-                    ..RoundFigures::default()
-                })
-                .collect(),
-            ..Metrics::default()
-        }
+        Metrics::with_rounds(deltas)
     }
 
     #[test]

@@ -290,7 +290,7 @@ fn legend<DB: DrawingBackend>(side: &DrawingArea<DB, Shift>, arms: &[Arm]) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{Cell, Metrics, RoundFigures};
+    use crate::results::{Cell, Metrics};
 
     fn record(build: Build, rust_threads: u32, deltas: &[i64]) -> RunRecord {
         let point = Point {
@@ -300,20 +300,7 @@ mod tests {
             python_threads: 8,
             rust_threads,
         };
-        RunRecord::for_test(
-            Cell { build, point },
-            0,
-            Metrics {
-                rounds: deltas
-                    .iter()
-                    .map(|&d| RoundFigures {
-                        delta_kib: d,
-                        ..RoundFigures::default()
-                    })
-                    .collect(),
-                ..Metrics::default()
-            },
-        )
+        RunRecord::for_test(Cell { build, point }, 0, Metrics::with_rounds(deltas))
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::evidence::{deployable, grows_where_default_settles};
 use crate::aggregate::summarize;
 use crate::model::{Binding, Build};
-use crate::results::{Cell, Metrics, Point, RoundFigures, RunRecord};
+use crate::results::{Cell, Metrics, Point, RunRecord};
 use crate::risk::Thresholds;
 
 /// Three runs per build of one point of `profile`, 20 rounds each: the GIL build
@@ -33,15 +33,7 @@ fn runs(profile: &str, nogil_growth: i64) -> Vec<RunRecord> {
                 Metrics {
                     baseline_rss_kib: 10_000,
                     final_rss_kib: (10_000 + last) as u64,
-                    delta_kib: last,
-                    rounds: deltas
-                        .iter()
-                        .map(|&d| RoundFigures {
-                            delta_kib: d,
-                            ..RoundFigures::default()
-                        })
-                        .collect(),
-                    ..Metrics::default()
+                    ..Metrics::with_rounds(&deltas)
                 },
             ));
         }

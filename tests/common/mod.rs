@@ -129,3 +129,14 @@ pub fn children(plan: &Value) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A minimal reference script's command: `program` with the environment arena-sweep
+/// gives a child (`LC_ALL`, `PATH`, nothing inherited), run from `dir`.
+pub fn minimal_command(program: &str, dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    cmd.env_clear()
+        .env("LC_ALL", "C.UTF-8")
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .current_dir(dir);
+    cmd
+}
