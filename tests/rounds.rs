@@ -152,7 +152,8 @@ fn one_round_is_one_window_with_no_growth_figures() {
 }
 
 /// The talk's cell: its arenas fill over about ten rounds, then the level holds in
-/// both builds (the free-threaded interpreter's own cost, its control, may creep).
+/// both builds (the free-threaded build creeps by a page or so per round, below the
+/// bound of two).
 #[test]
 fn the_talks_cell_settles_in_both_builds() {
     let tmp = tempfile::tempdir().unwrap();
@@ -162,8 +163,10 @@ fn the_talks_cell_settles_in_both_builds() {
             "8",
             "--rust-threads",
             "50",
+            // Five runs: the free-threaded build creeps by +0.5 to +6.4 KiB per round
+            // run by run over rounds 21-40, and a median of five is far below the bound.
             "--reps",
-            "3",
+            "5",
             "--rounds",
             "40",
         ],

@@ -13,7 +13,7 @@
 //!
 //! Each figure of a cell is the median over its runs with a percentile bootstrap 95%
 //! interval across runs. The **verdict**: a cell *settles* when the interval of its
-//! growth per round reaches zero or the growth is below [`GROWTH_BOUND_KIB`]. Growth
+//! growth per round reaches zero or the growth is below [`GROWTH_BOUND_KIB`] (8 KiB). Growth
 //! at or above the bound with its interval above zero is *keeps growing* after
 //! [`ROUNDS_TO_JUDGE`] rounds or more, and *still rising* after fewer: the PoC's
 //! arenas at the talk's cell fill over about ten rounds (+26 KiB per round over
@@ -28,10 +28,12 @@ use crate::model::{Build, Judge};
 use crate::results::{Metrics, RoundFigures};
 use crate::stats::{self, Ci};
 
-/// A cell keeps growing only at this many KiB per round or more (one 4 KiB page per
-/// round, 4 MiB per 1,000 rounds), with the interval above zero. Below it, growth is
-/// under what one more page per round would show, and the cell settles.
-pub const GROWTH_BOUND_KIB: f64 = 4.0;
+/// A cell keeps growing only at this many KiB per round or more (two 4 KiB pages per
+/// round, 8 MiB per 1,000 rounds), with the interval above zero. The talk's cell
+/// creeps below it after its arenas fill (free-threaded build, rounds 21-40: +0.5 to
+/// +6.4 KiB per round run by run, a round's snapshot itself varying by a page or
+/// two); 32 free-threaded Python threads whose objects outlive them grow +20 to +48.
+pub const GROWTH_BOUND_KIB: f64 = 8.0;
 
 /// Fewer rounds than this give no growth: the last half needs two rounds.
 pub const MIN_ROUNDS_FOR_GROWTH: usize = 3;
@@ -348,13 +350,13 @@ mod tests {
     }
 
     #[test]
-    fn growth_below_a_page_per_round_or_an_interval_across_zero_settles() {
+    fn growth_below_two_pages_per_round_or_an_interval_across_zero_settles() {
         let ci = |lo, hi| Ci {
             lo,
             hi,
             level: 0.95,
         };
-        assert_eq!(Growth::of(3.9, Some(&ci(1.0, 6.0)), 100), Growth::Settles);
+        assert_eq!(Growth::of(7.9, Some(&ci(1.0, 9.0)), 100), Growth::Settles);
         assert_eq!(
             Growth::of(20.0, Some(&ci(-1.0, 40.0)), 100),
             Growth::Settles
