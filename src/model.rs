@@ -334,8 +334,8 @@ impl Judge {
 }
 
 /// Rounds of the workload per run when `--rounds` is not given: enough rounds for a
-/// growth per round over the last half (rounds 3 to 5), few enough that the README's
-/// first command stays at about 12 s of runs.
+/// growth per round over the last half (rounds 3 to 5), few enough that a one-point
+/// run stays at about 14 s of runs (a verdict of "keeps growing" needs 20).
 pub const DEFAULT_ROUNDS: u32 = 5;
 
 /// Plans and records written before rounds existed ran the workload once.

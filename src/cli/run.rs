@@ -59,9 +59,9 @@ pub struct RunArgs {
     /// snapshots RSS after each round, so a run tells memory that settles from memory
     /// that keeps growing. The report gives the delta after round 1 (the talk's
     /// window), the settled level (mean over the last half of the rounds) and the
-    /// growth per round over that last half (1 to 1000). The default, 5, keeps the README's first
-    /// command at about 12 s of runs; give 20 to 100 to judge slow growth, 1 for the
-    /// talk's single window.
+    /// growth per round over that last half (1 to 1000). "Keeps growing" needs 20 rounds
+    /// or more (fewer say "still rising"); the default, 5, keeps a one-point run at about
+    /// 14 s of runs; 1 is the talk's single window.
     #[arg(long, default_value_t = crate::model::DEFAULT_ROUNDS, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: u32,
     /// Allocation pattern each Rust thread runs: NAME or NAME:key=value,key=value;
