@@ -219,23 +219,12 @@ impl CellSummary {
         }
     }
 
-    /// The net figures (control arm) of a build.
-    pub fn net(&self, build: Build) -> Option<&NetBuild> {
-        let n = self.native.as_ref()?;
+    /// A build's statistics at this point.
+    pub fn stats(&self, build: Build) -> Option<&BuildStats> {
         match build {
-            Build::Gil => n.gil.as_ref(),
-            Build::Nogil => n.nogil.as_ref(),
+            Build::Gil => self.gil.as_ref(),
+            Build::Nogil => self.nogil.as_ref(),
         }
-    }
-
-    /// The control arm's statistics of a build at this point's Python threads.
-    pub fn control(&self, build: Build) -> Option<&BuildStats> {
-        let n = self.native.as_ref()?;
-        let b = match build {
-            Build::Gil => n.gil.as_ref(),
-            Build::Nogil => n.nogil.as_ref(),
-        };
-        b.map(|b| &b.control)
     }
 }
 

@@ -16,7 +16,24 @@ use serde::{Deserialize, Serialize};
 
 use super::{BuildStats, CI_LEVEL, CI_RESAMPLES};
 use crate::amplification::{self as risk, RiskLevel, Thresholds};
+use crate::model::Build;
 use crate::stats::{self, Ci};
+
+impl super::CellSummary {
+    /// The net figures (control arm) of a build.
+    pub fn net(&self, build: Build) -> Option<&NetBuild> {
+        let n = self.native.as_ref()?;
+        match build {
+            Build::Gil => n.gil.as_ref(),
+            Build::Nogil => n.nogil.as_ref(),
+        }
+    }
+
+    /// The control arm's statistics of a build at this point's Python threads.
+    pub fn control(&self, build: Build) -> Option<&BuildStats> {
+        self.net(build).map(|n| &n.control)
+    }
+}
 
 /// One build's control arm at a point, and its net delta.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

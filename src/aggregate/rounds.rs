@@ -128,12 +128,10 @@ impl CellSummary {
     /// arm's growth (native), or gross. [GIL, nogil]; None without rounds.
     pub fn judged_growth(&self) -> [Option<Growth>; 2] {
         [Build::Gil, Build::Nogil].map(|b| {
-            let gross = match b {
-                Build::Gil => self.gil.as_ref(),
-                Build::Nogil => self.nogil.as_ref(),
-            }
-            .and_then(|s| s.rounds.as_ref())
-            .map(|r| r.verdict);
+            let gross = self
+                .stats(b)
+                .and_then(|s| s.rounds.as_ref())
+                .map(|r| r.verdict);
             match self.judged {
                 Judge::Native => self
                     .net(b)
@@ -170,8 +168,6 @@ pub struct Rounds {
     pub growth_ci: Option<Ci>,
     pub verdict: Growth,
     pub growth_by_region: RegionGrowth,
-    /// Median delta after each round (the by-round figure), KiB.
-    pub by_round_kib: Vec<f64>,
     /// Each run's figures, in run order, for the net figures downstream.
     pub firsts_kib: Vec<f64>,
     pub levels_kib: Vec<f64>,
@@ -273,14 +269,6 @@ pub fn rounds(ok: &[&Metrics], label: &str) -> Option<Rounds> {
             file: med(&growth_of(&|r| r.regions_delta.file_kib as f64)),
             arena_free: stats::median(&free),
         },
-        by_round_kib: (0..n)
-            .map(|i| {
-                med(&ok
-                    .iter()
-                    .map(|m| m.rounds[i].delta_kib as f64)
-                    .collect::<Vec<_>>())
-            })
-            .collect(),
         firsts_kib: firsts,
         levels_kib: levels,
         growths_kib: growths,
@@ -344,7 +332,7 @@ mod tests {
         assert_eq!(r.growths_kib, vec![10.0, 10.0]);
         assert_eq!(r.levels_kib, vec![110.0, 114.0]);
         assert_eq!(r.first_kib, 55.0);
-        assert_eq!(r.by_round_kib[4], 122.0);
+        assert_eq!(r.firsts_kib, vec![50.0, 60.0]);
         // Five rounds are too few to call it a leak.
         assert_eq!(r.verdict, Growth::StillRising);
     }

@@ -126,11 +126,7 @@ const ROUND_COLUMNS: [&str; 8] = [
 ];
 
 fn round_fields(c: &CellSummary, build: crate::model::Build) -> [String; 8] {
-    let stats = match build {
-        crate::model::Build::Gil => c.gil.as_ref(),
-        crate::model::Build::Nogil => c.nogil.as_ref(),
-    };
-    let r = stats.and_then(|b| b.rounds.as_ref());
+    let r = c.stats(build).and_then(|b| b.rounds.as_ref());
     let net = c.net(build).and_then(|n| n.rounds.as_ref());
     [
         num(r.map(|r| r.first_kib)),

@@ -275,11 +275,7 @@ fn kib_interval(ci: crate::stats::Ci) -> Interval {
 
 fn rounds_figures(c: &CellSummary) -> Option<RoundsFigures> {
     let build = |b: Build| -> Option<BuildRounds> {
-        let stats = match b {
-            Build::Gil => c.gil.as_ref(),
-            Build::Nogil => c.nogil.as_ref(),
-        };
-        let r = stats?.rounds.as_ref()?;
+        let r = c.stats(b)?.rounds.as_ref()?;
         let net = c.net(b).and_then(|n| n.rounds.as_ref());
         Some(BuildRounds {
             first_delta_mib: mib(r.first_kib),

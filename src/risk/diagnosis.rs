@@ -287,10 +287,7 @@ pub fn diagnose_point(
     c: &crate::aggregate::CellSummary,
     build: crate::model::Build,
 ) -> Option<Diagnosis> {
-    let gross = match build {
-        crate::model::Build::Gil => c.gil.as_ref(),
-        crate::model::Build::Nogil => c.nogil.as_ref(),
-    }?;
+    let gross = c.stats(build)?;
     Some(
         match c
             .control(build)

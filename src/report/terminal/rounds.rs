@@ -10,6 +10,8 @@ use crate::aggregate::{BuildStats, CellSummary, NetBuild};
 use crate::model::Build;
 use crate::stats::Ci;
 
+use super::mib;
+
 /// "+12.3 KiB" per round.
 fn kib_signed(kib: f64) -> String {
     let v = (kib * 10.0).round() / 10.0;
@@ -30,10 +32,6 @@ fn ci_mib(ci: Option<Ci>) -> String {
     ci.map_or(String::new(), |ci| {
         format!(" [95% CI {:.2}..{:.2}]", ci.lo / 1024.0, ci.hi / 1024.0)
     })
-}
-
-fn mib(kib: f64) -> String {
-    format!("{:.2} MiB", kib / 1024.0)
 }
 
 fn row(s: &mut String, label: &str, [g, n]: [String; 2]) {
