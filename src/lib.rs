@@ -18,6 +18,7 @@ pub mod format;
 mod fuzz;
 pub mod grid;
 pub mod inspect;
+pub mod levers;
 pub mod located;
 pub mod manual;
 pub mod matrix;

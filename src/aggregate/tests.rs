@@ -290,7 +290,7 @@ fn a_large_gross_ratio_made_by_the_interpreters_own_threads_is_low_native_risk()
     let d = crate::risk::diagnosis::diagnose_point(&s[0], Build::Nogil).unwrap();
     assert_eq!(
         d.main().unwrap().mechanism,
-        crate::risk::diagnosis::Mechanism::InterpreterCost
+        crate::levers::Mechanism::InterpreterCost
     );
 }
 

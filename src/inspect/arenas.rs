@@ -1,10 +1,13 @@
 //! The verdict when the arenas were read from the process's memory: what is free
-//! inside them, what a `malloc_trim(0)` would return, and how much live memory the
-//! thread arenas hold decide what to suggest, in this order:
-//! - **free memory that a trim returns** (>= 4 MiB and >= 25% of the arenas' resident
-//!   memory) leads: `malloc_trim(0)` now and after bursts, then `trim_threshold`
-//!   (free heap tops go back sooner) and `mmap_threshold` (large blocks stay out of
-//!   the heaps). `arena_max` would not give that memory back;
+//! inside them, what a `malloc_trim(0)` would return, what a lower trim threshold
+//! would return (thread arenas' tops), and how much live memory the thread arenas
+//! hold decide the levers, ordered by what each returns (`crate::levers`):
+//! - **free memory** (>= 4 MiB that a trim or a lower trim threshold returns):
+//!   `malloc_trim(0)` for free pages below live blocks, a lower `trim_threshold` for
+//!   the tops, whichever returns more first; `mmap_threshold` returns none of it (it
+//!   acts only on large blocks when they are allocated). A tunable is suggested only
+//!   when it returns a quarter or more of the free memory; when none does, the advice
+//!   says so. `arena_max` would not give that memory back;
 //! - **live memory spread over thread arenas** (two or more, holding >= 1 MiB in use)
 //!   points to `arena_max`: a cap packs it into fewer arenas, each with its own free
 //!   space;
@@ -12,11 +15,12 @@
 //!   to neither, and is said so.
 
 use crate::arena::ArenaSnapshot;
+use crate::levers::{self, Action, Figures, Lever, Mechanism};
 use crate::tunables::Catalog;
 
 use super::verdict::{
     arena_cap, closing_advice, heap_level, mib, suggest, version_notes, Facts, Level, Verdict,
-    ARENA_MAX, MIDDLE_GROUND, MMAP, NOTICE_HEAP_KIB, RETAINED_MIN_KIB, TRIM,
+    ARENA_MAX, MIDDLE_GROUND, NOTICE_HEAP_KIB, RETAINED_MIN_KIB, TRIM,
 };
 
 /// Bytes as MiB with one decimal.
@@ -148,35 +152,42 @@ pub fn verdict(
     }
     let mut suggestions = Vec::new();
     let mut advice = Vec::new();
+    let mut levers = Vec::new();
     if sh.level >= Level::Notice {
+        levers = actions(snap, &sh, cap);
         let mut add = |name: &str, entries: &[(&str, u64)], why: String| {
             suggest(catalog, name, entries, why, &mut suggestions, &mut notes)
         };
-        if sh.trim_leads {
-            add(
-                "trim-threshold-128k",
-                &[(TRIM, 128 * 1024)],
-                "free memory at the top of each heap goes back as soon as it passes 128 KiB; memory free below live blocks (most of it here) goes back only with malloc_trim(0)".into(),
-            );
-            add(
-                "mmap-threshold-128k",
-                &[(MMAP, 128 * 1024)],
-                "blocks of 128 KiB or more get their own mapping and leave no free space in the heaps when freed".into(),
-            );
+        // Tunables in the levers' order, each only where it returns a real share of
+        // the memory it acts on (or acts on the arena count).
+        for a in levers.iter().filter(|a| a.worth_it()) {
+            match a.lever {
+                Lever::TrimThreshold => add(
+                    "trim-threshold-128k",
+                    &[(TRIM, 128 * 1024)],
+                    format!("free heap tops go back as soon as they pass 128 KiB ({}); memory free below live blocks goes back only with malloc_trim(0)", a.returns()),
+                ),
+                Lever::ArenaMax => {
+                    add(
+                        "arena-max-2",
+                        &[(ARENA_MAX, 2)],
+                        format!("caps arenas at 2 instead of {cap}: live memory spread over {} thread arenas packs into fewer, each with its own free space", sh.n),
+                    );
+                    if cap > 4 {
+                        add("arena-max-4", &[(ARENA_MAX, 4)], MIDDLE_GROUND.into());
+                    }
+                }
+                _ => {}
+            }
         }
-        if sh.growth && cap > 2 {
-            add(
-                "arena-max-2",
-                &[(ARENA_MAX, 2)],
-                format!("caps arenas at 2 instead of {cap}: live memory spread over {} thread arenas packs into fewer, each with its own free space", sh.n),
-            );
-        }
-        if sh.growth && cap > 4 {
-            add("arena-max-4", &[(ARENA_MAX, 4)], MIDDLE_GROUND.into());
-        }
-        if sh.trim_kib >= RETAINED_MIN_KIB {
+        let frees = [Lever::TrimThreshold, Lever::MmapThreshold];
+        if sh.trim_leads
+            && !levers
+                .iter()
+                .any(|a| a.worth_it() && frees.contains(&a.lever))
+        {
             advice.push(format!(
-                "call malloc_trim(0) after bursts, from inside the process: it would return {} now (Python: ctypes.CDLL(None).malloc_trim(0))",
+                "no tunable returns the memory free below live blocks: a lower trim_threshold returns only heap tops, mmap_threshold acts only on blocks of 128 KiB or more when they are allocated; only malloc_trim(0) returns it ({})",
                 mib_b(snap.totals.trimmable_bytes)
             ));
         }
@@ -187,193 +198,58 @@ pub fn verdict(
         level: sh.level,
         headline: headline(f, snap, &sh),
         findings: findings(f, snap, &sh),
+        levers,
         suggestions,
         advice,
         notes,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::arena::{Arch, Arena, Totals};
-    use crate::inspect::target::LibcKind;
-    use crate::sampler::Regions;
+/// glibc's default `M_TOP_PAD` (`DEFAULT_TOP_PAD` in malloc-machine.h): what
+/// `heap_trim` keeps at the top of a thread arena's heap.
+const TOP_PAD_BYTES: u64 = 128 * 1024;
+/// The trim threshold the `trim-threshold-128k` profile sets.
+const TRIM_THRESHOLD_BYTES: u64 = 128 * 1024;
 
-    const MIB: u64 = 1024 * 1024;
-
-    fn catalog() -> Catalog {
-        Catalog::from_text(include_str!(
-            "../../tests/fixtures/ld-so-list-tunables-glibc2.36.txt"
-        ))
+/// What a thread arena's top gives back once the trim threshold is 128 KiB: glibc's
+/// `heap_trim` shrinks a top of at least the threshold down to the top pad, in whole
+/// pages.
+fn top_returned(top: u64, page: u64) -> u64 {
+    if top < TRIM_THRESHOLD_BYTES {
+        return 0;
     }
-
-    /// An arena holding `live` bytes in use and `free` bytes free in its bins, of
-    /// which `trim` would go back with a trim.
-    fn arena(index: usize, live: u64, free: u64, trim: u64) -> Arena {
-        Arena {
-            index,
-            address: 0x7f00_0000_0030 + index as u64 * 64 * MIB,
-            is_main: index == 0,
-            heaps: Vec::new(),
-            system_mem_bytes: live + free,
-            max_system_mem_bytes: live + free,
-            top_bytes: 0,
-            fast_free_chunks: 0,
-            fast_free_bytes: 0,
-            bin_free_chunks: 1,
-            bin_free_bytes: free,
-            free_bytes: free,
-            in_use_bytes: live,
-            trimmable_bytes: trim,
-            attached_threads: 0,
-            inconsistent: Vec::new(),
-            problems: Vec::new(),
-        }
-    }
-
-    fn snapshot(arenas: Vec<Arena>) -> ArenaSnapshot {
-        let resident = arenas.iter().map(|a| a.system_mem_bytes).sum();
-        ArenaSnapshot {
-            pid: 1,
-            glibc_version: "2.36".into(),
-            arch: Arch::X86_64,
-            page_size_bytes: 4096,
-            totals: Totals::of(&arenas, resident),
-            arenas,
-            consistent: true,
-            frozen: true,
-            stopped_s: Some(0.001),
-            read_s: 0.002,
-            attempts: 1,
-            notes: Vec::new(),
-        }
-    }
-
-    fn facts(snap: &ArenaSnapshot, mimalloc_kib: u64) -> Facts {
-        let heaps = snap.thread_arenas().count() as u32;
-        let heap_kib = snap
-            .thread_arenas()
-            .map(|a| a.system_mem_bytes)
-            .sum::<u64>()
-            / 1024;
-        Facts {
-            regions: Regions {
-                arena_heaps: heaps,
-                arena_heap_rss_kib: heap_kib,
-                main_heap_rss_kib: 256,
-                python_alloc_rss_kib: mimalloc_kib,
-                total_rss_kib: heap_kib + 256 + mimalloc_kib + 8192,
-                ..Regions::default()
-            },
-            threads: 1,
-            libc: LibcKind::Glibc,
-            libc_static: false,
-            glibc_version: Some("2.36".into()),
-            replacement: None,
-            pointer_bits: Some(64),
-            arena_max: None,
-            online_cpus: 2,
-            host_glibc_version: "2.36".into(),
-            arenas: Some(snap.clone()),
-        }
-    }
-
-    fn names(v: &Verdict) -> Vec<&str> {
-        v.suggestions
-            .iter()
-            .map(|s| s.profile.name.as_str())
-            .collect()
-    }
-
-    #[test]
-    fn free_memory_a_trim_returns_leads_to_trimming_not_arena_max() {
-        // The stranded case: 4 thread arenas of 16 MiB free each, nearly nothing live.
-        let mut a = vec![arena(0, 100_000, 150_000, 0)];
-        a.extend((1..=4).map(|i| arena(i, 4096, 16 * MIB, 16 * MIB - 8192)));
-        let snap = snapshot(a);
-        let v = super::super::verdict::verdict(&facts(&snap, 3 * 1024), &catalog());
-        assert_eq!(v.level, Level::Significant, "{v:#?}");
-        assert!(
-            v.headline.starts_with("free memory inside arenas"),
-            "{}",
-            v.headline
-        );
-        assert!(
-            v.headline.contains("malloc_trim(0) would return 64.0 MiB"),
-            "{}",
-            v.headline
-        );
-        assert_eq!(
-            names(&v),
-            vec!["trim-threshold-128k", "mmap-threshold-128k"]
-        );
-        assert!(
-            v.advice[0].starts_with("call malloc_trim(0)"),
-            "{:?}",
-            v.advice
-        );
-        assert!(v
-            .findings
-            .iter()
-            .any(|f| f.contains("mimalloc") && f.contains("neither")));
-    }
-
-    #[test]
-    fn live_memory_over_many_thread_arenas_points_to_arena_max() {
-        // 15 thread arenas, each 2 MiB live and 64 KiB free: nothing to trim.
-        let mut a = vec![arena(0, 100_000, 10_000, 0)];
-        a.extend((1..=15).map(|i| arena(i, 2 * MIB, 64 * 1024, 0)));
-        let snap = snapshot(a);
-        let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
-        assert!(
-            v.headline
-                .starts_with("arena growth: 15 thread arenas hold 30.0 MiB"),
-            "{}",
-            v.headline
-        );
-        assert_eq!(names(&v), vec!["arena-max-2", "arena-max-4"]);
-        assert!(
-            v.findings[0].contains("the cap is 16") && v.findings[0].contains("reached"),
-            "{:?}",
-            v.findings
-        );
-        assert!(!v.advice.iter().any(|a| a.contains("malloc_trim")));
-    }
-
-    #[test]
-    fn both_free_and_spread_memory_lead_with_trimming_then_arena_max() {
-        let mut a = vec![arena(0, 100_000, 10_000, 0)];
-        a.extend((1..=8).map(|i| arena(i, MIB, 8 * MIB, 8 * MIB - 4096)));
-        let snap = snapshot(a);
-        let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
-        assert_eq!(
-            names(&v),
-            vec![
-                "trim-threshold-128k",
-                "mmap-threshold-128k",
-                "arena-max-2",
-                "arena-max-4"
-            ]
-        );
-    }
-
-    #[test]
-    fn the_main_arena_alone_is_fine_and_inconsistency_is_noted() {
-        let mut snap = snapshot(vec![arena(0, 2 * MIB, 100_000, 0)]);
-        snap.consistent = false;
-        let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
-        assert_eq!(v.level, Level::Fine);
-        assert!(
-            v.headline.starts_with("only the main arena"),
-            "{}",
-            v.headline
-        );
-        assert!(v.suggestions.is_empty());
-        assert!(
-            v.notes.iter().any(|n| n.contains("--freeze")),
-            "{:?}",
-            v.notes
-        );
-    }
+    let area = top.saturating_sub(TOP_PAD_BYTES + 33);
+    area / page.max(1) * page.max(1)
 }
+
+/// The levers for the memory read, most returned first: the free memory's (when a
+/// trim or a lower trim threshold would return some of it) and the arena count's
+/// (when live memory is spread over thread arenas).
+fn actions(snap: &ArenaSnapshot, sh: &Shape, cap: u64) -> Vec<Action> {
+    let t = &snap.totals;
+    let tops: u64 = snap
+        .thread_arenas()
+        .map(|a| top_returned(a.top_bytes, snap.page_size_bytes))
+        .sum();
+    let mut out = Vec::new();
+    if sh.trim_kib >= RETAINED_MIN_KIB || tops / 1024 >= RETAINED_MIN_KIB {
+        let f = Figures {
+            held_kib: t.arena_free_bytes as f64 / 1024.0,
+            trim_kib: Some(t.trimmable_bytes as f64 / 1024.0),
+            tops_kib: Some(tops as f64 / 1024.0),
+        };
+        out.extend(levers::actions(Mechanism::FreeRetained, &f));
+    }
+    if sh.growth && cap > 2 {
+        let f = Figures {
+            held_kib: sh.live_threads as f64 / 1024.0,
+            ..Figures::default()
+        };
+        out.extend(levers::actions(Mechanism::MoreArenas, &f));
+    }
+    levers::order(&mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests;

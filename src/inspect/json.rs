@@ -50,6 +50,12 @@ pub(super) fn look(l: &Look, v: &Verdict) -> Value {
             "level": v.level.as_str(),
             "headline": v.headline,
             "findings": v.findings,
+            "levers": v.levers.iter().map(|a| json!({
+                "lever": a.lever.as_str(),
+                "returns_mib": a.returns_kib.map(|k| k / 1024.0),
+                "of_mib": a.of_kib / 1024.0,
+                "text": a.line(),
+            })).collect::<Vec<_>>(),
             "suggestions": v.suggestions.iter().map(|s| json!({
                 "profile": s.profile.name,
                 "glibc_tunables": s.profile.glibc_tunables(),

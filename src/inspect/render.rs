@@ -168,6 +168,13 @@ fn rss_table(o: &Observation) -> Vec<String> {
 fn verdict_lines(o: &Observation, v: &Verdict) -> Vec<String> {
     let mut out = vec![format!("Verdict: {} - {}", v.level.as_str(), v.headline)];
     out.extend(v.findings.iter().map(|f| format!("  - {f}")));
+    if !v.levers.is_empty() {
+        out.push(String::new());
+        out.push("What acts on it, most returned first:".into());
+        for (i, a) in v.levers.iter().enumerate() {
+            out.push(format!("  {}. {}", i + 1, a.line()));
+        }
+    }
     if !v.suggestions.is_empty() {
         let old = !verdict::reads_glibc_tunables(o.libc.version.as_deref());
         out.push(String::new());

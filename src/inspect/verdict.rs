@@ -13,10 +13,12 @@
 //!   32-bit, where glibc's heaps are 1 MiB and the 64 MiB fingerprint does not hold.
 //!
 //! When the arenas were read from the process's memory (`crate::arena`), the verdict
-//! follows their figures (`arenas.rs`): memory that is free inside the arenas and that
-//! `malloc_trim(0)` would return points to trimming (`malloc_trim`, `trim_threshold`,
-//! `mmap_threshold`); live memory spread over many arenas points to `arena_max`;
-//! memory in mimalloc regions points to neither.
+//! follows their figures (`arenas.rs`): memory that is free inside the arenas points
+//! to the levers that return it, ordered by what each would return (`malloc_trim(0)`
+//! for free pages below live blocks, a lower `trim_threshold` for thread arenas'
+//! tops); live memory spread over many arenas points to `arena_max`; memory in
+//! mimalloc regions points to neither. The levers and their words are the one table
+//! in `crate::levers`, which a sweep's diagnosis uses too.
 //!
 //! When they could not be read (permission, another glibc, ...), the verdict falls
 //! back on smaps alone. Then the arena count is bounded, not known: every non-main
@@ -108,6 +110,9 @@ pub struct Verdict {
     pub headline: String,
     /// What the figures show, one sentence each.
     pub findings: Vec<String>,
+    /// What acts on the memory read, most returned first (`crate::levers`).
+    pub levers: Vec<crate::levers::Action>,
+    /// The tunables among the levers, as profiles to measure, in the levers' order.
     pub suggestions: Vec<Suggestion>,
     /// Advice that is not a tunable (malloc_trim, measuring first, ...).
     pub advice: Vec<String>,
@@ -138,6 +143,7 @@ fn not_applicable(headline: String, findings: Vec<String>) -> Verdict {
         level: Level::NotApplicable,
         headline,
         findings,
+        levers: Vec::new(),
         suggestions: Vec::new(),
         advice: Vec::new(),
         notes: Vec::new(),

@@ -10,8 +10,9 @@ use maud::{html, Markup};
 
 use super::figure::mib;
 use crate::aggregate::CellSummary;
+use crate::levers::Mechanism;
 use crate::model::{Build, Judge};
-use crate::risk::diagnosis::{diagnose_point, Mechanism};
+use crate::risk::diagnosis::diagnose_point;
 use crate::units::signed_mib;
 
 /// One point, as both files show it.
@@ -144,7 +145,7 @@ pub fn markdown(summaries: &[CellSummary], esc: fn(&str) -> String) -> String {
     }
     let _ = writeln!(s);
     for m in levers(&rows) {
-        let _ = writeln!(s, "- **{}**: {}", esc(m.short_name()), esc(m.lever()));
+        let _ = writeln!(s, "- **{}**: {}", esc(m.short_name()), esc(&m.lever()));
     }
     let _ = writeln!(s);
     s

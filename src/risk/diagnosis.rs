@@ -5,9 +5,9 @@
 //! - **free memory retained inside glibc** (arenas and `[heap]`): what `malloc_trim(0)`
 //!   gave back (final - after-trim RSS), or the growth of the free bytes inside the
 //!   arenas read from outside (thread arenas' tops, which a trim does not shrink),
-//!   whichever is larger. Lever: return it: a lower
-//!   `glibc.malloc.trim_threshold`, `glibc.malloc.mmap_threshold` for large blocks, or a
-//!   `malloc_trim(0)` after bursts.
+//!   whichever is larger. Levers: `malloc_trim(0)` for what the trim returned,
+//!   a lower `glibc.malloc.trim_threshold` for the tops it left, ordered by which
+//!   returns more.
 //! - **more arenas**: memory in arena heaps that trimming did not return, when the
 //!   run added arena heaps and kept no data of its own there (each new arena holds its
 //!   header, bins and top pages); when the new heaps hold under 64 KiB each, all of it,
@@ -30,11 +30,13 @@
 //!   split the net delta (every region's and trim figure's median net of the control's).
 //!
 //! The mechanism with the largest share names the diagnosis; the second is named too
-//! when it holds at least a third. Pure functions of [`BuildStats`].
+//! when it holds at least a third. Pure functions of [`BuildStats`]. The levers and
+//! their words come from the one table in [`crate::levers`], which `inspect` uses too.
 
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::BuildStats;
+use crate::levers::{Figures, Mechanism};
 
 /// Below this delta there is nothing to diagnose (KiB).
 pub const SMALL_DELTA_KIB: f64 = 512.0;
@@ -43,60 +45,6 @@ pub const SMALL_DELTA_KIB: f64 = 512.0;
 const ARENA_OVERHEAD_KIB: f64 = 64.0;
 /// A second mechanism is named when it holds at least this share of the delta.
 const SECOND_SHARE: f64 = 1.0 / 3.0;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mechanism {
-    FreeRetained,
-    MoreArenas,
-    LiveData,
-    Mimalloc,
-    ThreadStacks,
-    Other,
-    InterpreterCost,
-}
-
-impl Mechanism {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mechanism::FreeRetained => "free memory retained inside glibc's arenas",
-            Mechanism::MoreArenas => "more arenas",
-            Mechanism::LiveData => "live data kept by the workload (still in glibc after a trim)",
-            Mechanism::Mimalloc => "CPython's mimalloc (Python objects)",
-            Mechanism::ThreadStacks => "thread stacks (and glibc's stack cache)",
-            Mechanism::Other => "other memory (file-backed pages, other anonymous)",
-            Mechanism::InterpreterCost => {
-                "the interpreter's own per-thread cost (present with no native call)"
-            }
-        }
-    }
-
-    /// A few words, for tables.
-    pub fn short_name(self) -> &'static str {
-        match self {
-            Mechanism::FreeRetained => "free memory in arenas",
-            Mechanism::MoreArenas => "more arenas",
-            Mechanism::LiveData => "live data",
-            Mechanism::Mimalloc => "mimalloc",
-            Mechanism::ThreadStacks => "thread stacks",
-            Mechanism::Other => "other",
-            Mechanism::InterpreterCost => "interpreter's per-thread cost",
-        }
-    }
-
-    /// The setting that acts on it.
-    pub fn lever(self) -> &'static str {
-        match self {
-            Mechanism::FreeRetained => "return it: a lower glibc.malloc.trim_threshold (heap tops shrink on free), glibc.malloc.mmap_threshold for large blocks, or malloc_trim(0) after bursts (it returns the free pages in the bins and the main arena's top, not a thread arena's top)",
-            Mechanism::MoreArenas => "cap the arenas: glibc.malloc.arena_max (measure the profiles arena-max-2, arena-max-4)",
-            Mechanism::LiveData => "none of malloc's settings: the workload keeps this data alive",
-            Mechanism::Mimalloc => "none of glibc's tunables (arena_max, trim and mmap thresholds do not change mimalloc): fewer or smaller live Python objects",
-            Mechanism::ThreadStacks => "fewer threads alive at once (a pool instead of threads per call); glibc.pthread.stack_cache_size bounds the cache of freed stacks",
-            Mechanism::Other => "none of malloc's settings",
-            Mechanism::InterpreterCost => "fewer Python threads, a thread pool that lives longer (threads not created per task), or a newer CPython; no glibc tunable acts on it",
-        }
-    }
-}
 
 /// One mechanism's share of a delta.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -115,6 +63,10 @@ pub struct Diagnosis {
     pub heaps_added: f64,
     /// What malloc_trim(0) returned (final - after-trim RSS, median), KiB.
     pub trim_returned_kib: f64,
+    /// Free memory in glibc that the trim left (read from outside: the growth of the
+    /// free bytes in the arenas beyond what the trim returned, i.e. thread arenas'
+    /// tops), KiB; None when the arenas were not read.
+    pub untrimmed_free_kib: Option<f64>,
 }
 
 impl Diagnosis {
@@ -185,8 +137,27 @@ impl Diagnosis {
         if let Some(second) = self.parts.get(1).filter(|p| self.share(p) >= SECOND_SHARE) {
             s.push_str(&format!("; then {}", describe(second)));
         }
-        s.push_str(&format!(". Lever: {}", first.mechanism.lever()));
+        s.push_str(&format!(". Lever: {}", self.lever(first)));
         s
+    }
+
+    /// The lever line of a part, with what each lever returns where the figures say.
+    pub fn lever(&self, p: &Part) -> String {
+        let figures = match p.mechanism {
+            Mechanism::FreeRetained => {
+                let trim = self.trim_returned_kib.min(p.kib);
+                Figures {
+                    held_kib: p.kib,
+                    trim_kib: Some(trim),
+                    tops_kib: self.untrimmed_free_kib.map(|u| u.min(p.kib - trim)),
+                }
+            }
+            _ => Figures {
+                held_kib: p.kib,
+                ..Figures::default()
+            },
+        };
+        crate::levers::line(p.mechanism, &figures)
     }
 }
 
@@ -244,6 +215,10 @@ pub fn diagnose(b: &BuildStats) -> Diagnosis {
         parts,
         heaps_added,
         trim_returned_kib: pos(b.reclaimable_kib.median),
+        untrimmed_free_kib: b
+            .arena_free_delta_kib
+            .filter(|_| !overhead_only)
+            .map(|f| pos(f.min(glibc) - trimmed)),
     }
 }
 

@@ -2,6 +2,7 @@
 //! is bounded by the arena heaps (at most one more arena than heaps), and memory left
 //! free is guessed from more heaps than threads besides the main one.
 
+use crate::levers::{self, Action, Figures, Mechanism};
 use crate::sampler::Regions;
 use crate::tunables::Catalog;
 
@@ -61,6 +62,11 @@ pub(super) fn verdict(f: &Facts, catalog: &Catalog, mut notes: Vec<String>) -> V
         level: sh.level,
         headline: headline(&f.regions, &sh),
         findings: findings(f, &sh),
+        levers: if sh.level >= Level::Notice {
+            levers(&sh)
+        } else {
+            Vec::new()
+        },
         suggestions,
         advice,
         notes,
@@ -131,6 +137,24 @@ fn findings(f: &Facts, sh: &Shape) -> Vec<String> {
     findings
 }
 
+/// The levers, with what each returns unknown (the arenas were not read): the arena
+/// cap first, the usual fix for the growth itself, then, with memory likely left
+/// free, the levers that return free memory.
+fn levers(sh: &Shape) -> Vec<Action> {
+    let held = |kib: u64| Figures {
+        held_kib: kib as f64,
+        ..Figures::default()
+    };
+    let mut out = Vec::new();
+    if sh.cap > 2 {
+        out.extend(levers::actions(Mechanism::MoreArenas, &held(sh.heap_kib)));
+    }
+    if sh.retained {
+        out.extend(levers::actions(Mechanism::FreeRetained, &held(sh.heap_kib)));
+    }
+    out
+}
+
 /// Profiles to try and other advice, for arena heaps worth tuning: cap the arenas,
 /// and with memory retained (or much of it) also trim sooner.
 fn suggest_profiles(
@@ -160,9 +184,6 @@ fn suggest_profiles(
     }
     if cap > 4 {
         add("arena-max-4", &[(ARENA_MAX, 4)], MIDDLE_GROUND.into());
-    }
-    if sh.retained {
-        advice.push("from inside the process, malloc_trim(0) after bursts returns free memory of every arena (Python: ctypes.CDLL(None).malloc_trim(0))".into());
     }
     closing_advice(&suggestions, &mut advice);
     (suggestions, advice)

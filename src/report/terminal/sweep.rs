@@ -181,7 +181,8 @@ const DIAGNOSED_POINTS: usize = 12;
 /// What the free-threaded memory is at each point with growth (largest first, up to
 /// [`DIAGNOSED_POINTS`]), the levers of the mechanisms named, and the unstable points.
 pub fn diagnosis_block(summaries: &[CellSummary]) -> String {
-    use crate::risk::diagnosis::{diagnose_point, Mechanism};
+    use crate::levers::Mechanism;
+    use crate::risk::diagnosis::diagnose_point;
     let mut s = String::new();
     let mut rows: Vec<(&CellSummary, crate::risk::diagnosis::Diagnosis)> = summaries
         .iter()
