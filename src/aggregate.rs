@@ -125,6 +125,10 @@ pub struct BuildStats {
     /// Resident RSS a malloc_trim(0) would have returned at the final snapshot, KiB.
     #[serde(default)]
     pub trimmable_kib: Option<Summary>,
+    /// Resident RSS a 128 KiB trim threshold would return from thread arenas' tops at
+    /// the final snapshot (median, KiB).
+    #[serde(default)]
+    pub top_trim_kib: Option<f64>,
     /// Verified runs (--verify) whose outside reading differed from malloc_info.
     #[serde(default)]
     pub malloc_info_mismatches: usize,
@@ -294,6 +298,7 @@ fn build_stats(runs: &[&RunRecord]) -> Option<BuildStats> {
         arena_free_delta_kib: some_summary(&ok, |m| m.arena_free_delta_kib.map(|k| k as f64))
             .map(|s| s.median),
         trimmable_kib: some_summary(&ok, |m| m.trimmable_kib.map(|k| k as f64)),
+        top_trim_kib: some_summary(&ok, |m| m.top_trim_kib.map(|k| k as f64)).map(|s| s.median),
         malloc_info_mismatches: ok
             .iter()
             .filter(|m| m.malloc_info_agrees == Some(false))

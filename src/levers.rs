@@ -129,11 +129,29 @@ impl Lever {
         }
     }
 
+    /// A few words, for a one-line diagnosis.
+    pub fn short(self) -> &'static str {
+        match self {
+            Lever::MallocTrim => "malloc_trim(0) after bursts (free pages in the bins)",
+            Lever::TrimThreshold => "a lower glibc.malloc.trim_threshold (heap tops only)",
+            Lever::MmapThreshold => {
+                "glibc.malloc.mmap_threshold (only blocks at or above it, when allocated)"
+            }
+            Lever::ArenaMax => "glibc.malloc.arena_max (profiles arena-max-2, arena-max-4)",
+            Lever::FewerThreads => {
+                "fewer threads alive at once (a pool instead of threads per call)"
+            }
+            Lever::FewerPythonThreads => {
+                "fewer Python threads, a thread pool that lives longer, or a newer CPython"
+            }
+        }
+    }
+
     /// What it is and what it acts on, without figures.
     pub fn what(self) -> &'static str {
         match self {
             Lever::MallocTrim => "malloc_trim(0) after bursts, from inside the process (Python: ctypes.CDLL(None).malloc_trim(0)): it returns the whole free pages in every arena's bins and the main arena's top",
-            Lever::TrimThreshold => "a lower glibc.malloc.trim_threshold: it returns only heap tops (a thread arena's top once it passes the threshold, which malloc_trim(0) leaves), not memory free below live blocks",
+            Lever::TrimThreshold => "a lower glibc.malloc.trim_threshold: it returns only heap tops (a thread arena's top once it passes the threshold, which malloc_trim(0) leaves), not memory free below live blocks; setting it also stops glibc raising the mmap threshold, so blocks of 128 KiB or more get their own mapping too",
             Lever::MmapThreshold => "glibc.malloc.mmap_threshold: blocks at or above it get their own mapping and leave no free space in the heaps; it acts only on such blocks, when they are allocated, and returns nothing already free",
             Lever::ArenaMax => "cap the arenas: glibc.malloc.arena_max (measure the profiles arena-max-2, arena-max-4)",
             Lever::FewerThreads => "fewer threads alive at once (a pool instead of threads per call)",
@@ -153,6 +171,9 @@ pub struct Figures {
     /// Of it, heap tops that a lower trim threshold returns and `malloc_trim(0)`
     /// leaves (thread arenas' tops), when known.
     pub tops_kib: Option<f64>,
+    /// The free chunk size that half the free bytes are in chunks of at most (KiB),
+    /// when the free lists were read: what size of blocks left the memory.
+    pub free_chunk_kib: Option<f64>,
 }
 
 /// A lever with what it would return of the memory held.
@@ -164,6 +185,8 @@ pub struct Action {
     pub returns_kib: Option<f64>,
     /// Of this much (the memory the mechanism holds), KiB.
     pub of_kib: f64,
+    /// What the figures add to the lever's words ("" when nothing).
+    pub detail: String,
 }
 
 impl Action {
@@ -180,21 +203,26 @@ impl Action {
         }
     }
 
-    /// Whether it returns a real share of the memory held: a quarter of it or more,
-    /// or an amount not known (a lever on the arena count, an arena not read).
-    pub fn worth_it(&self) -> bool {
-        self.returns_kib
-            .is_none_or(|r| r > 0.0 && r >= 0.25 * self.of_kib)
+    /// Whether to suggest it as a profile: it returns a quarter or more of the memory
+    /// it acts on, by the figures read, or it acts on the arena count. A lever whose
+    /// return the figures cannot tell is listed, not suggested.
+    pub fn suggested(&self) -> bool {
+        self.returns_kib.map_or(self.lever == Lever::ArenaMax, |r| {
+            r > 0.0 && r >= 0.25 * self.of_kib
+        })
     }
 
-    /// The lever's words, then what it returns where known.
+    /// The lever's words, then what it returns where known, then the detail.
     pub fn line(&self) -> String {
+        let mut s = self.lever.what().to_string();
         let r = self.returns();
-        if r.is_empty() {
-            self.lever.what().to_string()
-        } else {
-            format!("{} ({r})", self.lever.what())
+        if !r.is_empty() {
+            s.push_str(&format!(" ({r})"));
         }
+        if !self.detail.is_empty() {
+            s.push_str(&format!(": {}", self.detail));
+        }
+        s
     }
 }
 
@@ -208,6 +236,7 @@ pub fn actions(m: Mechanism, f: &Figures) -> Vec<Action> {
             lever,
             returns_kib: returns(lever, f),
             of_kib: f.held_kib,
+            detail: detail(lever, f),
         })
         .collect();
     order(&mut out);
@@ -235,19 +264,56 @@ fn returns(lever: Lever, f: &Figures) -> Option<f64> {
     match lever {
         Lever::MallocTrim => f.trim_kib.map(cap),
         Lever::TrimThreshold => f.tops_kib.map(cap),
-        Lever::MmapThreshold => f.trim_kib.or(f.tops_kib).map(|_| 0.0),
+        // Nothing already free; blocks as small as the free chunks show stay in the
+        // heaps at the profile's 128 KiB, larger ones may not: measure.
+        Lever::MmapThreshold => f
+            .free_chunk_kib
+            .filter(|&c| c < PROFILE_THRESHOLD_KIB)
+            .map(|_| 0.0),
         _ => None,
     }
 }
 
-/// The lever line for `m`: its levers with what each returns, most first, then
-/// what no setting does.
+/// The threshold the shipped `trim-threshold-128k` and `mmap-threshold-128k` profiles
+/// set (KiB).
+const PROFILE_THRESHOLD_KIB: f64 = 128.0;
+
+/// What the figures add to a lever: for an mmap threshold, the block size the free
+/// chunks show and the threshold it would take to keep such blocks out of the heaps.
+fn detail(lever: Lever, f: &Figures) -> String {
+    match (lever, f.free_chunk_kib) {
+        (Lever::MmapThreshold, Some(c)) if c < PROFILE_THRESHOLD_KIB => format!(
+            "half the free memory is in chunks of {c:.0} KiB or less, below 128 KiB: only an mmap threshold of {c:.0} KiB or lower would keep blocks that size out of the heaps, at an mmap and munmap per block"
+        ),
+        (Lever::MmapThreshold, Some(c)) => format!(
+            "half the free memory is in chunks of {c:.0} KiB or more, large blocks or small ones merged (the free lists do not tell which): measure the profile mmap-threshold-128k before relying on it"
+        ),
+        _ => String::new(),
+    }
+}
+
+/// The lever line for `m`: its levers with what each returns, most first, in a few
+/// words each, then what no setting does.
 pub fn line(m: Mechanism, f: &Figures) -> String {
-    let actions = actions(m, f);
+    line_of(m, &actions(m, f))
+}
+
+/// The lever line of `actions` (ordered) for `m`.
+pub fn line_of(m: Mechanism, actions: &[Action]) -> String {
     if actions.is_empty() {
         return m.no_lever().to_string();
     }
-    let text: Vec<String> = actions.iter().map(Action::line).collect();
+    let text: Vec<String> = actions
+        .iter()
+        .map(|a| {
+            let r = a.returns();
+            if r.is_empty() {
+                a.lever.short().to_string()
+            } else {
+                format!("{} {r}", a.lever.short())
+            }
+        })
+        .collect();
     format!("{}; {}", text.join("; then "), m.no_lever())
 }
 
@@ -269,6 +335,7 @@ mod tests {
             held_kib: 16.3 * 1024.0,
             trim_kib: Some(16.1 * 1024.0),
             tops_kib: Some(0.2 * 1024.0),
+            free_chunk_kib: Some(64.0),
         };
         assert_eq!(
             order(&f),
@@ -279,9 +346,35 @@ mod tests {
             ]
         );
         let a = actions(Mechanism::FreeRetained, &f);
-        assert!(a[0].worth_it() && !a[1].worth_it() && !a[2].worth_it());
+        assert!(!a[1].suggested() && !a[2].suggested());
         assert_eq!(a[1].returns(), "returns 0.20 of 16.30 MiB");
         assert_eq!(a[2].returns(), "returns none of the 16.30 MiB");
+        assert!(
+            a[2].line()
+                .contains("only an mmap threshold of 64 KiB or lower"),
+            "{}",
+            a[2].line()
+        );
+    }
+
+    #[test]
+    fn free_chunks_of_large_blocks_make_the_mmap_threshold_worth_measuring() {
+        let f = Figures {
+            held_kib: 20.0 * 1024.0,
+            trim_kib: Some(19.2 * 1024.0),
+            tops_kib: Some(0.75 * 1024.0),
+            free_chunk_kib: Some(256.0),
+        };
+        let a = actions(Mechanism::FreeRetained, &f);
+        let mmap = a.iter().find(|a| a.lever == Lever::MmapThreshold).unwrap();
+        assert_eq!(mmap.returns_kib, None);
+        assert!(
+            mmap.line().ends_with("before relying on it"),
+            "{}",
+            mmap.line()
+        );
+        assert!(!mmap.suggested());
+        assert_eq!(a[0].lever, Lever::MallocTrim);
     }
 
     #[test]
@@ -290,6 +383,7 @@ mod tests {
             held_kib: 8192.0,
             trim_kib: Some(512.0),
             tops_kib: Some(7000.0),
+            free_chunk_kib: None,
         };
         assert_eq!(
             order(&f),
@@ -300,15 +394,16 @@ mod tests {
             ]
         );
         let l = line(Mechanism::FreeRetained, &f);
-        assert!(l.starts_with("a lower glibc.malloc.trim_threshold"), "{l}");
         assert!(
-            l.contains("(returns 6.84 of 8.00 MiB); then malloc_trim(0)"),
+            l.starts_with(
+                "a lower glibc.malloc.trim_threshold (heap tops only) returns 6.84 of 8.00 MiB; then malloc_trim(0)"
+            ),
             "{l}"
         );
     }
 
     #[test]
-    fn unknown_returns_keep_the_tables_order_and_count_as_worth_trying() {
+    fn unknown_returns_keep_the_tables_order_and_are_not_suggested() {
         let f = Figures {
             held_kib: 4096.0,
             ..Figures::default()
@@ -321,9 +416,10 @@ mod tests {
                 Lever::MmapThreshold
             ]
         );
-        assert!(actions(Mechanism::FreeRetained, &f)
+        // Unknown returns: listed, none suggested as a profile.
+        assert!(!actions(Mechanism::FreeRetained, &f)
             .iter()
-            .all(Action::worth_it));
+            .any(Action::suggested));
         assert_eq!(
             line(Mechanism::Mimalloc, &f),
             Mechanism::Mimalloc.no_lever()

@@ -350,6 +350,10 @@ pub struct Metrics {
     /// Resident RSS a malloc_trim(0) would have returned at the final snapshot.
     #[serde(default)]
     pub trimmable_kib: Option<u64>,
+    /// Resident RSS a 128 KiB trim threshold would have returned from thread arenas'
+    /// tops at the final snapshot (which malloc_trim(0) leaves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_trim_kib: Option<u64>,
     /// With --verify: whether every arena's system_mem and free bytes read from
     /// outside equal malloc_info's, taken at the same pause.
     #[serde(default)]

@@ -435,6 +435,12 @@ fn figures(
         .iter()
         .map(|&(s, e)| resident(s, e))
         .sum();
+    let top_trim = top
+        .filter(|_| !f.is_main)
+        .and_then(|(t, size)| {
+            residency::top_trim_range(t, size, residency::TRIM_THRESHOLD_128K, page)
+        })
+        .map_or(0, |(s, e)| resident(s, e));
     let free_masked = w.fast_bytes + w.bin_bytes + w.top_bytes;
     Arena {
         index,
@@ -451,6 +457,8 @@ fn figures(
         free_bytes: w.fast_bytes + w.bin_bytes_nomask + w.top_bytes,
         in_use_bytes: st.system_mem.saturating_sub(free_masked),
         trimmable_bytes: trimmable,
+        top_trim_bytes: top_trim,
+        free_chunk_median_bytes: snapshot::weighted_median(w.free.iter().map(|&(_, s)| (s, s))),
         attached_threads: st.attached_threads,
         inconsistent: flagged,
         problems,

@@ -70,6 +70,22 @@ pub fn trim_ranges(
     out
 }
 
+/// The trim threshold the `trim-threshold-128k` profile sets.
+pub const TRIM_THRESHOLD_128K: u64 = 128 * 1024;
+
+/// The range of a non-main arena's top that `heap_trim` gives back at a trim
+/// threshold of `threshold` (glibc's arena.c: a top of at least the threshold shrinks
+/// by `ALIGN_DOWN(top - MINSIZE - 1 - top_pad, page)`, `top_pad` 0 by default), or
+/// None when it keeps all of it.
+pub fn top_trim_range(top: u64, size: u64, threshold: u64, page: u64) -> Option<(u64, u64)> {
+    if size < threshold || size <= MINSIZE + 1 {
+        return None;
+    }
+    let extra = (size - MINSIZE - 1) & !(page - 1);
+    let end = top.checked_add(size)?;
+    (extra > 0).then_some((end - extra, end))
+}
+
 /// Present bits of `/proc/PID/pagemap` for some address ranges.
 pub struct Pagemap {
     page: u64,

@@ -90,6 +90,18 @@ pub struct Arena {
     /// arena, the top beyond one page. glibc's malloc_trim does not shrink a non-main
     /// arena's top; free() does, past `trim_threshold`.
     pub trimmable_bytes: u64,
+    /// Resident bytes of a non-main arena's top that glibc's `heap_trim` would give
+    /// back with `glibc.malloc.trim_threshold=131072`: a top of at least 128 KiB
+    /// shrinks to under a page past `MINSIZE` (`top_pad` is 0 by default). What a lower
+    /// trim threshold returns and `malloc_trim(0)` leaves; 0 for the main arena, whose
+    /// top `malloc_trim(0)` returns.
+    #[serde(default)]
+    pub top_trim_bytes: u64,
+    /// The size of the free chunk (fast bins and bins) that half the free bytes are
+    /// in chunks of at most: what kind of blocks left the free memory. Blocks that
+    /// size are kept out of the heaps only by an mmap threshold at or below it.
+    #[serde(default)]
+    pub free_chunk_median_bytes: u64,
     /// `attached_threads`: threads using the arena (0: on the free list, for reuse).
     pub attached_threads: u64,
     /// Figures that could not be read consistently (the process changed them while
@@ -112,6 +124,13 @@ pub struct Totals {
     pub in_use_bytes: u64,
     /// Resident bytes a `malloc_trim(0)` would give back now.
     pub trimmable_bytes: u64,
+    /// Resident bytes a 128 KiB trim threshold would return from thread arenas' tops.
+    #[serde(default)]
+    pub top_trim_bytes: u64,
+    /// The byte-weighted median of the arenas' `free_chunk_median_bytes`, weighted by
+    /// their bin and fast-bin free bytes.
+    #[serde(default)]
+    pub free_chunk_median_bytes: u64,
     /// Resident bytes of every heap (non-main arenas) and of `[heap]`.
     pub resident_bytes: u64,
     pub fast_free_bytes: u64,
@@ -170,10 +189,32 @@ impl Totals {
             arena_free_bytes: sum(|a| a.free_bytes),
             in_use_bytes: sum(|a| a.in_use_bytes),
             trimmable_bytes: sum(|a| a.trimmable_bytes),
+            top_trim_bytes: sum(|a| a.top_trim_bytes),
+            free_chunk_median_bytes: weighted_median(arenas.iter().map(|a| {
+                (
+                    a.free_chunk_median_bytes,
+                    a.fast_free_bytes + a.bin_free_bytes,
+                )
+            })),
             resident_bytes,
             fast_free_bytes: sum(|a| a.fast_free_bytes),
             bin_free_bytes: sum(|a| a.bin_free_bytes),
             top_bytes: sum(|a| a.top_bytes),
         }
     }
+}
+
+/// The value below which half the weight lies, of (value, weight) pairs; 0 for none.
+pub fn weighted_median(items: impl Iterator<Item = (u64, u64)>) -> u64 {
+    let mut v: Vec<(u64, u64)> = items.filter(|&(_, w)| w > 0).collect();
+    v.sort_unstable();
+    let total: u64 = v.iter().map(|&(_, w)| w).sum();
+    let mut seen = 0;
+    for (value, w) in v {
+        seen += w;
+        if 2 * seen >= total {
+            return value;
+        }
+    }
+    0
 }

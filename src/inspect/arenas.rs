@@ -20,7 +20,7 @@ use crate::tunables::Catalog;
 
 use super::verdict::{
     arena_cap, closing_advice, heap_level, mib, suggest, version_notes, Facts, Level, Verdict,
-    ARENA_MAX, MIDDLE_GROUND, NOTICE_HEAP_KIB, RETAINED_MIN_KIB, TRIM,
+    ARENA_MAX, MIDDLE_GROUND, MMAP, NOTICE_HEAP_KIB, RETAINED_MIN_KIB, TRIM,
 };
 
 /// Bytes as MiB with one decimal.
@@ -160,12 +160,17 @@ pub fn verdict(
         };
         // Tunables in the levers' order, each only where it returns a real share of
         // the memory it acts on (or acts on the arena count).
-        for a in levers.iter().filter(|a| a.worth_it()) {
+        for a in levers.iter().filter(|a| a.suggested()) {
             match a.lever {
                 Lever::TrimThreshold => add(
                     "trim-threshold-128k",
                     &[(TRIM, 128 * 1024)],
                     format!("free heap tops go back as soon as they pass 128 KiB ({}); memory free below live blocks goes back only with malloc_trim(0)", a.returns()),
+                ),
+                Lever::MmapThreshold => add(
+                    "mmap-threshold-128k",
+                    &[(MMAP, 128 * 1024)],
+                    format!("blocks of 128 KiB or more get their own mapping and leave no free space in the heaps; {}", a.detail),
                 ),
                 Lever::ArenaMax => {
                     add(
@@ -184,7 +189,7 @@ pub fn verdict(
         if sh.trim_leads
             && !levers
                 .iter()
-                .any(|a| a.worth_it() && frees.contains(&a.lever))
+                .any(|a| a.suggested() && frees.contains(&a.lever))
         {
             advice.push(format!(
                 "no tunable returns the memory free below live blocks: a lower trim_threshold returns only heap tops, mmap_threshold acts only on blocks of 128 KiB or more when they are allocated; only malloc_trim(0) returns it ({})",
@@ -205,38 +210,19 @@ pub fn verdict(
     }
 }
 
-/// glibc's default `M_TOP_PAD` (`DEFAULT_TOP_PAD` in malloc-machine.h): what
-/// `heap_trim` keeps at the top of a thread arena's heap.
-const TOP_PAD_BYTES: u64 = 128 * 1024;
-/// The trim threshold the `trim-threshold-128k` profile sets.
-const TRIM_THRESHOLD_BYTES: u64 = 128 * 1024;
-
-/// What a thread arena's top gives back once the trim threshold is 128 KiB: glibc's
-/// `heap_trim` shrinks a top of at least the threshold down to the top pad, in whole
-/// pages.
-fn top_returned(top: u64, page: u64) -> u64 {
-    if top < TRIM_THRESHOLD_BYTES {
-        return 0;
-    }
-    let area = top.saturating_sub(TOP_PAD_BYTES + 33);
-    area / page.max(1) * page.max(1)
-}
-
 /// The levers for the memory read, most returned first: the free memory's (when a
 /// trim or a lower trim threshold would return some of it) and the arena count's
 /// (when live memory is spread over thread arenas).
 fn actions(snap: &ArenaSnapshot, sh: &Shape, cap: u64) -> Vec<Action> {
     let t = &snap.totals;
-    let tops: u64 = snap
-        .thread_arenas()
-        .map(|a| top_returned(a.top_bytes, snap.page_size_bytes))
-        .sum();
+    let tops = t.top_trim_bytes;
     let mut out = Vec::new();
     if sh.trim_kib >= RETAINED_MIN_KIB || tops / 1024 >= RETAINED_MIN_KIB {
         let f = Figures {
             held_kib: t.arena_free_bytes as f64 / 1024.0,
             trim_kib: Some(t.trimmable_bytes as f64 / 1024.0),
             tops_kib: Some(tops as f64 / 1024.0),
+            free_chunk_kib: Some(t.free_chunk_median_bytes as f64 / 1024.0),
         };
         out.extend(levers::actions(Mechanism::FreeRetained, &f));
     }

@@ -63,9 +63,9 @@ pub struct Diagnosis {
     pub heaps_added: f64,
     /// What malloc_trim(0) returned (final - after-trim RSS, median), KiB.
     pub trim_returned_kib: f64,
-    /// Free memory in glibc that the trim left (read from outside: the growth of the
-    /// free bytes in the arenas beyond what the trim returned, i.e. thread arenas'
-    /// tops), KiB; None when the arenas were not read.
+    /// Free memory in thread arenas' tops that the trim left and a 128 KiB trim
+    /// threshold would return (read from outside at the final snapshot), KiB; None
+    /// when the arenas were not read.
     pub untrimmed_free_kib: Option<f64>,
 }
 
@@ -143,6 +143,12 @@ impl Diagnosis {
 
     /// The lever line of a part, with what each lever returns where the figures say.
     pub fn lever(&self, p: &Part) -> String {
+        crate::levers::line_of(p.mechanism, &self.actions(p))
+    }
+
+    /// The levers that act on a part, most returned first: for free memory, what the
+    /// trim returned and what it left (thread arenas' tops, read from outside).
+    pub fn actions(&self, p: &Part) -> Vec<crate::levers::Action> {
         let figures = match p.mechanism {
             Mechanism::FreeRetained => {
                 let trim = self.trim_returned_kib.min(p.kib);
@@ -150,6 +156,7 @@ impl Diagnosis {
                     held_kib: p.kib,
                     trim_kib: Some(trim),
                     tops_kib: self.untrimmed_free_kib.map(|u| u.min(p.kib - trim)),
+                    free_chunk_kib: None,
                 }
             }
             _ => Figures {
@@ -157,7 +164,7 @@ impl Diagnosis {
                 ..Figures::default()
             },
         };
-        crate::levers::line(p.mechanism, &figures)
+        crate::levers::actions(p.mechanism, &figures)
     }
 }
 
@@ -215,10 +222,7 @@ pub fn diagnose(b: &BuildStats) -> Diagnosis {
         parts,
         heaps_added,
         trim_returned_kib: pos(b.reclaimable_kib.median),
-        untrimmed_free_kib: b
-            .arena_free_delta_kib
-            .filter(|_| !overhead_only)
-            .map(|f| pos(f.min(glibc) - trimmed)),
+        untrimmed_free_kib: b.top_trim_kib.map(pos),
     }
 }
 
@@ -239,6 +243,9 @@ pub fn diagnose_net(gross: &BuildStats, control: &BuildStats) -> Diagnosis {
         file: g.file - c.file,
         anon_other: g.anon_other - c.anon_other,
     };
+    net.top_trim_kib = gross
+        .top_trim_kib
+        .map(|t| t - control.top_trim_kib.unwrap_or(0.0));
     net.arena_free_delta_kib = gross
         .arena_free_delta_kib
         .map(|f| f - control.arena_free_delta_kib.unwrap_or(0.0));

@@ -25,6 +25,8 @@ fn arena(index: usize, is_main: bool, system: u64) -> Arena {
         free_bytes: 60,
         in_use_bytes: system - 60,
         trimmable_bytes: 4096,
+        top_trim_bytes: 0,
+        free_chunk_median_bytes: 0,
         attached_threads: 1,
         inconsistent: Vec::new(),
         problems: Vec::new(),

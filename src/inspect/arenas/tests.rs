@@ -31,6 +31,8 @@ fn arena(index: usize, live: u64, free: u64, trim: u64) -> Arena {
         free_bytes: free,
         in_use_bytes: live,
         trimmable_bytes: trim,
+        top_trim_bytes: 0,
+        free_chunk_median_bytes: 0,
         attached_threads: 0,
         inconsistent: Vec::new(),
         problems: Vec::new(),
@@ -88,9 +90,13 @@ fn lever_names(v: &Verdict) -> Vec<&str> {
     v.levers.iter().map(|a| a.lever.as_str()).collect()
 }
 
-/// `a` with a top chunk of `top` bytes (counted free, and in its heap).
+/// `a` with a top chunk of `top` bytes (counted free, and in its heap, all of it
+/// resident), of which a 128 KiB trim threshold returns whole pages past `MINSIZE`.
 fn with_top(mut a: Arena, top: u64) -> Arena {
     a.top_bytes = top;
+    if top >= 128 * 1024 {
+        a.top_trim_bytes = (top - 33) & !4095;
+    }
     a.free_bytes += top;
     a.system_mem_bytes += top;
     a.max_system_mem_bytes += top;
@@ -217,22 +223,27 @@ fn a_sweep_and_inspect_name_the_same_lever_for_the_same_figures() {
         let snap = snapshot(a);
         let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
         // The sweep's figures for the same memory: the free bytes grew by all of it,
-        // the trim returned the bins' share.
+        // the trim returned the bins' share, and the tops read from outside hold what
+        // a 128 KiB trim threshold returns.
         let free_kib = ((bins + tops) * 1024) as f64;
         let mut b = crate::aggregate::tests_support::build_stats_for(free_kib);
         b.reclaimable_kib.median = (bins * 1024) as f64;
         b.arena_free_delta_kib = Some(free_kib);
+        b.top_trim_kib = Some((snap.totals.top_trim_bytes / 1024) as f64);
         b.regions_delta_kib.arena_heaps = free_kib;
         b.regions_delta_kib.arena_heaps_added = 0.0;
         let d = crate::risk::diagnosis::diagnose(&b);
         let part = d.main().unwrap();
         assert_eq!(part.mechanism, Mechanism::FreeRetained, "{d:?}");
-        let sweep = d.lever(part);
-        let first = v.levers[0].lever.what();
-        assert!(
-            sweep.starts_with(first),
-            "bins {bins} MiB, tops {tops} MiB: inspect leads with {first:?}, the sweep with {sweep:?}"
+        let sweep = d.actions(part);
+        assert_eq!(
+            sweep[0].lever, v.levers[0].lever,
+            "bins {bins} MiB, tops {tops} MiB: {:?} vs {:?}",
+            sweep, v.levers
         );
+        assert!(d
+            .line()
+            .contains(&format!("Lever: {}", sweep[0].lever.short())));
     }
 }
 

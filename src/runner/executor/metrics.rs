@@ -68,6 +68,7 @@ pub fn metrics(m: &Measured) -> Metrics {
             .zip(free_at(&m.arenas.ready))
             .map(|(d, r)| (d - r) / 1024),
         trimmable_kib: at_done.map(|t| t.trimmable_bytes / 1024),
+        top_trim_kib: at_done.map(|t| t.top_trim_bytes / 1024),
         malloc_info_agrees: m
             .view
             .zip(m.arenas.verified.as_ref())
