@@ -286,7 +286,7 @@ pub struct ArenaPhases {
     pub rounds: Vec<Option<crate::arena::Totals>>,
 }
 
-/// The measured numbers of a successful run (DESIGN.md's definitions).
+/// The measured numbers of a successful run (defined in docs/measurement.md and docs/output.md).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     /// RSS after import, before the workload.

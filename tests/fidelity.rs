@@ -34,7 +34,7 @@
 //! runs fall in groups (0.11 or 0.17 MiB), and a difference of medians jumps with them
 //! (one guard batch read a net GIL row -14.6% by medians and +4 KiB by shifts).
 //!
-//! The table is printed and written to `target/fidelity.md` (the README quotes it).
+//! The table is printed and written to `target/fidelity.md` (docs/fidelity.md quotes it).
 //! Every run goes to `target/fidelity.runs.jsonl` as it ends (one line per run: cell,
 //! build, driver, step, delta and glibc's arena count once the Python threads are
 //! done), so that a check stopped in the middle keeps its runs, and a row that
@@ -552,7 +552,7 @@ fn table(rows: &[RowResult], level: Option<f64>) -> String {
 /// arena_max=112: four rows, about four minutes on 2 CPUs (up to eight when a row
 /// needs 80 runs). Not in CI: a check at the 5% level fails one run in twenty even
 /// when the drivers do not differ, and the GIL default-cap row differs by 2-5% (10-23
-/// KiB) in some batches of runs and not in others (see the README's table).
+/// KiB) in some batches of runs and not in others (see docs/fidelity.md's table).
 #[test]
 #[ignore = "a 5%-level statistical check, about four minutes: cargo test --release --test fidelity -- --ignored the_talks_cell"]
 fn the_talks_cell_reads_as_a_minimal_driver_reads_it() {

@@ -35,7 +35,7 @@ pub struct RunArgs {
     pub tunable: Vec<String>,
     /// Set glibc.malloc.arena_max to glibc's default for an N-CPU host (8 x N), unless
     /// a profile sets it: an approximation of a bigger host's arena cap (not of its
-    /// parallelism; see the README).
+    /// parallelism; see docs/sweeps.md).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub emulate_cores: Option<u32>,
 
@@ -66,8 +66,9 @@ pub struct RunArgs {
     pub rounds: u32,
     /// Allocation pattern each Rust thread runs: NAME or NAME:key=value,key=value;
     /// repeat the flag for several. seed (the talk's: one 64 MiB Vec, capacity only),
-    /// churn, fragment, retain, large, mixed; see poc-ext/src/patterns.rs for each
-    /// one's parameters and defaults.
+    /// churn, fragment, retain, large, mixed, strand (freed blocks stranded below a
+    /// kept one), crash (a harness test); each one's parameters and defaults are in
+    /// docs/sweeps.md ("Patterns, bindings and your own code").
     #[arg(long = "pattern", value_name = "PATTERN", default_value = "seed", action = clap::ArgAction::Append)]
     pub patterns: Vec<String>,
     /// Parameters for every --pattern given without its own `:params`.

@@ -1,6 +1,6 @@
 //! `cells.csv`: one row per point (profile, binding, pattern, Python threads, Rust
 //! threads) with both builds' statistics and the comparison. The columns are listed
-//! in [`header`] and documented in the README; numbers are Rust's shortest exact
+//! in [`header`] and documented in docs/output.md; numbers are Rust's shortest exact
 //! decimal form, an empty field means "not available" (no successful run, or too few
 //! runs for the statistic). The csv crate writes the file: RFC 4180 quoting, only where
 //! a field needs it, and `\n` line ends.

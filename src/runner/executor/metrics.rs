@@ -1,5 +1,5 @@
 //! A successful run's [`Metrics`], from what the parent measured at each pause and
-//! the counters the driver reported after the last one (DESIGN.md's definitions).
+//! the counters the driver reported after the last one (defined in docs/measurement.md and docs/output.md).
 //! Pure: no I/O, so the arithmetic is tested on its own.
 
 use super::protocol::{Report, SelfView};
