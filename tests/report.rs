@@ -208,7 +208,7 @@ fn the_tunables_report_ranks_profiles_and_keeps_the_default() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("arena-max-1: +142.83 MiB [+105.10, +158.09] vs glibc-default over 2 point(s), margin 1.26 MiB: uses more memory, beyond noise and margin"),
+        stdout.contains("arena-max-1: saving -142.83 MiB [-158.09, -105.10] vs glibc-default over 2 point(s), margin 1.26 MiB: uses more memory, beyond noise and margin"),
         "{stdout}"
     );
     assert!(!stdout.contains("recommended profile"), "{stdout}");

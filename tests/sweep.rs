@@ -210,6 +210,12 @@ fn shards_merged_give_the_runs_of_the_unsharded_plan() {
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("Merged 24 of 24 runs"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "Its report (heatmaps, summary.md, index.html, summary.json): arena-sweep report "
+        ),
+        "{stdout}"
+    );
 
     let merged_ids: BTreeSet<String> = run_ids(&merged).into_iter().collect();
     let whole_ids: BTreeSet<String> = run_ids(&whole_dir).into_iter().collect();

@@ -417,6 +417,13 @@ fn diff_cells(ps: &[&Paired], cell: CellFn) -> (BTreeMap<(u32, u32), GridCell>, 
     (cells, values)
 }
 
+/// The largest margin a change of the group's free-threaded delta had to reach, MiB.
+fn margin_mib(ps: &[&Paired]) -> f64 {
+    ps.iter()
+        .filter_map(|p| p.judged.as_ref().map(|j| j.margin_kib / 1024.0))
+        .fold(0.0, f64::max)
+}
+
 /// Write the diff heatmaps of every group into `dir`; returns the file names.
 pub fn write_heatmaps(dir: &Path, pairs: &[Paired], host: &str) -> Result<Vec<String>> {
     let mut files = Vec::new();
@@ -435,7 +442,7 @@ pub fn write_heatmaps(dir: &Path, pairs: &[Paired], host: &str) -> Result<Vec<St
         ];
         let legend = vec![
             STARS_LEGEND.replace("nogil vs GIL deltas", "B's nogil deltas vs A's"),
-            "blue: B is lower than A; red: B is higher; hatched: a build of the point has no successful run".to_string(),
+            "blue: B is lower than A; red: B is higher; the colour reaches its end at the largest change or the margin, whichever is larger; hatched: a build of the point has no successful run".to_string(),
         ];
         let part = format!(
             "{}-vs-{}--{}--{}",
@@ -455,7 +462,9 @@ pub fn write_heatmaps(dir: &Path, pairs: &[Paired], host: &str) -> Result<Vec<St
                 scale: if log {
                     Scale::log_ratio(values)
                 } else {
-                    Scale::difference(values)
+                    // At least the margin either way, so a change too small to count
+                    // is drawn pale, not saturated.
+                    Scale::difference(values.into_iter().chain([margin_mib(&ps)]))
                 },
                 colorbar_label: bar.to_string(),
                 legend: if log {

@@ -196,7 +196,7 @@ impl Advice {
                 format!(
                     "{}: {} vs glibc-default over {} point(s), margin {:.2} MiB: {}{cost}",
                     e.profile,
-                    evidence::change_text(j),
+                    evidence::saving_text(j),
                     j.points,
                     j.margin_kib / 1024.0,
                     j.outcome.describe()
@@ -408,7 +408,7 @@ mod tests {
             .starts_with("recommended profile: arena-max-2"));
         let lines = advice.evidence_lines(&rank_profiles(&s));
         assert!(
-            lines[0].starts_with("arena-max-1: -24.41 MiB ["),
+            lines[0].starts_with("arena-max-1: saving +24.41 MiB [+"),
             "{lines:?}"
         );
     }

@@ -348,8 +348,19 @@ pub fn power_hint(evidence: &[ProfileEvidence]) -> String {
     }
 }
 
-/// "-0.08 MiB [-0.31, +0.20]" style figures of a judged saving, from the user's side:
-/// negative = less memory.
+/// "saving +0.08 MiB [-0.20, +0.31]": a judged saving with the sign summary.json's
+/// `saving_mib` has (positive: less memory than the reference).
+pub fn saving_text(j: &Judged) -> String {
+    format!(
+        "saving {} MiB [{}, {}]",
+        signed_mib(j.saving_kib),
+        signed_mib(j.ci.lo),
+        signed_mib(j.ci.hi)
+    )
+}
+
+/// "-0.08 MiB [-0.31, +0.20]": a judged saving as the change from A to B, as
+/// `compare` shows it (negative: B uses less memory).
 pub fn change_text(j: &Judged) -> String {
     format!(
         "{} MiB [{}, {}]",

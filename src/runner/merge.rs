@@ -46,6 +46,11 @@ pub fn command(inputs: &[PathBuf], merged: &Path, out: &mut dyn Write) -> Result
             m.missing[0]
         )?;
     }
+    writeln!(
+        out,
+        "Its report (heatmaps, summary.md, index.html, summary.json): arena-sweep report {}",
+        merged.display()
+    )?;
     Ok(Exit::of_sweep(SweepEnd {
         complete: m.complete,
         ..SweepEnd::default()
