@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::amplification::{self as risk, RiskLevel, Thresholds};
 use crate::model::{Build, Judge};
 use crate::results::{Metrics, Point, RunRecord};
+use crate::stats::bootstrap::seed_of;
 use crate::stats::{self, Ci};
 
 mod control;
@@ -34,14 +35,6 @@ pub use instability::{instability, Instability, UNSTABLE_CI_HALF_WIDTH, UNSTABLE
 const CI_LEVEL: f64 = 0.95;
 /// Bootstrap resamples per interval.
 const CI_RESAMPLES: usize = 2000;
-
-/// The bootstrap seed for a label: 64-bit FNV-1a of its bytes. Unlike std's
-/// `DefaultHasher`, it is the same on every platform and Rust version.
-fn seed_of(label: &str) -> u64 {
-    label.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
 
 /// Median and range of one metric over the successful runs of a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -101,7 +101,7 @@ pub fn pair<'a>(
                         &[(x, y)],
                         Figure::Delta,
                         rule,
-                        evidence::seed_of(&ca.point.label()),
+                        crate::stats::bootstrap::seed_of(&ca.point.label()),
                     )
                 }),
             })

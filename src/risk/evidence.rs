@@ -25,6 +25,7 @@ use super::ranking::BASELINE_PROFILE;
 use crate::aggregate::{BuildStats, CellSummary};
 use crate::model::Binding;
 use crate::results::Point;
+use crate::stats::bootstrap::seed_of;
 use crate::stats::{self, Ci};
 use crate::units::signed_mib;
 
@@ -211,13 +212,6 @@ pub fn deployable(
         .filter(|p| !growing.contains(&p.name))
         .cloned()
         .collect()
-}
-
-/// The seed of an interval: from a name, so a report is reproducible.
-pub fn seed_of(profile: &str) -> u64 {
-    profile.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Judge net deltas: per point, (gross - control) of `before` minus that of `after`,

@@ -24,6 +24,15 @@ pub struct Ci {
     pub level: f64,
 }
 
+/// The seed of an interval, from a name (a point's label, a profile), so a report is
+/// reproducible: 64-bit FNV-1a of its bytes, which unlike std's `DefaultHasher` is the
+/// same on every platform and Rust version.
+pub fn seed_of(label: &str) -> u64 {
+    label.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A fresh generator for `seed`: splitmix64 (Steele, Lea and Flood 2014), whose
 /// state is the seed itself, so a seed gives the same numbers in every version.
 fn rng(seed: u64) -> SplitMix64 {
