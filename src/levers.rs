@@ -64,12 +64,7 @@ impl Mechanism {
 
     /// What acts on it, in the table's order, without figures.
     pub fn lever(self) -> String {
-        let levers = self.levers();
-        if levers.is_empty() {
-            return self.no_lever().to_string();
-        }
-        let text: Vec<&str> = levers.iter().map(|l| l.what()).collect();
-        format!("{}; {}", text.join("; then "), self.no_lever())
+        joined(self, self.levers().iter().map(|l| l.what().to_string()))
     }
 
     /// The levers that act on it, in the table's order (before figures reorder them).
@@ -300,21 +295,26 @@ pub fn line(m: Mechanism, f: &Figures) -> String {
 
 /// The lever line of `actions` (ordered) for `m`.
 pub fn line_of(m: Mechanism, actions: &[Action]) -> String {
-    if actions.is_empty() {
-        return m.no_lever().to_string();
-    }
-    let text: Vec<String> = actions
-        .iter()
-        .map(|a| {
+    joined(
+        m,
+        actions.iter().map(|a| {
             let r = a.returns();
             if r.is_empty() {
                 a.lever.short().to_string()
             } else {
                 format!("{} {r}", a.lever.short())
             }
-        })
-        .collect();
-    format!("{}; {}", text.join("; then "), m.no_lever())
+        }),
+    )
+}
+
+/// Levers' words joined with "; then ", then what no setting does for `m`.
+fn joined(m: Mechanism, parts: impl Iterator<Item = String>) -> String {
+    let parts: Vec<String> = parts.collect();
+    if parts.is_empty() {
+        return m.no_lever().to_string();
+    }
+    format!("{}; {}", parts.join("; then "), m.no_lever())
 }
 
 #[cfg(test)]
