@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages arena-sweep needs to build CPython and run its tests.
 # Only packages that are missing are installed; nothing else on the system changes.
-# man-db and groff-base render the man pages (tests/manual.rs); slurmctld, slurmd,
-# slurm-client and munge make the one-node cluster of tests/slurm.rs, which starts and
+# man-db and groff-base render the man pages (tests/integration/manual.rs); slurmctld, slurmd,
+# slurm-client and munge make the one-node cluster of tests/integration/slurm.rs, which starts and
 # stops its own daemons, with its own key, socket, ports and configuration, whatever the
 # packages' own services do.
 set -euo pipefail

@@ -15,12 +15,16 @@ cargo run --release --quiet -- pythons install 3.13
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy"
+echo "== cargo clippy (the fixture tier, then with the system tier's tests)"
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --features arena-sweep/system-tests -- -D warnings
 
-echo "== cargo test"
+echo "== cargo test (unit tests, and both tiers of tests/integration)"
 # One test at a time: several tests measure concurrency and timing on a 2-CPU machine.
-cargo test --workspace --release -- --test-threads=1
+# system-tests turns on the integration tests that run the real CPython pair, gcc,
+# Chromium, Prometheus, Slurm and the fidelity guard (plain `cargo test` runs the
+# fixture tier only).
+cargo test --workspace --release --features arena-sweep/system-tests -- --test-threads=1
 
 echo "== wheels: build them, install into a fresh venv, run with no Rust on PATH; cargo install"
 scripts/test-wheels.sh

@@ -275,7 +275,7 @@ impl fmt::Debug for Run<'_> {
 mod tests {
     use super::*;
 
-    // No shell (tests/security.rs checks the source for one): `cat` copies a file to
+    // No shell (tests/integration/security.rs checks the source for one): `cat` copies a file to
     // stdout and names each missing file on stderr; `tail -F` on a missing file
     // complains and then waits for it forever.
 

@@ -2,7 +2,7 @@
 //! through the `run` command's own stages with a [`MockExecutor`] instead of real
 //! processes, and checked with insta snapshots (`src/runner/snapshots/`). What only a
 //! real process shows (signals, crashes, the protocol on a pipe) stays in the
-//! integration tests (tests/sweep.rs, tests/failures.rs).
+//! integration tests (tests/integration/sweep.rs, tests/integration/failures.rs).
 //!
 //! The order snapshots depend on the plan's seeded shuffle (`Plan::runs_of_shard`)
 //! and the padding's hash (`Sweep::pad_len`): a change to either shows up here first.

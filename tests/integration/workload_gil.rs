@@ -4,7 +4,7 @@
 //! RuntimeWarning) in the run's failure, the error and the report's summary.md. The module is real: `tests/progs/gil_module.c`,
 //! built here with gcc against each interpreter's own headers.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -10,7 +10,7 @@
 //! `arena-sweep pythons list` resolves; the PoC extension is built for each with the
 //! tool's own cache (`ext::ensure`).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The headline path end to end: one grid point, GIL vs free-threaded, on the real
 //! interpreter pair and the real extension.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! the project's machines have (glibc 2.36 with --list-tunables, the provisioned
 //! interpreter pair, the extension in both variants for both builds).
 
-mod common;
+use crate::common;
 
 use common::{bin, text};
 

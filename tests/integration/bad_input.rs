@@ -1,7 +1,7 @@
 //! Bad input from issue 2's list: each gets a one-line error naming the cause and the
 //! fix, exit code 2 for usage errors and 1 for run failures, and nothing is written.
 
-mod common;
+use crate::common;
 
 use common::*;
 
@@ -238,107 +238,4 @@ fn the_catalogue_of_bad_input_and_its_exact_errors() {
             "{args:?}: something was written to the cache"
         );
     }
-}
-
-/// A report folder written by a newer arena-sweep (a `format` above this build's) is
-/// refused by `report`, `run --resume` and `merge` with an error that names the file
-/// and the versions this build reads, instead of being misread or having its lines
-/// skipped as damaged; nothing is written.
-#[test]
-fn folders_of_a_newer_format_are_refused_by_report_resume_and_merge() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let fixture = root.join("tests/fixtures/reports/tunables");
-    let tmp = tempfile::tempdir().unwrap();
-    let copy = |name: &str| {
-        let dir = tmp.path().join(name);
-        std::fs::create_dir(&dir).unwrap();
-        for f in ["plan.json", "results.jsonl"] {
-            std::fs::copy(fixture.join(f), dir.join(f)).unwrap();
-        }
-        dir
-    };
-    let reads = format!(
-        "this build of arena-sweep ({}) reads format versions 1 to 3 (1: files without a `format` field)",
-        env!("CARGO_PKG_VERSION")
-    );
-    // plan.json from the future.
-    let newer_plan = copy("newer-plan");
-    let mut plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(newer_plan.join("plan.json")).unwrap()).unwrap();
-    plan["format"] = 4.into();
-    std::fs::write(newer_plan.join("plan.json"), plan.to_string()).unwrap();
-    // A results line from the future (its plan.json is an unversioned one).
-    let newer_line = copy("newer-line");
-    let results = std::fs::read_to_string(newer_line.join("results.jsonl")).unwrap();
-    let second = results.lines().nth(1).unwrap();
-    let changed = format!("{{\"format\":4,{}", &second[1..]);
-    std::fs::write(
-        newer_line.join("results.jsonl"),
-        results.replacen(second, &changed, 1),
-    )
-    .unwrap();
-    let plan_file = newer_plan.join("plan.json").display().to_string();
-    let results_file = newer_line.join("results.jsonl").display().to_string();
-    let merged = tmp.path().join("merged");
-    let cases: Vec<(Vec<&std::ffi::OsStr>, String)> = vec![
-        (
-            vec!["report".as_ref(), newer_plan.as_os_str()],
-            format!("Error: {plan_file} has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
-        ),
-        (
-            vec!["report".as_ref(), newer_line.as_os_str()],
-            format!("Error: {results_file} line 2 has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
-        ),
-        (
-            vec!["run".as_ref(), "--resume".as_ref(), newer_plan.as_os_str()],
-            format!("Error: --resume: {plan_file} has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
-        ),
-        (
-            vec![
-                "merge".as_ref(),
-                newer_line.as_os_str(),
-                fixture.as_os_str(),
-                "--out".as_ref(),
-                merged.as_os_str(),
-            ],
-            format!("Error: {results_file} line 2 has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
-        ),
-    ];
-    let listing = || {
-        let mut v: Vec<String> = walk(tmp.path());
-        v.sort();
-        v
-    };
-    let before = listing();
-    for (args, expected) in cases {
-        let cache = tempfile::tempdir().unwrap();
-        let o = bin()
-            .env("ARENA_SWEEP_CACHE", cache.path())
-            .args(&args)
-            .output()
-            .unwrap();
-        let (stdout, stderr) = text(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}:\n{stdout}{stderr}");
-        assert_eq!(stderr.lines().next().unwrap_or(""), expected, "{args:?}");
-        assert_eq!(listing(), before, "{args:?}: something was written");
-    }
-}
-
-/// Every file under `dir`, with its size.
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let path = e.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(format!(
-                "{} {}",
-                path.display(),
-                e.metadata().unwrap().len()
-            ));
-        }
-    }
-    out
 }

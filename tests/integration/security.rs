@@ -2,7 +2,7 @@
 //! what arena-sweep sets; GLIBC_TUNABLES only ever comes from validated profiles;
 //! no shell runs anything.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@
 //! The C programs are in tests/progs/ and are built here with gcc (and musl-gcc when
 //! installed; `scripts/setup-debian.sh` installs musl-tools and libjemalloc2).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Each allocation pattern and binding mode moves the measurements the way it should,
 //! on the real interpreters and extension.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

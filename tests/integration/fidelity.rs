@@ -48,7 +48,7 @@
 //! from 2.5 to 20 MiB within one cell (a log-normal spread of about 0.6), so pinning
 //! their shift to a few percent takes a few hundred runs per driver.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -554,7 +554,7 @@ fn table(rows: &[RowResult], level: Option<f64>) -> String {
 /// when the drivers do not differ, and the GIL default-cap row differs by 2-5% (10-23
 /// KiB) in some batches of runs and not in others (see docs/fidelity.md's table).
 #[test]
-#[ignore = "a 5%-level statistical check, about four minutes: cargo test --release --test fidelity -- --ignored the_talks_cell"]
+#[ignore = "a 5%-level statistical check, about four minutes: cargo test --release --features system-tests --test integration -- --ignored fidelity::the_talks_cell"]
 fn the_talks_cell_reads_as_a_minimal_driver_reads_it() {
     check(&CELLS[..2], "fidelity-seed", Some(0.05));
 }
@@ -577,7 +577,7 @@ fn the_talks_cell_has_not_moved_from_the_minimal_drivers() {
 /// The blake3 workload (`examples/workloads/blake3_pool_per_call.py`, a rayon pool
 /// of 50 threads built per call) alone: two rows, several minutes.
 #[test]
-#[ignore = "a 5%-level statistical check, several minutes: cargo test --release --test fidelity -- --ignored the_blake3"]
+#[ignore = "a 5%-level statistical check, several minutes: cargo test --release --features system-tests --test integration -- --ignored fidelity::the_blake3"]
 fn the_blake3_workload_reads_as_a_minimal_driver_reads_it() {
     check(&CELLS[4..], "fidelity-workload", Some(0.05));
 }
@@ -586,7 +586,7 @@ fn the_blake3_workload_reads_as_a_minimal_driver_reads_it() {
 /// 2 to 6 s here, and the free-threaded churn rows need 60 to 480 runs per driver and
 /// build (see the module's header), so this takes one to several hours.
 #[test]
-#[ignore = "one to several hours on 2 CPUs: cargo test --release --test fidelity -- --ignored arena_sweep_measures"]
+#[ignore = "one to several hours on 2 CPUs: cargo test --release --features system-tests --test integration -- --ignored fidelity::arena_sweep_measures"]
 fn arena_sweep_measures_what_a_minimal_talk_style_driver_measures() {
     check(CELLS, "fidelity", Some(0.05));
 }

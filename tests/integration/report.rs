@@ -3,26 +3,26 @@
 //! summary.md, SVGs that hold the values, the HTML in headless Chromium, `compare`,
 //! the `--fail-on-*` gates and bad input.
 //!
-//! Snapshots are insta's, in tests/snapshots/: a changed report fails the test and
+//! Snapshots are insta's, in tests/integration/snapshots/: a changed report fails the test and
 //! leaves a `.snap.new` beside the `.snap`; review it with `cargo insta review`, or
-//! rewrite them all with `INSTA_UPDATE=always cargo test --test report` and review the
+//! rewrite them all with `INSTA_UPDATE=always cargo test --test integration report::` and review the
 //! diff before committing it.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
 use common::*;
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/reports")
         .join(name)
 }
 
 /// `arena-sweep report FIXTURE --out <tmp>/out`: (exit code, stdout, stderr, out dir).
-fn report(name: &str, extra: &[&str]) -> (i32, String, String, tempfile::TempDir) {
+pub(crate) fn report(name: &str, extra: &[&str]) -> (i32, String, String, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let o = bin()
         .arg("report")
@@ -36,17 +36,17 @@ fn report(name: &str, extra: &[&str]) -> (i32, String, String, tempfile::TempDir
     (o.status.code().unwrap_or(-1), stdout, stderr, tmp)
 }
 
-fn read(p: &Path) -> String {
+pub(crate) fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// Compare with the snapshot `<fixture>__<file>` (tests/snapshots/).
+/// Compare with the snapshot `<fixture>__<file>` (tests/integration/snapshots/).
 fn snapshot(name: &str, file: &str, got: &str) {
     insta::assert_snapshot!(format!("{name}__{file}"), got);
 }
 
 /// cells.csv as (header, rows of name -> value).
-fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+pub(crate) fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     lines
@@ -225,71 +225,6 @@ fn the_tunables_report_ranks_profiles_and_keeps_the_default() {
         assert!(html.contains(part), "index.html lacks {part}");
     }
     assert!(out.join("pareto.svg").is_file() && out.join("pareto.png").is_file());
-}
-
-/// A PNG's size and how many of its pixels are not the most common colour.
-fn png_ink(path: &Path) -> (u32, u32, usize) {
-    let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let bpp = info.line_size / info.width as usize;
-    let px: Vec<&[u8]> = buf[..info.buffer_size()].chunks(bpp).collect();
-    let mut counts = std::collections::HashMap::new();
-    for p in &px {
-        *counts.entry(*p).or_insert(0usize) += 1;
-    }
-    let background = counts.values().max().copied().unwrap_or(0);
-    (info.width, info.height, px.len() - background)
-}
-
-#[test]
-fn the_html_renders_in_headless_chromium_without_console_errors() {
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
-        .expect("Chromium is needed for this test: scripts/setup-debian.sh installs Debian's `chromium`");
-    let (code, _, _, tmp) = report("tunables", &[]);
-    assert_eq!(code, 0);
-    let page = tmp.path().join("out/index.html");
-    let shot = tmp.path().join("shot.png");
-    let o = std::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--window-size=1400,3000",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            tmp.path().join("profile").display()
-        ))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "chromium failed:\n{stderr}");
-    // The page has no script: any console message (an error, a refused load) is a defect.
-    for bad in ["CONSOLE", "Uncaught", "Refused to"] {
-        assert!(
-            !stderr.contains(bad),
-            "console output from the page:\n{stderr}"
-        );
-    }
-    let (w, h, ink) = png_ink(&shot);
-    assert_eq!((w, h), (1400, 3000));
-    assert!(
-        ink > (w * h / 20) as usize,
-        "the screenshot is nearly blank ({ink} non-background pixels)"
-    );
 }
 
 #[test]
@@ -504,45 +439,105 @@ fn timeseries_cells_can_be_chosen() {
     }
 }
 
+/// A report folder written by a newer arena-sweep (a `format` above this build's) is
+/// refused by `report`, `run --resume` and `merge` with an error that names the file
+/// and the versions this build reads, instead of being misread or having its lines
+/// skipped as damaged; nothing is written.
 #[test]
-fn run_writes_the_report_and_applies_the_gates() {
-    let out = tempfile::tempdir().unwrap();
-    let o = bin()
-        .args([
-            "run",
-            "--python-threads",
-            "2",
-            "--rust-threads",
-            "8",
-            "--reps",
-            "1",
-            "--iterations",
-            "3",
-            "--seed",
-            "3",
-            "--no-install",
-            "--fail-on-amplification",
-            "0.01",
-            "--out",
-        ])
-        .arg(out.path())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&o);
-    let dir = report_dir(out.path());
-    for f in ["index.html", "summary.md", "cells.csv"] {
-        assert!(
-            dir.join(f).is_file(),
-            "the run wrote no {f}:\n{stdout}\n{stderr}"
-        );
-    }
-    assert!(stdout.contains("Report: "), "{stdout}");
-    let rows = csv_rows(&read(&dir.join("cells.csv")));
-    assert_eq!(rows.len(), 1);
-    let tripped = rows[0]["amplification"].parse::<f64>().unwrap() >= 0.01;
-    assert_eq!(
-        o.status.code(),
-        Some(if tripped { 3 } else { 0 }),
-        "{stdout}\n{stderr}"
+fn folders_of_a_newer_format_are_refused_by_report_resume_and_merge() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixture = root.join("tests/fixtures/reports/tunables");
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = |name: &str| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        for f in ["plan.json", "results.jsonl"] {
+            std::fs::copy(fixture.join(f), dir.join(f)).unwrap();
+        }
+        dir
+    };
+    let reads = format!(
+        "this build of arena-sweep ({}) reads format versions 1 to 3 (1: files without a `format` field)",
+        env!("CARGO_PKG_VERSION")
     );
+    // plan.json from the future.
+    let newer_plan = copy("newer-plan");
+    let mut plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(newer_plan.join("plan.json")).unwrap()).unwrap();
+    plan["format"] = 4.into();
+    std::fs::write(newer_plan.join("plan.json"), plan.to_string()).unwrap();
+    // A results line from the future (its plan.json is an unversioned one).
+    let newer_line = copy("newer-line");
+    let results = std::fs::read_to_string(newer_line.join("results.jsonl")).unwrap();
+    let second = results.lines().nth(1).unwrap();
+    let changed = format!("{{\"format\":4,{}", &second[1..]);
+    std::fs::write(
+        newer_line.join("results.jsonl"),
+        results.replacen(second, &changed, 1),
+    )
+    .unwrap();
+    let plan_file = newer_plan.join("plan.json").display().to_string();
+    let results_file = newer_line.join("results.jsonl").display().to_string();
+    let merged = tmp.path().join("merged");
+    let cases: Vec<(Vec<&std::ffi::OsStr>, String)> = vec![
+        (
+            vec!["report".as_ref(), newer_plan.as_os_str()],
+            format!("Error: {plan_file} has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
+        ),
+        (
+            vec!["report".as_ref(), newer_line.as_os_str()],
+            format!("Error: {results_file} line 2 has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
+        ),
+        (
+            vec!["run".as_ref(), "--resume".as_ref(), newer_plan.as_os_str()],
+            format!("Error: --resume: {plan_file} has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
+        ),
+        (
+            vec![
+                "merge".as_ref(),
+                newer_line.as_os_str(),
+                fixture.as_os_str(),
+                "--out".as_ref(),
+                merged.as_os_str(),
+            ],
+            format!("Error: {results_file} line 2 has format version 4, written by a newer arena-sweep; {reads}. Read it with a newer arena-sweep."),
+        ),
+    ];
+    let listing = || {
+        let mut v: Vec<String> = walk(tmp.path());
+        v.sort();
+        v
+    };
+    let before = listing();
+    for (args, expected) in cases {
+        let cache = tempfile::tempdir().unwrap();
+        let o = bin()
+            .env("ARENA_SWEEP_CACHE", cache.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}:\n{stdout}{stderr}");
+        assert_eq!(stderr.lines().next().unwrap_or(""), expected, "{args:?}");
+        assert_eq!(listing(), before, "{args:?}: something was written");
+    }
+}
+
+/// Every file under `dir`, with its size.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(format!(
+                "{} {}",
+                path.display(),
+                e.metadata().unwrap().len()
+            ));
+        }
+    }
+    out
 }

@@ -9,11 +9,9 @@
 //! matches), one it may not read (explained as `inspect` explains it, and the exporter
 //! goes on), scrapes faster than --min-interval, the textfile mode and bad flags.
 
-mod common;
-mod exporter {
-    pub mod prometheus;
-    pub mod web;
-}
+use crate::common;
+mod prometheus;
+mod web;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use common::live::{build_prog, python, Target};
 use common::{bin, text};
-use exporter::prometheus::Prometheus;
-use exporter::web::{get, sample, samples, Exporter};
+use prometheus::Prometheus;
 use serde_json::Value;
+use web::{get, sample, samples, Exporter};
 
 const BIN: &str = env!("CARGO_BIN_EXE_arena-sweep");
 

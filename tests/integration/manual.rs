@@ -2,7 +2,7 @@
 //! subcommands, flags and values; the man pages render with groff (man-db's renderer)
 //! without warnings and cover every subcommand.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

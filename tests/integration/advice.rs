@@ -4,7 +4,7 @@
 //! Also the environment a child gets (--env, --pass-env), recorded in plan.json and
 //! seen by the workload.
 
-mod common;
+use crate::common;
 
 use common::*;
 

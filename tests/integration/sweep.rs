@@ -1,7 +1,7 @@
-//! Sweeps over a grid: resume after the tool was really killed, and shards merged
-//! back into the unsharded plan. All on the real binary, interpreters and extension.
+//! Sweeps over a grid: resume after the tool was really killed, shards merged back
+//! into the unsharded plan, and `run` writing the report and applying the gates. All on the real binary, interpreters and extension.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -9,6 +9,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
+
+use crate::report::{csv_rows, read};
 
 /// A small grid: 2 x 2 points and the 2 control points x 2 builds x 2 reps = 24 short runs.
 const GRID: &[&str] = &[
@@ -251,5 +253,48 @@ fn shards_merged_give_the_runs_of_the_unsharded_plan() {
     assert!(
         stderr.contains("different plans") && stderr.contains("seed: 42 -> 43"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn run_writes_the_report_and_applies_the_gates() {
+    let out = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args([
+            "run",
+            "--python-threads",
+            "2",
+            "--rust-threads",
+            "8",
+            "--reps",
+            "1",
+            "--iterations",
+            "3",
+            "--seed",
+            "3",
+            "--no-install",
+            "--fail-on-amplification",
+            "0.01",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    let dir = report_dir(out.path());
+    for f in ["index.html", "summary.md", "cells.csv"] {
+        assert!(
+            dir.join(f).is_file(),
+            "the run wrote no {f}:\n{stdout}\n{stderr}"
+        );
+    }
+    assert!(stdout.contains("Report: "), "{stdout}");
+    let rows = csv_rows(&read(&dir.join("cells.csv")));
+    assert_eq!(rows.len(), 1);
+    let tripped = rows[0]["amplification"].parse::<f64>().unwrap() >= 0.01;
+    assert_eq!(
+        o.status.code(),
+        Some(if tripped { 3 } else { 0 }),
+        "{stdout}\n{stderr}"
     );
 }

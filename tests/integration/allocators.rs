@@ -3,7 +3,7 @@
 //! arenas read from outside at each phase, and (with --verify) the child's own
 //! malloc_info after the last snapshot, in the same runs.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! follows docs/summary.schema.json (checked on the real sweeps kept as fixtures), the
 //! schema refuses what it should, and the `--fail-on-*` gates agree with the file.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -9,7 +9,7 @@
 //! The daemons are the test's own (own key, socket, ports and configuration) and are
 //! stopped, with any job left, when the test ends, failed or not.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -157,7 +157,7 @@ impl Cluster {
         std::fs::write(
             &conf,
             format!(
-                "# One-node cluster of tests/slurm.rs.\n\
+                "# One-node cluster of tests/integration/slurm.rs.\n\
                  ClusterName=arenasweep\n\
                  SlurmctldHost={node}(127.0.0.1)\n\
                  SlurmUser=root\n\
@@ -345,7 +345,7 @@ fn readme_job_script() -> String {
 fn substitute(text: &str, from: &str, to: &str) -> String {
     assert!(
         text.contains(from),
-        "the README's Slurm example no longer contains `{from}`, which its text tells the user to set; update tests/slurm.rs with it:\n{text}"
+        "the README's Slurm example no longer contains `{from}`, which its text tells the user to set; update tests/integration/slurm.rs with it:\n{text}"
     );
     text.replace(from, to)
 }

@@ -3,7 +3,7 @@
 //! real RSS blow-up, a real garbage line on the protocol pipe, a real EAGAIN from
 //! thread creation under a lowered RLIMIT_NPROC.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;

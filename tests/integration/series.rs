@@ -4,7 +4,7 @@
 //! the sampler where they cannot (a process without CAP_PERFMON and CAP_SYS_ADMIN,
 //! and a user that cannot read tracefs), and the figure drawn from them.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

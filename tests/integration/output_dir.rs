@@ -2,7 +2,7 @@
 //! created, an unwritable or full one is refused with the flag and the path, and
 //! nothing is run or left behind. Real filesystems: small tmpfs mounts (needs root).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -10,7 +10,7 @@
 //! unreachable and no cached environment, a clear error; with the cache filled, the
 //! same run installs nothing.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

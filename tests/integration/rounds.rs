@@ -8,7 +8,7 @@
 //! there: the guard's band for the talk's cell. The table goes to
 //! `target/fidelity-rounds.md`.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
