@@ -86,9 +86,9 @@ pub struct Asked {
 }
 
 /// The plan from the flags and, with --resume, the folder's plan.json: resuming with
-/// no plan flags continues the saved plan as it is; plan flags given again build the
-/// plan anew (with the saved seed unless --seed is given), and `resume::check` later
-/// refuses it if it differs. The shard must be the folder's.
+/// no plan flags continues the saved plan as it is; a plan flag given again replaces
+/// that value only (every other one is the saved plan's, not a flag's default), and
+/// `resume::check` later refuses the plan if it differs. The shard must be the folder's.
 pub(super) fn resolve(args: &RunArgs, explicit: &[&str]) -> Result<Asked> {
     let shard = args
         .shard
@@ -104,11 +104,7 @@ pub(super) fn resolve(args: &RunArgs, explicit: &[&str]) -> Result<Asked> {
     let plan = match &saved {
         Some(saved) if explicit.is_empty() => saved.plan.clone(),
         Some(saved) => {
-            let mut plan = Plan::from_args(args, explicit)?;
-            if !explicit.contains(&"seed") {
-                plan.seed = saved.plan.seed;
-            }
-            plan
+            resume::typed_over_saved(&saved.plan, Plan::from_args(args, explicit)?, explicit)
         }
         None => Plan::from_args(args, explicit)?,
     };

@@ -17,6 +17,145 @@ use crate::plan::Plan;
 use crate::provenance::Provenance;
 use crate::results;
 
+/// The plan a resumed sweep runs: every value whose flag was typed again comes from
+/// `now` (built from the flags), every other one from the saved plan, never from a
+/// flag's default. A value a matrix file sets counts as typed when `--matrix` is.
+/// The destructuring makes a new plan field a compile error here until it is mapped.
+pub fn typed_over_saved(saved: &Plan, now: Plan, explicit: &[&str]) -> Plan {
+    let typed = |ids: &[&str]| ids.iter().any(|id| explicit.contains(id));
+    let Plan {
+        name,
+        matrix,
+        description,
+        emulate_cores,
+        workload,
+        python_threads,
+        rust_threads,
+        iterations,
+        sleep_ms,
+        reps,
+        rounds,
+        builds,
+        bindings,
+        patterns,
+        profiles,
+        sample_interval_ms,
+        settle_ms,
+        timeout_s,
+        max_rss_kib,
+        floor_mib,
+        thresholds,
+        seed,
+        start,
+        env,
+        verify,
+        control,
+    } = now;
+    let s = saved.clone();
+    let m = typed(&["matrix"]);
+    let either = |flags: &[&str]| m || typed(flags);
+    Plan {
+        name: if m { name } else { s.name },
+        matrix: if m { matrix } else { s.matrix },
+        description: if m { description } else { s.description },
+        builds: if m { builds } else { s.builds },
+        emulate_cores: if typed(&["emulate_cores"]) {
+            emulate_cores
+        } else {
+            s.emulate_cores
+        },
+        workload: if typed(&["workload", "workload_params"]) {
+            workload
+        } else {
+            s.workload
+        },
+        python_threads: if either(&["python_threads"]) {
+            python_threads
+        } else {
+            s.python_threads
+        },
+        rust_threads: if either(&["rust_threads"]) {
+            rust_threads
+        } else {
+            s.rust_threads
+        },
+        iterations: if either(&["iterations"]) {
+            iterations
+        } else {
+            s.iterations
+        },
+        sleep_ms: if either(&["sleep_ms"]) {
+            sleep_ms
+        } else {
+            s.sleep_ms
+        },
+        reps: if either(&["reps"]) { reps } else { s.reps },
+        rounds: if either(&["rounds"]) {
+            rounds
+        } else {
+            s.rounds
+        },
+        bindings: if either(&["bindings", "workload"]) {
+            bindings
+        } else {
+            s.bindings
+        },
+        patterns: if either(&["patterns", "pattern_params", "workload", "workload_params"]) {
+            patterns
+        } else {
+            s.patterns
+        },
+        profiles: if either(&["tunables", "tunable", "emulate_cores"]) {
+            profiles
+        } else {
+            s.profiles
+        },
+        sample_interval_ms: if typed(&["sample_interval"]) {
+            sample_interval_ms
+        } else {
+            s.sample_interval_ms
+        },
+        settle_ms: if typed(&["settle", "workload"]) {
+            settle_ms
+        } else {
+            s.settle_ms
+        },
+        timeout_s: if typed(&["timeout"]) {
+            timeout_s
+        } else {
+            s.timeout_s
+        },
+        max_rss_kib: if typed(&["max_rss"]) {
+            max_rss_kib
+        } else {
+            s.max_rss_kib
+        },
+        floor_mib: if typed(&["floor_mib"]) {
+            floor_mib
+        } else {
+            s.floor_mib
+        },
+        // No flag sets them.
+        thresholds: {
+            let _ = thresholds;
+            s.thresholds
+        },
+        seed: if typed(&["seed"]) { seed } else { s.seed },
+        start: if typed(&["start"]) { start } else { s.start },
+        env: if typed(&["env", "pass_env"]) {
+            env
+        } else {
+            s.env
+        },
+        verify: if typed(&["verify"]) { verify } else { s.verify },
+        control: if typed(&["no_control"]) {
+            control
+        } else {
+            s.control
+        },
+    }
+}
+
 /// Field-by-field differences between two plans, as "field: old -> new".
 pub fn plan_diff(saved: &Plan, now: &Plan) -> Vec<String> {
     let (a, b) = (
@@ -131,6 +270,47 @@ mod tests {
         let mut v = vec!["arena-sweep", "--seed", "1"];
         v.extend_from_slice(extra);
         Plan::from_argv(&v).unwrap()
+    }
+
+    /// The case: a sweep made with `--python-threads 1 --reps 1`, resumed
+    /// with `--rust-threads 2,8` only, keeps its Python threads and reps (not the
+    /// flags' defaults 8 and 3), and only the Rust threads are reported as changed.
+    #[test]
+    fn values_not_typed_again_come_from_the_saved_plan() {
+        let saved = plan(&["--python-threads", "1", "--reps", "1", "--rounds", "2"]);
+        let (args, explicit) = crate::cli::parse_run(&["arena-sweep", "--rust-threads", "2,8"]);
+        let now = Plan::from_args(&args, &explicit).unwrap();
+        assert_eq!(
+            now.python_threads,
+            vec![8],
+            "the flag's default, which must not be used"
+        );
+        let resumed = typed_over_saved(&saved, now, &explicit);
+        assert_eq!(resumed.python_threads, vec![1]);
+        assert_eq!(resumed.reps, 1);
+        assert_eq!(resumed.rounds, 2);
+        assert_eq!(resumed.seed, 1);
+        assert_eq!(resumed.rust_threads, vec![2, 8]);
+        assert_eq!(
+            plan_diff(&saved, &resumed),
+            vec![format!(
+                "rust_threads: {} -> [2,8]",
+                short(&serde_json::to_value(&saved.rust_threads).unwrap())
+            )]
+        );
+        // Typed again with the saved values: the same plan, nothing to refuse.
+        let (args, explicit) =
+            crate::cli::parse_run(&["arena-sweep", "--python-threads", "1", "--reps", "1"]);
+        let again = typed_over_saved(
+            &saved,
+            Plan::from_args(&args, &explicit).unwrap(),
+            &explicit,
+        );
+        assert!(
+            plan_diff(&saved, &again).is_empty(),
+            "{:?}",
+            plan_diff(&saved, &again)
+        );
     }
 
     #[test]

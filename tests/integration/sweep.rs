@@ -164,6 +164,9 @@ fn resume_refuses_a_changed_plan_and_says_what_changed() {
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("the plan has changed"), "{stderr}");
     assert!(stderr.contains("rust_threads: [2] -> [2,8]"), "{stderr}");
+    // Flags not typed again keep the saved plan's values, not their defaults.
+    let changes: Vec<&str> = stderr.lines().filter(|l| l.contains(" -> ")).collect();
+    assert_eq!(changes.len(), 1, "only the Rust threads changed:\n{stderr}");
     assert_eq!(
         std::fs::read_to_string(dir.join("results.jsonl")).unwrap(),
         before,

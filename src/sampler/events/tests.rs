@@ -27,6 +27,10 @@ sys.stdin.readline()
 "#;
 
 #[test]
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs root (perf events) and Debian's python3: the system tier, scripts/test.sh"
+)]
 fn the_rebuilt_series_is_what_proc_says_and_counts_every_thread() {
     let mut child = Command::new("/usr/bin/python3")
         .args(["-c", CHILD])
