@@ -55,104 +55,62 @@ pub fn typed_over_saved(saved: &Plan, now: Plan, explicit: &[&str]) -> Plan {
     let m = typed(&["matrix"]);
     let either = |flags: &[&str]| m || typed(flags);
     Plan {
-        name: if m { name } else { s.name },
-        matrix: if m { matrix } else { s.matrix },
-        description: if m { description } else { s.description },
-        builds: if m { builds } else { s.builds },
-        emulate_cores: if typed(&["emulate_cores"]) {
-            emulate_cores
-        } else {
-            s.emulate_cores
-        },
-        workload: if typed(&["workload", "workload_params"]) {
-            workload
-        } else {
-            s.workload
-        },
-        python_threads: if either(&["python_threads"]) {
-            python_threads
-        } else {
-            s.python_threads
-        },
-        rust_threads: if either(&["rust_threads"]) {
-            rust_threads
-        } else {
-            s.rust_threads
-        },
-        iterations: if either(&["iterations"]) {
-            iterations
-        } else {
-            s.iterations
-        },
-        sleep_ms: if either(&["sleep_ms"]) {
-            sleep_ms
-        } else {
-            s.sleep_ms
-        },
-        reps: if either(&["reps"]) { reps } else { s.reps },
-        rounds: if either(&["rounds"]) {
-            rounds
-        } else {
-            s.rounds
-        },
-        bindings: if either(&["bindings", "workload"]) {
-            bindings
-        } else {
-            s.bindings
-        },
-        patterns: if either(&["patterns", "pattern_params", "workload", "workload_params"]) {
-            patterns
-        } else {
-            s.patterns
-        },
-        profiles: if either(&["tunables", "tunable", "emulate_cores"]) {
-            profiles
-        } else {
-            s.profiles
-        },
-        sample_interval_ms: if typed(&["sample_interval"]) {
-            sample_interval_ms
-        } else {
-            s.sample_interval_ms
-        },
-        settle_ms: if typed(&["settle", "workload"]) {
-            settle_ms
-        } else {
-            s.settle_ms
-        },
-        timeout_s: if typed(&["timeout"]) {
-            timeout_s
-        } else {
-            s.timeout_s
-        },
-        max_rss_kib: if typed(&["max_rss"]) {
-            max_rss_kib
-        } else {
-            s.max_rss_kib
-        },
-        floor_mib: if typed(&["floor_mib"]) {
-            floor_mib
-        } else {
-            s.floor_mib
-        },
+        name: keep(m, name, s.name),
+        matrix: keep(m, matrix, s.matrix),
+        description: keep(m, description, s.description),
+        builds: keep(m, builds, s.builds),
+        emulate_cores: keep(typed(&["emulate_cores"]), emulate_cores, s.emulate_cores),
+        workload: keep(
+            typed(&["workload", "workload_params"]),
+            workload,
+            s.workload,
+        ),
+        python_threads: keep(
+            either(&["python_threads"]),
+            python_threads,
+            s.python_threads,
+        ),
+        rust_threads: keep(either(&["rust_threads"]), rust_threads, s.rust_threads),
+        iterations: keep(either(&["iterations"]), iterations, s.iterations),
+        sleep_ms: keep(either(&["sleep_ms"]), sleep_ms, s.sleep_ms),
+        reps: keep(either(&["reps"]), reps, s.reps),
+        rounds: keep(either(&["rounds"]), rounds, s.rounds),
+        bindings: keep(either(&["bindings", "workload"]), bindings, s.bindings),
+        patterns: keep(
+            either(&["patterns", "pattern_params", "workload", "workload_params"]),
+            patterns,
+            s.patterns,
+        ),
+        profiles: keep(
+            either(&["tunables", "tunable", "emulate_cores"]),
+            profiles,
+            s.profiles,
+        ),
+        sample_interval_ms: keep(
+            typed(&["sample_interval"]),
+            sample_interval_ms,
+            s.sample_interval_ms,
+        ),
+        settle_ms: keep(typed(&["settle", "workload"]), settle_ms, s.settle_ms),
+        timeout_s: keep(typed(&["timeout"]), timeout_s, s.timeout_s),
+        max_rss_kib: keep(typed(&["max_rss"]), max_rss_kib, s.max_rss_kib),
+        floor_mib: keep(typed(&["floor_mib"]), floor_mib, s.floor_mib),
         // No flag sets them.
-        thresholds: {
-            let _ = thresholds;
-            s.thresholds
-        },
-        seed: if typed(&["seed"]) { seed } else { s.seed },
-        start: if typed(&["start"]) { start } else { s.start },
-        env: if typed(&["env", "pass_env"]) {
-            env
-        } else {
-            s.env
-        },
-        verify: if typed(&["verify"]) { verify } else { s.verify },
-        control: if typed(&["no_control"]) {
-            control
-        } else {
-            s.control
-        },
+        thresholds: keep(false, thresholds, s.thresholds),
+        seed: keep(typed(&["seed"]), seed, s.seed),
+        start: keep(typed(&["start"]), start, s.start),
+        env: keep(typed(&["env", "pass_env"]), env, s.env),
+        verify: keep(typed(&["verify"]), verify, s.verify),
+        control: keep(typed(&["no_control"]), control, s.control),
+    }
+}
+
+/// `now` where its flag was typed, else `saved`.
+fn keep<T>(typed: bool, now: T, saved: T) -> T {
+    if typed {
+        now
+    } else {
+        saved
     }
 }
 
