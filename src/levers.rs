@@ -21,6 +21,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::units;
+
 /// Where a delta, or a process's memory, sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -188,11 +190,11 @@ impl Action {
     /// "returns 16.10 of 16.30 MiB", or "" when not known.
     pub fn returns(&self) -> String {
         match self.returns_kib {
-            Some(r) if r <= 0.0 => format!("returns none of the {:.2} MiB", self.of_kib / 1024.0),
+            Some(r) if r <= 0.0 => format!("returns none of the {}", units::mib(self.of_kib)),
             Some(r) => format!(
-                "returns {:.2} of {:.2} MiB",
-                r / 1024.0,
-                self.of_kib / 1024.0
+                "returns {} of {}",
+                units::mib_value(r),
+                units::mib(self.of_kib)
             ),
             None => String::new(),
         }

@@ -14,6 +14,7 @@ pub mod evidence;
 #[cfg(test)]
 mod growth_tests;
 mod ranking;
+mod snippets;
 
 pub use advice::{recommend, Advice, Recommendation, Verdict, MAX_THROUGHPUT_COST};
 pub use evidence::Rule as AdviceRule;

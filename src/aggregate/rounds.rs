@@ -174,13 +174,6 @@ pub struct Rounds {
     pub growths_kib: Vec<f64>,
 }
 
-impl Rounds {
-    /// Growth over 1,000 more rounds at the measured rate, MiB.
-    pub fn per_thousand_mib(growth_kib: f64) -> f64 {
-        growth_kib * 1000.0 / 1024.0
-    }
-}
-
 /// The Theil-Sen slope of `ys` against 0, 1, 2, ...: the median of the slopes
 /// between every pair of rounds. A round whose snapshot caught a dying thread's stack
 /// or a pool's objects not yet freed (+100 KiB for one round, then back) moves a

@@ -19,14 +19,10 @@ use crate::levers::{self, Action, Figures, Lever, Mechanism};
 use crate::tunables::Catalog;
 
 use super::verdict::{
-    arena_cap, closing_advice, heap_level, mib, suggest, version_notes, Facts, Level, Verdict,
+    arena_cap, closing_advice, heap_level, suggest, version_notes, Facts, Level, Verdict,
     ARENA_MAX, MIDDLE_GROUND, MMAP, NOTICE_HEAP_KIB, RETAINED_MIN_KIB, TRIM,
 };
-
-/// Bytes as MiB with one decimal.
-pub fn mib_b(bytes: u64) -> String {
-    mib(bytes / 1024)
-}
+use crate::units::{mib, mib_of_bytes};
 
 const TRIM_LEAD_SHARE: f64 = 0.25;
 
@@ -77,23 +73,23 @@ fn findings(f: &Facts, snap: &ArenaSnapshot, sh: &Shape) -> Vec<String> {
     )];
     out.push(format!(
         "glibc holds {} in its arenas: {} in use, {} free (fast bins {}, bins {}, tops {})",
-        mib_b(t.system_mem_bytes),
-        mib_b(t.in_use_bytes),
-        mib_b(t.fast_free_bytes + t.bin_free_bytes + t.top_bytes),
-        mib_b(t.fast_free_bytes),
-        mib_b(t.bin_free_bytes),
-        mib_b(t.top_bytes)
+        mib_of_bytes(t.system_mem_bytes),
+        mib_of_bytes(t.in_use_bytes),
+        mib_of_bytes(t.fast_free_bytes + t.bin_free_bytes + t.top_bytes),
+        mib_of_bytes(t.fast_free_bytes),
+        mib_of_bytes(t.bin_free_bytes),
+        mib_of_bytes(t.top_bytes)
     ));
     if n > 0 {
         out.push(format!(
             "the thread arenas hold {} in use and {} free",
-            mib_b(sh.live_threads),
-            mib_b(sh.free_threads)
+            mib_of_bytes(sh.live_threads),
+            mib_of_bytes(sh.free_threads)
         ));
     }
     out.push(format!(
         "malloc_trim(0) would return {} of RSS now (whole resident pages inside free chunks{})",
-        mib_b(t.trimmable_bytes),
+        mib_of_bytes(t.trimmable_bytes),
         if t.top_bytes > 0 {
             ", and the main arena's top"
         } else {
@@ -114,14 +110,14 @@ fn headline(f: &Facts, snap: &ArenaSnapshot, sh: &Shape) -> String {
     if sh.trim_leads {
         format!(
             "free memory inside arenas: {} of the {} glibc holds is free, and malloc_trim(0) would return {} of RSS",
-            mib_b(t.arena_free_bytes),
-            mib_b(t.system_mem_bytes),
-            mib_b(t.trimmable_bytes)
+            mib_of_bytes(t.arena_free_bytes),
+            mib_of_bytes(t.system_mem_bytes),
+            mib_of_bytes(t.trimmable_bytes)
         )
     } else if sh.growth && sh.level >= Level::Notice {
         format!(
             "arena growth: {n} thread arenas hold {} in use ({} heap(s), {} resident)",
-            mib_b(sh.live_threads),
+            mib_of_bytes(sh.live_threads),
             t.heaps,
             mib(f.regions.arena_heap_rss_kib)
         )
@@ -133,8 +129,8 @@ fn headline(f: &Facts, snap: &ArenaSnapshot, sh: &Shape) -> String {
     } else {
         format!(
             "{n} thread arena(s) hold {} in use and {} free: nothing to tune for now",
-            mib_b(sh.live_threads),
-            mib_b(sh.free_threads)
+            mib_of_bytes(sh.live_threads),
+            mib_of_bytes(sh.free_threads)
         )
     }
 }
@@ -193,7 +189,7 @@ pub fn verdict(
         {
             advice.push(format!(
                 "no tunable returns the memory free below live blocks: a lower trim_threshold returns only heap tops, mmap_threshold acts only on blocks of 128 KiB or more when they are allocated; only malloc_trim(0) returns it ({})",
-                mib_b(snap.totals.trimmable_bytes)
+                mib_of_bytes(snap.totals.trimmable_bytes)
             ));
         }
         closing_advice(&suggestions, &mut advice);

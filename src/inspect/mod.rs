@@ -39,8 +39,9 @@ use crate::arena::{self, ArenaSnapshot, ReadError, ReadOptions};
 use crate::cli::InspectArgs;
 use crate::tunables::Catalog;
 
+use crate::units::{mib, signed_mib};
 use target::{InspectError, Observation};
-use verdict::{mib, Facts, Verdict};
+use verdict::{Facts, Verdict};
 
 /// What inspect knows about this host (the target runs on it).
 struct Host {
@@ -228,7 +229,7 @@ fn watch(
 }
 
 /// Fields that changed between two looks, as "name before -> after (delta)".
-/// Sizes that moved by less than the 0.1 MiB the view shows are left out.
+/// Sizes that moved by less than 0.1 MiB are left out.
 fn changes(la: &Look, lb: &Look) -> Vec<String> {
     let (a, b) = (&la.obs, &lb.obs);
     let (ra, rb) = (&a.snapshot.regions, &b.snapshot.regions);
@@ -237,11 +238,10 @@ fn changes(la: &Look, lb: &Look) -> Vec<String> {
         let d = y as i64 - x as i64;
         if d.unsigned_abs() >= 103 {
             out.push(format!(
-                "{name} {} -> {} ({}{:.1})",
+                "{name} {} -> {} ({})",
                 mib(x),
                 mib(y),
-                if d > 0 { "+" } else { "-" },
-                d.unsigned_abs() as f64 / 1024.0
+                signed_mib(d)
             ));
         }
     };
@@ -298,11 +298,10 @@ fn arena_changes(la: &Look, lb: &Look) -> Vec<String> {
         let d = y as i64 - x as i64;
         if d.unsigned_abs() >= 103 * 1024 {
             out.push(format!(
-                "{name} {} -> {} ({}{:.1})",
+                "{name} {} -> {} ({})",
                 mib(x / 1024),
                 mib(y / 1024),
-                if d > 0 { "+" } else { "-" },
-                d.unsigned_abs() as f64 / 1024.0 / 1024.0
+                signed_mib(d / 1024)
             ));
         }
     }

@@ -4,10 +4,10 @@
 use crate::arena::{Arena, ArenaSnapshot, ReadError};
 use crate::tunables;
 
-use super::arenas::mib_b;
 use super::target::{self, LibcKind, Observation};
-use super::verdict::{self, mib, Verdict};
+use super::verdict::{self, Verdict};
 use super::{Host, Look};
+use crate::units::{mib, mib_of_bytes};
 
 pub(super) fn libc_line(o: &Observation) -> String {
     let l = &o.libc;
@@ -212,7 +212,7 @@ fn fig(a: &Arena, which: crate::arena::Figure, bytes: u64) -> String {
     } else {
         ""
     };
-    format!("{}{mark}", mib_b(bytes))
+    format!("{}{mark}", mib_of_bytes(bytes))
 }
 
 fn arena_row(a: &Arena) -> String {
@@ -274,16 +274,16 @@ pub(super) fn arena_section(look: &Look) -> Vec<String> {
         "  {:<22} {:>5} {:>11} {:>11} {:>11} {:>11}",
         format!("total ({} arenas)", t.arenas),
         t.heaps,
-        mib_b(t.system_mem_bytes),
-        mib_b(t.in_use_bytes),
-        mib_b(t.fast_free_bytes + t.bin_free_bytes + t.top_bytes),
-        mib_b(t.trimmable_bytes)
+        mib_of_bytes(t.system_mem_bytes),
+        mib_of_bytes(t.in_use_bytes),
+        mib_of_bytes(t.fast_free_bytes + t.bin_free_bytes + t.top_bytes),
+        mib_of_bytes(t.trimmable_bytes)
     ));
     out.push(format!(
         "  free = fast bins {} + bins {} + tops {}; trimmable = the resident RSS malloc_trim(0) would return",
-        mib_b(t.fast_free_bytes),
-        mib_b(t.bin_free_bytes),
-        mib_b(t.top_bytes)
+        mib_of_bytes(t.fast_free_bytes),
+        mib_of_bytes(t.bin_free_bytes),
+        mib_of_bytes(t.top_bytes)
     ));
     if !s.consistent {
         out.push("  * moved while it was read, in every attempt: approximate (--freeze reads it exactly)".into());

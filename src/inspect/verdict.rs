@@ -35,6 +35,7 @@
 
 use crate::sampler::Regions;
 use crate::tunables::{Allocator, Catalog, Profile};
+use crate::units::mib;
 
 use super::target::{ArenaMaxSetting, LibcKind, Replacement};
 
@@ -118,10 +119,6 @@ pub struct Verdict {
     pub advice: Vec<String>,
     /// Caveats about the suggestions (validated against which glibc, ...).
     pub notes: Vec<String>,
-}
-
-pub fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 /// glibc's default arena cap for `cpus` online CPUs on 64-bit (`NARENAS_FROM_NCORES`).

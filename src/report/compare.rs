@@ -18,12 +18,13 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::figure::{mib, save, slug, stars, times, STARS_LEGEND};
+use super::figure::{save, slug, stars, times, STARS_LEGEND};
 use super::grid::{Grid, GridCell, Scale};
 use crate::aggregate::CellSummary;
 use crate::model::Binding;
 use crate::risk::evidence::{self, Figure, Judged, Outcome, Rule};
 use crate::stats::{benjamini_hochberg, mann_whitney_u};
+use crate::units::mib_short;
 
 /// One point in both sweeps.
 #[derive(Debug, Clone)]
@@ -196,7 +197,7 @@ pub fn table(pairs: &[Paired]) -> String {
             } else {
                 x.gil.as_ref()
             }
-            .map_or("-".to_string(), |s| mib(s.delta_kib.median))
+            .map_or("-".to_string(), |s| mib_short(s.delta_kib.median))
         };
         let nogil = format!(
             "{} -> {}{}",
@@ -340,8 +341,12 @@ fn diff_maps() -> [(&'static str, &'static str, &'static str, CellFn, bool); 2] 
                 let sign = if c > 0.0 { "+" } else { "" };
                 Some((
                     c / 1024.0,
-                    format!("{sign}{}", mib(c)),
-                    format!("{} → {}", mib(a.delta_kib.median), mib(b.delta_kib.median)),
+                    format!("{sign}{}", mib_short(c)),
+                    format!(
+                        "{} → {}",
+                        mib_short(a.delta_kib.median),
+                        mib_short(b.delta_kib.median)
+                    ),
                 ))
             },
             false,

@@ -101,20 +101,6 @@ pub fn slug(s: &str) -> String {
     }
 }
 
-/// MiB with precision that suits the magnitude: 0.35, 8.13, 42.6, 151.
-pub fn mib(kib: f64) -> String {
-    let m = kib / 1024.0;
-    // -0.001 MiB prints as "0.00", not "-0.00".
-    let m = if m.abs() < 0.005 { 0.0 } else { m };
-    if m.abs() >= 100.0 {
-        format!("{m:.0}")
-    } else if m.abs() >= 10.0 {
-        format!("{m:.1}")
-    } else {
-        format!("{m:.2}")
-    }
-}
-
 /// An amplification: 0.82x, 7.1x, 29.9x, 151x.
 pub fn times(a: f64) -> String {
     if a >= 100.0 {
@@ -123,15 +109,6 @@ pub fn times(a: f64) -> String {
         format!("{a:.1}x")
     } else {
         format!("{a:.2}x")
-    }
-}
-
-/// A count that is a median (may end in .5).
-pub fn count(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
     }
 }
 
@@ -185,15 +162,9 @@ mod tests {
 
     #[test]
     fn number_formats() {
-        assert_eq!(mib(360.0), "0.35");
-        assert_eq!(mib(43_673.6), "42.6");
-        assert_eq!(mib(154_593.0), "151");
-        assert_eq!(mib(-512.0), "-0.50");
-        assert_eq!(mib(-4.0), "0.00");
         assert_eq!(times(29.94), "29.9x");
         assert_eq!(times(0.8234), "0.82x");
         assert_eq!(times(151.2), "151x");
-        assert_eq!((count(15.0), count(14.5)), ("15".into(), "14.5".into()));
         assert_eq!(stars(Some(0.0079)), "**");
         assert_eq!(stars(Some(0.04)), "*");
         assert_eq!(stars(Some(0.0009)), "***");

@@ -13,12 +13,13 @@ mod appendix;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::figure::{mib, stars, times, STARS_LEGEND};
+use super::figure::{stars, times, STARS_LEGEND};
 use super::heatmap::Group;
 use super::markdown::{risk_counts, throughput};
 use crate::aggregate::{BuildStats, CellSummary};
 use crate::plan_file::PlanFile;
 use crate::risk::{Advice, ProfileRank, Verdict, MAX_THROUGHPUT_COST};
+use crate::units::{count, mib_short};
 
 /// The figures to inline, already rendered.
 pub struct Figures<'a> {
@@ -278,8 +279,9 @@ fn rank_cells(pf: &PlanFile, r: &ProfileRank) -> Vec<Markup> {
             format!("{t} ({a})")
         }
     });
-    let ranked =
-        |v: Option<f64>, k: usize| cell(v.map_or("-".into(), |v| format!("{} ({k})", mib(v))));
+    let ranked = |v: Option<f64>, k: usize| {
+        cell(v.map_or("-".into(), |v| format!("{} ({k})", mib_short(v))))
+    };
     vec![
         html! { span title=(p.map_or("", |p| &p.description)) { (r.profile) } },
         html! { code { (setting) } },
@@ -287,7 +289,7 @@ fn rank_cells(pf: &PlanFile, r: &ProfileRank) -> Vec<Markup> {
         ranked(r.peak_nogil_kib, r.rank_peak_nogil),
         ranked(r.final_gil_kib, r.rank_final_gil),
         ranked(r.peak_gil_kib, r.rank_peak_gil),
-        cell(r.delta_nogil_kib.map_or("-".into(), mib)),
+        cell(r.delta_nogil_kib.map_or("-".into(), mib_short)),
         cell(r.amplification.map_or("-".into(), times)),
         cell(throughput(r.throughput_nogil)),
         cell(throughput(r.throughput_gil)),
@@ -389,11 +391,15 @@ fn cells_table(summaries: &[CellSummary]) -> Markup {
 /// One point's cells in the "Every point" table.
 fn point_cells(c: &CellSummary) -> Vec<Markup> {
     let p = &c.point;
-    let d =
-        |b: &Option<BuildStats>| cell(b.as_ref().map_or("-".into(), |b| mib(b.delta_kib.median)));
+    let d = |b: &Option<BuildStats>| {
+        cell(
+            b.as_ref()
+                .map_or("-".into(), |b| mib_short(b.delta_kib.median)),
+        )
+    };
     let heaps = |b: &Option<BuildStats>| {
         b.as_ref()
-            .map_or("-".into(), |b| format!("{}", b.arena_heaps.median))
+            .map_or("-".into(), |b| count(b.arena_heaps.median))
     };
     let risk = match c.risk {
         Some(r) => html! { span class=(r.to_string()) { (r.to_string()) } },
@@ -410,7 +416,7 @@ fn point_cells(c: &CellSummary) -> Vec<Markup> {
         cell(
             c.nogil
                 .as_ref()
-                .map_or("-".into(), |b| mib(b.delta_mad_kib)),
+                .map_or("-".into(), |b| mib_short(b.delta_mad_kib)),
         ),
         cell(
             c.nogil
@@ -422,12 +428,12 @@ fn point_cells(c: &CellSummary) -> Vec<Markup> {
         cell(
             c.nogil
                 .as_ref()
-                .map_or("-".into(), |b| mib(b.reclaimable_kib.median)),
+                .map_or("-".into(), |b| mib_short(b.reclaimable_kib.median)),
         ),
         cell(native.map_or("-".into(), |n| {
             let control = |b: &Option<crate::aggregate::NetBuild>| {
                 b.as_ref()
-                    .map_or("-".into(), |b| mib(b.control.delta_kib.median))
+                    .map_or("-".into(), |b| mib_short(b.control.delta_kib.median))
             };
             format!("{} / {}", control(&n.gil), control(&n.nogil))
         })),

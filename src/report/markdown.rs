@@ -5,9 +5,10 @@
 
 use std::fmt::Write as _;
 
-use super::figure::{mib, stars, times, STARS_LEGEND};
+use super::figure::{stars, times, STARS_LEGEND};
 use crate::aggregate::CellSummary;
 use crate::risk::{Advice, ProfileRank, RiskLevel, Thresholds, Verdict};
+use crate::units::mib_short;
 
 /// What the summary needs besides the cells.
 pub struct Header<'a> {
@@ -55,7 +56,7 @@ pub fn throughput(t: Option<f64>) -> String {
 }
 
 fn mib_opt(kib: Option<f64>) -> String {
-    kib.map_or("-".to_string(), |k| format!("{} MiB", mib(k)))
+    kib.map_or("-".to_string(), |k| format!("{} MiB", mib_short(k)))
 }
 
 /// How many rows of the highest-amplification table.
@@ -135,12 +136,13 @@ fn highest_amplification(summaries: &[CellSummary], reps: u32) -> String {
     for c in top.iter().take(TOP) {
         let p = &c.point;
         let d = |b: &Option<crate::aggregate::BuildStats>| {
-            b.as_ref()
-                .map_or("-".into(), |b| format!("{} MiB", mib(b.delta_kib.median)))
+            b.as_ref().map_or("-".into(), |b| {
+                format!("{} MiB", mib_short(b.delta_kib.median))
+            })
         };
         let control = |b| {
             c.control(b)
-                .map_or("-".to_string(), |s| mib(s.delta_kib.median))
+                .map_or("-".to_string(), |s| mib_short(s.delta_kib.median))
         };
         let (a, ci) = c.judged_amplification().unwrap_or((0.0, None));
         let _ = writeln!(

@@ -8,11 +8,11 @@ use std::fmt::Write as _;
 
 use maud::{html, Markup};
 
-use super::figure::mib;
 use crate::aggregate::CellSummary;
 use crate::levers::Mechanism;
 use crate::model::{Build, Judge};
 use crate::risk::diagnosis::diagnose_point;
+use crate::units::mib_short;
 use crate::units::signed_mib;
 
 /// One point, as both files show it.
@@ -49,16 +49,15 @@ pub fn rows(summaries: &[CellSummary]) -> Vec<Row> {
                     p.python_threads, p.rust_threads, p.pattern, p.binding
                 ),
                 profile: p.profile.clone(),
-                nogil_delta: c
-                    .nogil
-                    .as_ref()
-                    .map_or("-".into(), |b| format!("{} MiB", mib(b.delta_kib.median))),
+                nogil_delta: c.nogil.as_ref().map_or("-".into(), |b| {
+                    format!("{} MiB", mib_short(b.delta_kib.median))
+                }),
                 free_in_arenas: c
                     .nogil
                     .as_ref()
                     .and_then(|b| Some((b.arena_free_kib?.median, b.arena_free_delta_kib?)))
                     .map_or("-".into(), |(free, delta)| {
-                        format!("{} MiB ({} MiB)", mib(free), signed_mib(delta))
+                        format!("{} MiB ({} MiB)", mib_short(free), signed_mib(delta))
                     }),
                 extra: c.judged_extra().map_or("-".into(), |(e, ci)| {
                     format!(
@@ -76,7 +75,7 @@ pub fn rows(summaries: &[CellSummary]) -> Vec<Row> {
                     |b| {
                         format!(
                             "{} / {} MiB",
-                            mib(b.control.delta_kib.median),
+                            mib_short(b.control.delta_kib.median),
                             signed_mib(b.net_delta_kib)
                         )
                     },

@@ -30,9 +30,9 @@ const INTRO: &str = "Each run repeats its workload in rounds (a new pool of the 
 
 fn build_text(r: &Rounds) -> String {
     format!(
-        "{:.2} -> {:.2} MiB, {:+.1} KiB/round{}: {}",
-        r.first_kib / 1024.0,
-        r.level_kib / 1024.0,
+        "{} -> {}, {:+.1} KiB/round{}: {}",
+        crate::units::mib_value(r.first_kib),
+        crate::units::mib(r.level_kib),
         r.growth_kib,
         r.growth_ci.map_or(String::new(), |ci| format!(
             " [{:+.1}, {:+.1}]",

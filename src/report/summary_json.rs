@@ -13,6 +13,7 @@ use crate::aggregate::CellSummary;
 use crate::model::{Binding, Build, Judge};
 use crate::risk::evidence::Rule;
 use crate::risk::{Advice, RiskLevel, Thresholds, Verdict};
+use crate::units::to_mib;
 
 /// Bumped whenever a field changes meaning or goes away (new fields do not bump it).
 /// 2: `risk`, `amplification` and `extra_mib` are the judged figures (native, net of
@@ -217,14 +218,10 @@ pub struct SummaryJson {
     pub points: Vec<PointVerdict>,
 }
 
-fn mib(kib: f64) -> f64 {
-    kib / 1024.0
-}
-
 fn interval_mib(ci: crate::stats::Ci) -> Interval {
     Interval {
-        lo: mib(ci.lo),
-        hi: mib(ci.hi),
+        lo: to_mib(ci.lo),
+        hi: to_mib(ci.hi),
     }
 }
 
@@ -243,9 +240,9 @@ fn ratio_interval(ci: crate::stats::Ci) -> Interval {
 
 fn control_figures(n: &crate::aggregate::Native) -> ControlFigures {
     let control = |b: &Option<crate::aggregate::NetBuild>| {
-        b.as_ref().map(|b| mib(b.control.delta_kib.median))
+        b.as_ref().map(|b| to_mib(b.control.delta_kib.median))
     };
-    let net = |b: &Option<crate::aggregate::NetBuild>| b.as_ref().map(|b| mib(b.net_delta_kib));
+    let net = |b: &Option<crate::aggregate::NetBuild>| b.as_ref().map(|b| to_mib(b.net_delta_kib));
     let net_ci = |b: &Option<crate::aggregate::NetBuild>| {
         b.as_ref().and_then(|b| b.net_delta_ci).map(interval_mib)
     };
@@ -258,9 +255,9 @@ fn control_figures(n: &crate::aggregate::Native) -> ControlFigures {
         nogil_net_delta_ci_mib: net_ci(&n.nogil),
         native_amplification: n.amplification,
         native_amplification_ci: n.amplification_ci.map(ratio_interval),
-        native_extra_mib: n.extra_kib.map(mib),
+        native_extra_mib: n.extra_kib.map(to_mib),
         native_extra_ci_mib: n.extra_ci.map(interval_mib),
-        interpreter_cost_mib: n.interpreter_cost_kib.map(mib),
+        interpreter_cost_mib: n.interpreter_cost_kib.map(to_mib),
         interpreter_cost_ci_mib: n.interpreter_cost_ci.map(interval_mib),
         native_risk: n.risk,
     }
@@ -278,9 +275,9 @@ fn rounds_figures(c: &CellSummary) -> Option<RoundsFigures> {
         let r = c.stats(b)?.rounds.as_ref()?;
         let net = c.net(b).and_then(|n| n.rounds.as_ref());
         Some(BuildRounds {
-            first_delta_mib: mib(r.first_kib),
+            first_delta_mib: to_mib(r.first_kib),
             first_delta_ci_mib: r.first_ci.map(interval_mib),
-            settled_mib: mib(r.level_kib),
+            settled_mib: to_mib(r.level_kib),
             settled_ci_mib: r.level_ci.map(interval_mib),
             growth_kib_per_round: r.growth_kib,
             growth_ci_kib: r.growth_ci.map(kib_interval),
@@ -328,14 +325,14 @@ pub fn points(summaries: &[CellSummary]) -> Vec<PointVerdict> {
                 amplification_ci: judged_amplification
                     .and_then(|(_, ci)| ci)
                     .map(ratio_interval),
-                extra_mib: judged_extra.map(|(e, _)| mib(e)),
+                extra_mib: judged_extra.map(|(e, _)| to_mib(e)),
                 extra_ci_mib: judged_extra.and_then(|(_, ci)| ci).map(interval_mib),
-                gil_delta_mib: c.gil.as_ref().map(|b| mib(b.delta_kib.median)),
-                nogil_delta_mib: c.nogil.as_ref().map(|b| mib(b.delta_kib.median)),
+                gil_delta_mib: c.gil.as_ref().map(|b| to_mib(b.delta_kib.median)),
+                nogil_delta_mib: c.nogil.as_ref().map(|b| to_mib(b.delta_kib.median)),
                 gross_risk: c.gross_risk,
                 gross_amplification: c.amplification,
                 gross_amplification_ci: c.amplification_ci.map(ratio_interval),
-                gross_extra_mib: c.extra_kib.map(mib),
+                gross_extra_mib: c.extra_kib.map(to_mib),
                 gross_extra_ci_mib: c.extra_ci.map(interval_mib),
                 control: c.native.as_ref().map(control_figures),
                 q_value: c.p_adjusted,
@@ -359,7 +356,7 @@ fn advice_verdict(advice: &Advice) -> AdviceVerdict {
             profile: r.profile.clone(),
             glibc_tunables: r.glibc_tunables.clone(),
             env: r.env.clone(),
-            saving_mib: mib(r.saved_kib.unwrap_or(0.0)),
+            saving_mib: to_mib(r.saved_kib.unwrap_or(0.0)),
             saving_ci_mib: r
                 .saved_ci
                 .map_or(Interval { lo: 0.0, hi: 0.0 }, interval_mib),
@@ -409,9 +406,9 @@ pub fn build(ctx: &Context, summaries: &[CellSummary], advice: &Advice) -> Summa
             .iter()
             .map(|e| ProfileJudgement {
                 profile: e.profile.clone(),
-                saving_mib: mib(e.judged.saving_kib),
+                saving_mib: to_mib(e.judged.saving_kib),
                 saving_ci_mib: interval_mib(e.judged.ci),
-                margin_mib: mib(e.judged.margin_kib),
+                margin_mib: to_mib(e.judged.margin_kib),
                 outcome: serde_json::to_value(e.judged.outcome)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))

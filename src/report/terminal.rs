@@ -14,31 +14,25 @@ use std::fmt::Write as _;
 
 use crate::aggregate::{BuildStats, CellSummary, RegionMedians, Summary};
 use crate::risk::Thresholds;
+use crate::units::{count_range, mib, mib_value};
 
-fn mib(kib: f64) -> String {
-    format!("{:.2} MiB", kib / 1024.0)
-}
-
-/// "12.10 MiB [12.00-12.20]" (no range for one run).
+/// "12.10 MiB [12.00..12.20]" (no range for one run).
 fn kib_cell(s: &Summary) -> String {
     if s.n > 1 && s.min != s.max {
         format!(
-            "{} [{:.2}..{:.2}]",
+            "{} [{}..{}]",
             mib(s.median),
-            s.min / 1024.0,
-            s.max / 1024.0
+            mib_value(s.min),
+            mib_value(s.max)
         )
     } else {
         mib(s.median)
     }
 }
 
+/// "33 [32..34]": a count as a whole number, with its range over runs.
 fn count_cell(s: &Summary) -> String {
-    if s.n > 1 && s.min != s.max {
-        format!("{} [{}..{}]", s.median, s.min, s.max)
-    } else {
-        format!("{}", s.median)
-    }
+    count_range(s.median, s.min, s.max, s.n)
 }
 
 fn secs_cell(s: &Summary) -> String {

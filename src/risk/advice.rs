@@ -14,9 +14,11 @@
 
 use super::evidence::{self, Outcome, ProfileEvidence, Rule};
 use super::ranking::{ProfileRank, BASELINE_PROFILE};
+pub use super::snippets::{shell_quote, snippets, Snippets};
 use crate::aggregate::CellSummary;
 use crate::stats::Ci;
 use crate::tunables::{Allocator, Profile};
+use crate::units;
 
 /// The largest throughput cost a recommended profile may have: 10% fewer calls per
 /// second than glibc-default.
@@ -58,82 +60,6 @@ impl Recommendation {
             .map(|(k, v)| format!("{k}={}", shell_quote(v)))
             .collect::<Vec<_>>()
             .join(" ")
-    }
-}
-
-/// Ready-to-paste configuration.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Snippets {
-    pub systemd: String,
-    pub dockerfile: String,
-    pub kubernetes: String,
-}
-
-/// `'...'` when the value holds anything a POSIX shell treats specially.
-pub fn shell_quote(v: &str) -> String {
-    let plain = !v.is_empty()
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:=,+@%".contains(c));
-    if plain {
-        v.to_string()
-    } else {
-        format!("'{}'", v.replace('\'', r"'\''"))
-    }
-}
-
-/// A name a shell, systemd, Docker and Kubernetes all accept, and a value with no
-/// control character (a line break would start a new directive in a unit file or a
-/// Dockerfile). Profiles are checked when loaded; this guards a hand-edited plan.json.
-fn renderable(name: &str, value: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !value.chars().any(char::is_control)
-}
-
-/// The snippets for a list of variables.
-pub fn snippets(env: &[(String, String)]) -> Snippets {
-    if env.is_empty() {
-        return Snippets::default();
-    }
-    if let Some((k, _)) = env.iter().find(|(k, v)| !renderable(k, v)) {
-        let refused = format!(
-            "# not rendered: {} is not a plain variable name or its value holds a control character\n",
-            k.escape_default()
-        );
-        return Snippets {
-            systemd: refused.clone(),
-            dockerfile: refused.clone(),
-            kubernetes: refused,
-        };
-    }
-    let mut systemd = String::from("[Service]\n");
-    let mut dockerfile = String::new();
-    let mut kubernetes = String::from("env:\n");
-    for (k, v) in env {
-        // systemd: C-style escapes inside double quotes, and % starts a specifier.
-        let s = v
-            .replace('\\', r"\\")
-            .replace('"', "\\\"")
-            .replace('%', "%%");
-        systemd.push_str(&format!("Environment=\"{k}={s}\"\n"));
-        // Dockerfile: double quotes, where \ " and $ are special.
-        let d = v
-            .replace('\\', r"\\")
-            .replace('"', "\\\"")
-            .replace('$', "\\$");
-        dockerfile.push_str(&format!("ENV {k}=\"{d}\"\n"));
-        // Kubernetes: a YAML double-quoted scalar (JSON's escaping is valid YAML), with
-        // $( doubled so it is not taken as a variable reference.
-        let y = serde_json::to_string(&v.replace("$(", "$$(")).unwrap_or_default();
-        kubernetes.push_str(&format!("  - name: {k}\n    value: {y}\n"));
-    }
-    Snippets {
-        systemd,
-        dockerfile,
-        kubernetes,
     }
 }
 
@@ -194,11 +120,11 @@ impl Advice {
                     .and_then(|r| r.throughput_nogil)
                     .map_or(String::new(), |t| format!("; {t:.2}x calls/s"));
                 format!(
-                    "{}: {} vs glibc-default over {} point(s), margin {:.2} MiB: {}{cost}",
+                    "{}: {} vs glibc-default over {} point(s), margin {}: {}{cost}",
                     e.profile,
                     evidence::saving_text(j),
                     j.points,
-                    j.margin_kib / 1024.0,
+                    units::mib(j.margin_kib),
                     j.outcome.describe()
                 )
             })
@@ -293,13 +219,13 @@ fn verdict(evidence: &[ProfileEvidence], ranks: &[ProfileRank], profiles: &[Prof
             cost_text(throughput(&e.profile))
         };
         let reason = format!(
-            "{} {:.2} MiB less than glibc-default [95% CI {:.2}, {:.2}] over {} point(s), above the margin of {:.2} MiB; {cost}",
+            "{} {} less than glibc-default [95% CI {}, {}] over {} point(s), above the margin of {}; {cost}",
             e.measure.describe(),
-            j.saving_kib / 1024.0,
-            j.ci.lo / 1024.0,
-            j.ci.hi / 1024.0,
+            units::mib(j.saving_kib),
+            units::mib_value(j.ci.lo),
+            units::mib_value(j.ci.hi),
             j.points,
-            j.margin_kib / 1024.0,
+            units::mib(j.margin_kib),
         );
         let env = p.child_env();
         return Verdict::Recommend(Recommendation {
@@ -319,12 +245,12 @@ fn verdict(evidence: &[ProfileEvidence], ranks: &[ProfileRank], profiles: &[Prof
     let base = evidence.first().map_or(0.0, |e| e.judged.baseline_kib);
     let why = match evidence.first().map(|e| e.measure) {
         Some(evidence::Measure::NetDelta) => format!(
-            "no profile's free-threaded net delta (each net of its own control arm) differs from glibc-default's beyond noise and the margin (from glibc-default's final RSS, {:.2} MiB)",
-            base / 1024.0
+            "no profile's free-threaded net delta (each net of its own control arm) differs from glibc-default's beyond noise and the margin (from glibc-default's final RSS, {})",
+            units::mib(base)
         ),
         _ => format!(
-            "no profile's free-threaded final RSS differs from glibc-default's ({:.2} MiB) beyond noise and the margin",
-            base / 1024.0
+            "no profile's free-threaded final RSS differs from glibc-default's ({}) beyond noise and the margin",
+            units::mib(base)
         ),
     };
     Verdict::KeepDefault {

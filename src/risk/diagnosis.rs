@@ -109,31 +109,28 @@ impl Diagnosis {
 
     /// One line: the mechanism(s), then the lever.
     pub fn line(&self) -> String {
-        let mib = |k: f64| k / 1024.0;
+        use crate::units::{count, mib};
         let Some(first) = self.main() else {
-            return format!(
-                "little growth ({:.2} MiB): nothing to act on",
-                mib(self.delta_kib)
-            );
+            return format!("little growth ({}): nothing to act on", mib(self.delta_kib));
         };
         let share = |p: &Part| (self.share(p) * 100.0).round();
         let describe = |p: &Part| {
             let extra = match p.mechanism {
-                Mechanism::MoreArenas => format!(", {:.0} new heap(s)", self.heaps_added),
+                Mechanism::MoreArenas => format!(", {} new heap(s)", count(self.heaps_added)),
                 Mechanism::FreeRetained => format!(
-                    ", of which malloc_trim(0) returned {:.2} MiB",
+                    ", of which malloc_trim(0) returned {}",
                     mib(self.trim_returned_kib.min(p.kib))
                 ),
                 _ => String::new(),
             };
             format!(
-                "{} {:.2} MiB ({:.0}%{extra})",
+                "{} {} ({:.0}%{extra})",
                 p.mechanism.name(),
                 mib(p.kib),
                 share(p)
             )
         };
-        let mut s = format!("{:.2} MiB: mostly {}", mib(self.delta_kib), describe(first));
+        let mut s = format!("{}: mostly {}", mib(self.delta_kib), describe(first));
         if let Some(second) = self.parts.get(1).filter(|p| self.share(p) >= SECOND_SHARE) {
             s.push_str(&format!("; then {}", describe(second)));
         }

@@ -323,9 +323,9 @@ pub fn power_hint(evidence: &[ProfileEvidence]) -> String {
             // half-width below the saving itself.
             let reps = (e.reps.max(1) as f64 * (half / j.saving_kib).powi(2)).ceil() as usize;
             format!(
-                "{} might save {:.2} MiB but its CI includes zero: run with --reps {} (now {}) to tell",
+                "{} might save {} but its CI includes zero: run with --reps {} (now {}) to tell",
                 e.profile,
-                j.saving_kib / 1024.0,
+                crate::units::mib(j.saving_kib),
                 reps.clamp(e.reps + 1, 100),
                 e.reps
             )

@@ -258,9 +258,9 @@ pub fn run_line(r: &RunRecord, n: u64, total: usize) -> String {
     );
     match (&r.metrics, &r.failure) {
         (Some(m), _) => format!(
-            "{head}: delta {:.2} MiB, peak {:.1} MiB, {} arena heaps, {} threads, {:.2} s",
-            m.delta_kib as f64 / 1024.0,
-            m.peak_rss_kib as f64 / 1024.0,
+            "{head}: delta {}, peak {}, {} arena heaps, {} threads, {:.2} s",
+            crate::units::mib(m.delta_kib),
+            crate::units::mib(m.peak_rss_kib),
             m.arena_heaps,
             m.peak_threads,
             m.wall_s

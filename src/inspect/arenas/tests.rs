@@ -124,7 +124,7 @@ fn free_memory_a_trim_returns_leads_to_trimming_not_arena_max() {
         v.headline
     );
     assert!(
-        v.headline.contains("malloc_trim(0) would return 64.0 MiB"),
+        v.headline.contains("malloc_trim(0) would return 63.97 MiB"),
         "{}",
         v.headline
     );
@@ -160,7 +160,7 @@ fn live_memory_over_many_thread_arenas_points_to_arena_max() {
     let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
     assert!(
         v.headline
-            .starts_with("arena growth: 15 thread arenas hold 30.0 MiB"),
+            .starts_with("arena growth: 15 thread arenas hold 30.00 MiB"),
         "{}",
         v.headline
     );

@@ -4,9 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::{mib, mib_signed};
+use super::mib_signed;
 use crate::aggregate::{BuildStats, CellSummary};
 use crate::results::Binding;
+use crate::units::{count, mib};
 
 /// A row of the tables: build ("gil" or "nogil"), binding, its figures.
 type Row<'a> = (&'static str, Binding, &'a BuildStats);
@@ -120,9 +121,9 @@ fn figures_table(s: &mut String, rows: &[Row], held: Option<f64>, floor: f64) {
             mib(b.peak_rss_kib.median),
             mib(b.after_trim_rss_kib.median),
             mib(b.reclaimable_kib.median),
-            b.arena_heaps.median,
+            count(b.arena_heaps.median),
             mib(b.heap_rss_kib.median),
-            b.peak_threads.median,
+            count(b.peak_threads.median),
             amp
         );
     }

@@ -10,7 +10,7 @@ use crate::aggregate::{BuildStats, CellSummary, NetBuild};
 use crate::model::Build;
 use crate::stats::Ci;
 
-use super::mib;
+use crate::units::{mib, mib_value};
 
 /// "+12.3 KiB" per round.
 fn kib_signed(kib: f64) -> String {
@@ -30,7 +30,7 @@ fn ci_kib(ci: Option<Ci>) -> String {
 
 fn ci_mib(ci: Option<Ci>) -> String {
     ci.map_or(String::new(), |ci| {
-        format!(" [95% CI {:.2}..{:.2}]", ci.lo / 1024.0, ci.hi / 1024.0)
+        format!(" [95% CI {}..{}]", mib_value(ci.lo), mib_value(ci.hi))
     })
 }
 
@@ -112,14 +112,14 @@ pub fn rounds_rows(s: &mut String, c: &CellSummary) {
     }
 }
 
-/// "keeps growing: +20.1 KiB per round [95% CI ...] (+19.6 MiB per 1,000 rounds at
+/// "keeps growing: +20.1 KiB per round [95% CI ...] (+19.63 MiB per 1,000 rounds at
 /// that rate), mostly mimalloc ... (+15.0 KiB per round); ..."
 pub fn growing_line(x: &Rounds, control_growth_kib: Option<f64>) -> String {
     let mut line = format!(
-        "keeps growing: {} per round{} ({:+.1} MiB per 1,000 rounds at that rate)",
+        "keeps growing: {} per round{} ({} MiB per 1,000 rounds at that rate)",
         kib_signed(x.growth_kib),
         ci_kib(x.growth_ci),
-        Rounds::per_thousand_mib(x.growth_kib)
+        crate::units::signed_mib(x.growth_kib * 1000.0)
     );
     if let Some((region, g)) = x.growth_by_region.largest() {
         let _ = write!(line, ", mostly {region} ({} per round)", kib_signed(g));

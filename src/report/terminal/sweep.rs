@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::mib;
 use crate::aggregate::CellSummary;
 use crate::model::Binding;
+use crate::units::mib;
 
 /// One screen for a whole sweep: for each profile (and binding and pattern), a text
 /// heatmap of amplification (Rust threads down, Python threads across; `!` HIGH,

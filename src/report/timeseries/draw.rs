@@ -222,13 +222,13 @@ impl TimeSeries<'_> {
         let name = BUILDS.iter().find(|b| b.0 == l.build).map_or("", |b| b.1);
         let (runs, median) = self.build(l.build);
         let r = median.map(|i| runs[i]);
-        let delta = r
-            .and_then(|r| r.metrics.as_ref())
-            .map_or(0, |m| m.delta_kib) as f64
-            / 1024.0;
+        let delta = crate::units::mib(
+            r.and_then(|r| r.metrics.as_ref())
+                .map_or(0, |m| m.delta_kib),
+        );
         let points = r.map_or(0, |r| r.series.reduced_from.unwrap_or(r.series.len()));
         format!(
-            "{name}: median rep of {} (delta {delta:.2} MiB, {points} points); thin: the others",
+            "{name}: median rep of {} (delta {delta}, {points} points); thin: the others",
             runs.len()
         )
     }
