@@ -38,7 +38,7 @@ fn every_variant_has_one_name() {
         "system_mem_bytes"
     );
     assert_eq!(
-        crate::inspect::verdict::Level::NotApplicable.as_str(),
+        crate::inspect::assessment::Level::NotApplicable.as_str(),
         "not applicable"
     );
 }

@@ -5,7 +5,6 @@
 pub mod aggregate;
 pub mod amplification;
 pub mod arena;
-pub mod child;
 pub mod cli;
 pub mod doctor;
 #[cfg(test)]
@@ -32,6 +31,7 @@ pub mod patterns;
 pub mod plan;
 pub mod plan_file;
 pub mod process;
+pub mod programs;
 pub mod progress;
 pub mod provenance;
 pub mod python;

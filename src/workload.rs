@@ -25,8 +25,8 @@ pub mod envs;
 mod pip_output;
 pub use pip_output::{normalize, pip_failure, PipFailure};
 
-use crate::child;
 use crate::error::usage;
+use crate::programs;
 use crate::python::inspect::Interpreter;
 
 /// A validated workload file.
@@ -256,7 +256,7 @@ else:
 
 /// Check with a real interpreter that the file parses and defines the functions.
 pub fn check_with(interp: &Interpreter, spec: &WorkloadSpec) -> Result<()> {
-    let out = child::run(
+    let out = programs::run(
         Command::new(&interp.path)
             .args(["-I", "-c", AST_CHECK])
             .arg(&spec.path)

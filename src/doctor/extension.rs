@@ -8,23 +8,23 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::{Check, Status};
-use crate::child::{self, ChildError};
 use crate::ext::{self, Variant};
 use crate::model::Build;
+use crate::programs::{self, ProgramError};
 use crate::python::inspect::Interpreter;
 
 /// Import the built extension in its interpreter and report whether the GIL is on.
 fn import_check(interp: &Interpreter, dir: &Path) -> std::result::Result<bool, String> {
     const PROBE: &str = "import sys; sys.path.insert(0, sys.argv[1]); import arena_poc; \
                          print(getattr(sys, '_is_gil_enabled', lambda: True)())";
-    let out = child::run(
+    let out = programs::run(
         Command::new(&interp.executable)
             .args(["-I", "-c", PROBE])
             .arg(dir),
         Duration::from_secs(60),
     )
     .map_err(|e| match e {
-        ChildError::Start { .. } => e.to_string(),
+        ProgramError::Start { .. } => e.to_string(),
         e => format!("importing it: {e}"),
     })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -32,7 +32,7 @@ fn import_check(interp: &Interpreter, dir: &Path) -> std::result::Result<bool, S
         "True" => Ok(true),
         "False" => Ok(false),
         _ => {
-            let stderr = child::last_line(&out.stderr);
+            let stderr = programs::last_line(&out.stderr);
             Err(format!(
                 "importing it failed: {}",
                 if stderr.is_empty() {

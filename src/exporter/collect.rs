@@ -307,7 +307,10 @@ fn read_one(
         Ok(o) => {
             let (arena_cap, arena_cap_from) = match &o.arena_max {
                 Some(s) => (s.value, s.from),
-                None => (crate::inspect::verdict::default_cap(online_cpus), "default"),
+                None => (
+                    crate::inspect::assessment::default_cap(online_cpus),
+                    "default",
+                ),
             };
             w.process = Some(ProcessFigures {
                 rss_bytes: o.snapshot.rss_kib * 1024,

@@ -23,8 +23,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::{key_parts, source_hash, wheel_version, ExtBuild, Origin, Variant, WheelRef};
-use crate::child;
 use crate::paths::{cache_dir, hash_parts};
+use crate::programs;
 use crate::python::inspect::Interpreter;
 
 /// The distribution name in wheel file names.
@@ -261,7 +261,7 @@ fn pip_install(
         .arg("--report")
         .arg(&report_path)
         .arg(format!("{DIST}=={want}"));
-    let output = child::Run::new(&mut pip, Duration::from_secs(300))
+    let output = programs::Run::new(&mut pip, Duration::from_secs(300))
         .name(format!("{} -m pip install", interp.executable.display()))
         .output()
         .context("installing the extension wheel")?;

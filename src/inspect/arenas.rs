@@ -1,4 +1,4 @@
-//! The verdict when the arenas were read from the process's memory: what is free
+//! The assessment when the arenas were read from the process's memory: what is free
 //! inside them, what a `malloc_trim(0)` would return, what a lower trim threshold
 //! would return (thread arenas' tops), and how much live memory the thread arenas
 //! hold decide the levers, ordered by what each returns (`crate::levers`):
@@ -18,8 +18,8 @@ use crate::arena::ArenaSnapshot;
 use crate::levers::{self, Action, Figures, Lever, Mechanism};
 use crate::tunables::Catalog;
 
-use super::verdict::{
-    arena_cap, closing_advice, heap_level, suggest, version_notes, Facts, Level, Verdict,
+use super::assessment::{
+    arena_cap, closing_advice, heap_level, suggest, version_notes, Assessment, Facts, Level,
     ARENA_MAX, MIDDLE_GROUND, MMAP, NOTICE_HEAP_KIB, RETAINED_MIN_KIB, TRIM,
 };
 use crate::units::{mib, mib_of_bytes};
@@ -135,12 +135,12 @@ fn headline(f: &Facts, snap: &ArenaSnapshot, sh: &Shape) -> String {
     }
 }
 
-pub fn verdict(
+pub fn assess(
     f: &Facts,
     catalog: &Catalog,
     snap: &ArenaSnapshot,
     mut notes: Vec<String>,
-) -> Verdict {
+) -> Assessment {
     let sh = shape(f, snap);
     let (cap, _) = arena_cap(f);
     if !snap.consistent {
@@ -195,7 +195,7 @@ pub fn verdict(
         closing_advice(&suggestions, &mut advice);
     }
     version_notes(f, &suggestions, &mut notes);
-    Verdict {
+    Assessment {
         level: sh.level,
         headline: headline(f, snap, &sh),
         findings: findings(f, snap, &sh),

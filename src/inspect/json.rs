@@ -3,12 +3,12 @@
 
 use serde_json::{json, Value};
 
+use super::assessment::Assessment;
 use super::target::LibcKind;
-use super::verdict::Verdict;
 use super::Look;
 
-/// The look and its verdict as one JSON object (one line).
-pub(super) fn look(l: &Look, v: &Verdict) -> Value {
+/// The look and its assessment as one JSON object (one line).
+pub(super) fn look(l: &Look, v: &Assessment) -> Value {
     let o = &l.obs;
     let s = &o.snapshot;
     let libc_kind = match o.libc.kind {

@@ -3,15 +3,15 @@
 //! regions, the anonymous/file split, threads, the process's libc and malloc (all from
 //! /proc), then glibc's own arenas read from the process's memory (per arena: heaps,
 //! system_mem, in use, free, what `malloc_trim(0)` would return; see `crate::arena`),
-//! and a verdict with suggested tunables that follows from those figures.
+//! and a assessment with suggested tunables that follows from those figures.
 //!
 //! `target` reads /proc ([`target::observe`]), `linkage` tells its libc and malloc
-//! from the files it maps (and glibc's version from the banner in them), `verdict`
+//! from the files it maps (and glibc's version from the banner in them), `assessment`
 //! and `arenas` judge what was read (pure functions, unit-tested), `render` and `json`
 //! write it, and this file runs the one-shot view and the watch loop.
 //!
 //! When the arenas cannot be read (another user's process, Yama, another libc or
-//! allocator), the view says why and what to do, and the verdict uses smaps alone.
+//! allocator), the view says why and what to do, and the assessment uses smaps alone.
 //! `--freeze` stops the process (ptrace) while its arenas are read, for an exact
 //! snapshot, and prints how long it was stopped. `--json` writes one JSON object per
 //! look (documented in docs/inspect.md).
@@ -24,9 +24,9 @@
 //! /proc.
 
 pub mod arenas;
+pub mod assessment;
 mod json;
 mod render;
-pub mod verdict;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -40,8 +40,8 @@ use crate::cli::InspectArgs;
 use crate::tunables::Catalog;
 
 use crate::units::{mib, signed_mib};
+use assessment::{Assessment, Facts};
 use target::{InspectError, Observation};
-use verdict::{Facts, Verdict};
 
 /// What inspect knows about this host (the target runs on it).
 struct Host {
@@ -114,7 +114,7 @@ pub fn command(args: &InspectArgs, out: &mut dyn Write) -> Result<i32> {
         ..ReadOptions::default()
     };
     let first = look(args.pid, &opts).map_err(to_anyhow)?;
-    let v = verdict::verdict(&facts(&first, &host), &host.catalog);
+    let v = assessment::assess(&facts(&first, &host), &host.catalog);
     if args.json {
         writeln!(out, "{}", json::look(&first, &v))?;
     } else {
@@ -130,7 +130,7 @@ pub fn command(args: &InspectArgs, out: &mut dyn Write) -> Result<i32> {
 /// Refresh every `every` until the process exits (or its PID is reused) or Ctrl-C.
 fn watch(
     first: &Look,
-    first_verdict: &Verdict,
+    first_assessment: &Assessment,
     every: Duration,
     host: &Host,
     opts: &ReadOptions,
@@ -150,7 +150,7 @@ fn watch(
     out.flush()?;
     let started = Instant::now();
     let mut prev = first.clone();
-    let mut prev_verdict = first_verdict.clone();
+    let mut prev_assessment = first_assessment.clone();
     let mut refreshes = 0u64;
     let end = loop {
         let deadline = Instant::now() + every;
@@ -178,19 +178,19 @@ fn watch(
             Err(e) => return Err(to_anyhow(e)),
         };
         refreshes += 1;
-        let v = verdict::verdict(&facts(&cur, host), &host.catalog);
+        let v = assessment::assess(&facts(&cur, host), &host.catalog);
         if as_json {
             writeln!(out, "{}", json::look(&cur, &v))?;
             out.flush()?;
             prev = cur;
-            prev_verdict = v;
+            prev_assessment = v;
             continue;
         }
         let mut line = changes(&prev, &cur);
-        if v.level != prev_verdict.level {
+        if v.level != prev_assessment.level {
             line.push(format!(
                 "verdict {} -> {}: {}",
-                prev_verdict.level.as_str(),
+                prev_assessment.level.as_str(),
                 v.level.as_str(),
                 v.headline
             ));
@@ -203,7 +203,7 @@ fn watch(
         writeln!(out, "[+{:.1}s] {text}", started.elapsed().as_secs_f64())?;
         out.flush()?;
         prev = cur;
-        prev_verdict = v;
+        prev_assessment = v;
     };
     if as_json {
         return Ok(0);
@@ -216,12 +216,12 @@ fn watch(
     let total = changes(first, &prev);
     if !total.is_empty() {
         writeln!(out, "Since the first view: {}.", total.join(", "))?;
-        if prev_verdict != *first_verdict {
+        if prev_assessment != *first_assessment {
             writeln!(
                 out,
                 "Last verdict: {} - {}",
-                prev_verdict.level.as_str(),
-                prev_verdict.headline
+                prev_assessment.level.as_str(),
+                prev_assessment.headline
             )?;
         }
     }

@@ -1,11 +1,11 @@
 //! The text view of one look at a process: who it is, where its RSS sits (smaps), its
-//! glibc arenas (when read), and the verdict.
+//! glibc arenas (when read), and the assessment.
 
 use crate::arena::{Arena, ArenaSnapshot, ReadError};
 use crate::tunables;
 
+use super::assessment::{self, Assessment};
 use super::target::{self, LibcKind, Observation};
-use super::verdict::{self, Verdict};
 use super::{Host, Look};
 use crate::units::{mib, mib_of_bytes};
 
@@ -46,12 +46,12 @@ pub(super) fn malloc_line(o: &Observation, host: &Host) -> String {
                 Some(s) => format!("arena_max={} set by {} at start", s.value, s.from),
                 None if o.environ_read => format!(
                     "arena_max not set: default cap {} = 8 x {} online CPUs",
-                    verdict::default_cap(host.online_cpus),
+                    assessment::default_cap(host.online_cpus),
                     host.online_cpus
                 ),
                 None => format!(
                     "its environment is unreadable; default cap {} = 8 x {} online CPUs unless arena_max is set",
-                    verdict::default_cap(host.online_cpus),
+                    assessment::default_cap(host.online_cpus),
                     host.online_cpus
                 ),
             };
@@ -63,7 +63,7 @@ pub(super) fn malloc_line(o: &Observation, host: &Host) -> String {
 }
 
 /// The whole one-shot view.
-pub(super) fn render(look: &Look, host: &Host, v: &Verdict) -> String {
+pub(super) fn render(look: &Look, host: &Host, v: &Assessment) -> String {
     let o = &look.obs;
     let mut lines = identity(o, host);
     lines.push(String::new());
@@ -163,9 +163,9 @@ fn rss_table(o: &Observation) -> Vec<String> {
     out
 }
 
-/// The verdict, its findings, the suggested settings (GLIBC_TUNABLES, or the old
+/// The assessment, its findings, the suggested settings (GLIBC_TUNABLES, or the old
 /// environment aliases for a glibc that predates it), advice and notes.
-fn verdict_lines(o: &Observation, v: &Verdict) -> Vec<String> {
+fn verdict_lines(o: &Observation, v: &Assessment) -> Vec<String> {
     let mut out = vec![format!("Verdict: {} - {}", v.level.as_str(), v.headline)];
     out.extend(v.findings.iter().map(|f| format!("  - {f}")));
     if !v.levers.is_empty() {
@@ -176,7 +176,7 @@ fn verdict_lines(o: &Observation, v: &Verdict) -> Vec<String> {
         }
     }
     if !v.suggestions.is_empty() {
-        let old = !verdict::reads_glibc_tunables(o.libc.version.as_deref());
+        let old = !assessment::reads_glibc_tunables(o.libc.version.as_deref());
         out.push(String::new());
         out.push("Suggested tunables (in order; each is a profile in tunables/):".into());
         for sg in &v.suggestions {

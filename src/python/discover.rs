@@ -21,8 +21,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::inspect::{check_supported, inspect, Build, Interpreter};
-use crate::child::{self, ChildError};
 use crate::error::usage;
+use crate::programs::{self, ProgramError};
 
 /// Minor versions searched for by name (python3.13 ... python3.16).
 const MINORS: std::ops::RangeInclusive<u32> = 13..=16;
@@ -126,7 +126,7 @@ fn uv_candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     for m in MINORS {
         for req in [format!("3.{m}"), format!("3.{m}t")] {
-            let found = child::run(
+            let found = programs::run(
                 Command::new(&uv).args(["python", "find", "--no-project", &req]),
                 Duration::from_secs(20),
             );
@@ -137,7 +137,7 @@ fn uv_candidates() -> Vec<PathBuf> {
                         out.push(PathBuf::from(p));
                     }
                 }
-                Err(ChildError::Start { .. }) => return out,
+                Err(ProgramError::Start { .. }) => return out,
                 _ => {}
             }
         }

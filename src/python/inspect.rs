@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::child::{self, ChildError};
+use crate::programs::{self, ProgramError};
 
 pub use crate::model::Build;
 
@@ -210,8 +210,8 @@ fn probe(path: &Path) -> Result<Interpreter> {
     cmd.args(["-I", "-c", PROBE])
         .env_clear()
         .env("LC_ALL", "C.UTF-8");
-    let out = child::run(&mut cmd, Duration::from_secs(20)).map_err(|e| match e {
-        ChildError::Start { source, .. } => anyhow!(
+    let out = programs::run(&mut cmd, Duration::from_secs(20)).map_err(|e| match e {
+        ProgramError::Start { source, .. } => anyhow!(
             "{} could not be started as a Python interpreter: {source}",
             path.display()
         ),

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::child;
+use crate::programs;
 
 mod debian;
 
@@ -72,7 +72,7 @@ fn run_logged(
     timeout: Duration,
     log: &mut std::fs::File,
 ) -> Result<std::process::Output> {
-    Ok(child::Run::new(cmd, timeout).log(log).output()?)
+    Ok(programs::Run::new(cmd, timeout).log(log).output()?)
 }
 
 // ---------------------------------------------------------------- official tarball

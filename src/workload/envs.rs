@@ -26,9 +26,9 @@ use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{pip_failure, PipFailure, WorkloadSpec};
-use crate::child;
 use crate::error::usage;
 use crate::model::Build;
+use crate::programs;
 use crate::python::discover::Pair;
 use crate::python::inspect::Interpreter;
 
@@ -317,7 +317,7 @@ impl Pip {
             .append(true)
             .open(&self.log_path)
             .map_err(|e| e.to_string())?;
-        let out = child::Run::new(cmd, Duration::from_secs(900))
+        let out = programs::Run::new(cmd, Duration::from_secs(900))
             .log(&mut log)
             .output()
             .map_err(|e| e.to_string())?;

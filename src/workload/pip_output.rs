@@ -116,7 +116,7 @@ pub fn pip_failure(stderr: &str, log: &Path) -> PipFailure {
         };
     }
     PipFailure::Other {
-        last: crate::child::last_line(stderr.as_bytes()),
+        last: crate::programs::last_line(stderr.as_bytes()),
         log: log.to_path_buf(),
     }
 }

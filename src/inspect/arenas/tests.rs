@@ -1,4 +1,4 @@
-//! Tests of the verdict read from the arenas: which levers lead, and that a sweep
+//! Tests of the assessment read from the arenas: which levers lead, and that a sweep
 //! names the same lever as `inspect` for the same figures.
 use super::*;
 use crate::arena::{Arch, Arena, Totals};
@@ -86,7 +86,7 @@ fn facts(snap: &ArenaSnapshot, mimalloc_kib: u64) -> Facts {
     }
 }
 
-fn lever_names(v: &Verdict) -> Vec<&str> {
+fn lever_names(v: &Assessment) -> Vec<&str> {
     v.levers.iter().map(|a| a.lever.as_str()).collect()
 }
 
@@ -103,7 +103,7 @@ fn with_top(mut a: Arena, top: u64) -> Arena {
     a
 }
 
-fn names(v: &Verdict) -> Vec<&str> {
+fn names(v: &Assessment) -> Vec<&str> {
     v.suggestions
         .iter()
         .map(|s| s.profile.name.as_str())
@@ -116,7 +116,7 @@ fn free_memory_a_trim_returns_leads_to_trimming_not_arena_max() {
     let mut a = vec![arena(0, 100_000, 150_000, 0)];
     a.extend((1..=4).map(|i| arena(i, 4096, 16 * MIB, 16 * MIB - 8192)));
     let snap = snapshot(a);
-    let v = super::super::verdict::verdict(&facts(&snap, 3 * 1024), &catalog());
+    let v = super::super::assessment::assess(&facts(&snap, 3 * 1024), &catalog());
     assert_eq!(v.level, Level::Significant, "{v:#?}");
     assert!(
         v.headline.starts_with("free memory inside arenas"),
@@ -157,7 +157,7 @@ fn live_memory_over_many_thread_arenas_points_to_arena_max() {
     let mut a = vec![arena(0, 100_000, 10_000, 0)];
     a.extend((1..=15).map(|i| arena(i, 2 * MIB, 64 * 1024, 0)));
     let snap = snapshot(a);
-    let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
+    let v = super::super::assessment::assess(&facts(&snap, 0), &catalog());
     assert!(
         v.headline
             .starts_with("arena growth: 15 thread arenas hold 30.00 MiB"),
@@ -179,7 +179,7 @@ fn both_free_and_spread_memory_lead_with_trimming_then_arena_max() {
     let mut a = vec![arena(0, 100_000, 10_000, 0)];
     a.extend((1..=8).map(|i| arena(i, MIB, 8 * MIB, 8 * MIB - 4096)));
     let snap = snapshot(a);
-    let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
+    let v = super::super::assessment::assess(&facts(&snap, 0), &catalog());
     assert_eq!(
         lever_names(&v),
         vec![
@@ -198,7 +198,7 @@ fn free_thread_arena_tops_lead_with_the_trim_threshold() {
     let mut a = vec![arena(0, 100_000, 10_000, 0)];
     a.extend((1..=4).map(|i| with_top(arena(i, 4096, MIB / 4, MIB / 4 - 4096), 12 * MIB)));
     let snap = snapshot(a);
-    let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
+    let v = super::super::assessment::assess(&facts(&snap, 0), &catalog());
     assert_eq!(
         lever_names(&v),
         vec!["trim_threshold", "malloc_trim", "mmap_threshold"]
@@ -221,7 +221,7 @@ fn a_sweep_and_inspect_name_the_same_lever_for_the_same_figures() {
         let mut a = vec![arena(0, 100_000, 10_000, 0)];
         a.push(with_top(arena(1, 4096, bins * MIB, bins * MIB), tops * MIB));
         let snap = snapshot(a);
-        let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
+        let v = super::super::assessment::assess(&facts(&snap, 0), &catalog());
         // The sweep's figures for the same memory: the free bytes grew by all of it,
         // the trim returned the bins' share, and the tops read from outside hold what
         // a 128 KiB trim threshold returns.
@@ -251,7 +251,7 @@ fn a_sweep_and_inspect_name_the_same_lever_for_the_same_figures() {
 fn the_main_arena_alone_is_fine_and_inconsistency_is_noted() {
     let mut snap = snapshot(vec![arena(0, 2 * MIB, 100_000, 0)]);
     snap.consistent = false;
-    let v = super::super::verdict::verdict(&facts(&snap, 0), &catalog());
+    let v = super::super::assessment::assess(&facts(&snap, 0), &catalog());
     assert_eq!(v.level, Level::Fine);
     assert!(
         v.headline.starts_with("only the main arena"),

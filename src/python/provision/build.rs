@@ -16,7 +16,7 @@ use super::super::sources::SourceTarball;
 use super::{
     binary_in, configure_flags, is_complete, prefix_for, BuildStamp, InstallOptions, STAMP,
 };
-use crate::child;
+use crate::programs;
 use crate::progress::Progress;
 
 /// One build of the pair: the finished one if it is stamped complete (and not
@@ -123,7 +123,7 @@ pub(super) fn extract(
     std::fs::create_dir_all(&tmp)?;
     let mut tar = Command::new("tar");
     tar.arg("-xf").arg(&source.path).arg("-C").arg(&tmp);
-    let out = child::Run::new(&mut tar, Duration::from_secs(600))
+    let out = programs::Run::new(&mut tar, Duration::from_secs(600))
         .log(log)
         .output()?;
     if !out.status.success() {
@@ -280,7 +280,7 @@ fn verify(bin: &Path, version: &str, build: Build) -> Result<Interpreter> {
             interp.label()
         );
     }
-    let out = child::run(
+    let out = programs::run(
         Command::new(bin)
             .args(["-I", "-c", "import sys; print(sys._is_gil_enabled())"])
             .env_clear(),
@@ -289,7 +289,7 @@ fn verify(bin: &Path, version: &str, build: Build) -> Result<Interpreter> {
     let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let expected = if build == Build::Gil { "True" } else { "False" };
     if said != expected {
-        let stderr = child::last_line(&out.stderr);
+        let stderr = programs::last_line(&out.stderr);
         bail!(
             "{}: sys._is_gil_enabled() printed {said:?}, expected {expected}{}",
             bin.display(),

@@ -12,8 +12,8 @@ use anyhow::{bail, Context, Result};
 use super::super::discover::Pair;
 use super::super::sources::{self, SourceTarball};
 use super::{pair_from, InstallOptions, SourceKind};
-use crate::child;
 use crate::error::usage;
+use crate::programs;
 
 /// The version in `--source-tarball`'s name, checked against the one asked for.
 pub(super) fn tarball_version(opts: &InstallOptions, wanted: &str) -> Result<Option<String>> {
@@ -102,12 +102,12 @@ fn try_uv(wanted: &str, log: &mut std::fs::File) -> Result<Pair> {
     let threaded = format!("{wanted}t");
     let mut install = Command::new(&uv);
     install.args(["python", "install", wanted, &threaded]);
-    child::Run::new(&mut install, Duration::from_secs(600))
+    programs::Run::new(&mut install, Duration::from_secs(600))
         .name("`uv python install`")
         .log(log)
         .success()?;
     let find = |req: &str| -> Result<PathBuf> {
-        let o = child::Run::new(
+        let o = programs::Run::new(
             Command::new(&uv).args(["python", "find", "--no-project", req]),
             Duration::from_secs(30),
         )
@@ -116,7 +116,7 @@ fn try_uv(wanted: &str, log: &mut std::fs::File) -> Result<Pair> {
         if !o.status.success() {
             bail!(
                 "`uv python find {req}` found nothing after the install: {}",
-                child::last_line(&o.stderr)
+                programs::last_line(&o.stderr)
             );
         }
         Ok(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 
 use super::{run_logged, sha256_file, version_matches, SourceTarball};
-use crate::child;
+use crate::programs;
 
 /// One entry of the machine's apt configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,7 +321,7 @@ fn matching_versions(
     if !up.status.success() {
         return Ok(Err(format!(
             "apt-get update failed: {}",
-            child::last_line(&up.stderr)
+            programs::last_line(&up.stderr)
         )));
     }
     let show = run_logged(

@@ -213,7 +213,7 @@ pub fn compile_driver(source: &Path, interpreter: &Interpreter) -> Option<PathBu
     // py_compile writes the file atomically (a temporary file, then a rename).
     let mut cmd = std::process::Command::new(python);
     cmd.args(["-I", "-c", COMPILE]).arg(source).arg(&pyc);
-    match crate::child::run(&mut cmd, Duration::from_secs(60)) {
+    match crate::programs::run(&mut cmd, Duration::from_secs(60)) {
         Ok(o) if o.status.success() && pyc.is_file() => Some(pyc),
         _ => None,
     }

@@ -1,7 +1,7 @@
 //! What an inspected process's memory says about glibc arenas, and which tunables to
 //! try: a pure function from [`Facts`] (the smaps regions, threads, libc, allocator,
 //! the host's CPUs and, when they could be read, the arenas themselves) and the host's
-//! tunables [`Catalog`] to a [`Verdict`].
+//! tunables [`Catalog`] to a [`Assessment`].
 //!
 //! Levels, from the arena heaps' resident memory (`heap_rss`) and its share of RSS:
 //! - **significant**: `heap_rss` >= 64 MiB, or >= 25% of RSS and >= 8 MiB;
@@ -12,7 +12,7 @@
 //!   jemalloc/mimalloc/tcmalloc, a static program without glibc) or the process is
 //!   32-bit, where glibc's heaps are 1 MiB and the 64 MiB fingerprint does not hold.
 //!
-//! When the arenas were read from the process's memory (`crate::arena`), the verdict
+//! When the arenas were read from the process's memory (`crate::arena`), the assessment
 //! follows their figures (`arenas.rs`): memory that is free inside the arenas points
 //! to the levers that return it, ordered by what each would return (`malloc_trim(0)`
 //! for free pages below live blocks, a lower `trim_threshold` for thread arenas'
@@ -20,11 +20,11 @@
 //! mimalloc regions points to neither. The levers and their words are the one table
 //! in `crate::levers`, which a sweep's diagnosis uses too.
 //!
-//! When they could not be read (permission, another glibc, ...), the verdict falls
+//! When they could not be read (permission, another glibc, ...), the assessment falls
 //! back on smaps alone. Then the arena count is bounded, not known: every non-main
 //! arena has at least one 64 MiB heap, and a busy one may span several, so a process
 //! with N arena heaps uses at most N + 1 arenas (the main one lives in `[heap]`).
-//! Whether their memory is free is then a guess: the verdict calls it likely when
+//! Whether their memory is free is then a guess: the assessment calls it likely when
 //! there are more arena heaps than threads besides the main one, the shape left by
 //! threads that allocated and exited.
 //!
@@ -60,7 +60,7 @@ pub(super) const MMAP: &str = "glibc.malloc.mmap_threshold";
 pub(super) const MIDDLE_GROUND: &str =
     "a middle ground if 2 arenas cost throughput (lock contention)";
 
-/// What the verdict is computed from.
+/// What the assessment is computed from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
     pub regions: Regions,
@@ -106,7 +106,7 @@ pub struct Suggestion {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
+pub struct Assessment {
     pub level: Level,
     pub headline: String,
     /// What the figures show, one sentence each.
@@ -135,8 +135,8 @@ fn tuning_hint(allocator: &str) -> &'static str {
     }
 }
 
-fn not_applicable(headline: String, findings: Vec<String>) -> Verdict {
-    Verdict {
+fn not_applicable(headline: String, findings: Vec<String>) -> Assessment {
+    Assessment {
         level: Level::NotApplicable,
         headline,
         findings,
@@ -161,8 +161,8 @@ enum Applicability {
     /// serving it, glibc linked statically).
     Glibc(Vec<String>),
     /// They are not (32-bit, musl, a static program without glibc, a preloaded or
-    /// linked replacement malloc): the verdict says why.
-    NotApplicable(Verdict),
+    /// linked replacement malloc): the assessment says why.
+    NotApplicable(Assessment),
 }
 
 /// Whether glibc's arenas apply to the process `f` describes.
@@ -215,16 +215,16 @@ fn applicability(f: &Facts) -> Applicability {
     Applicability::Glibc(notes)
 }
 
-/// The verdict on `f`: not applicable when malloc is not glibc's, else read from the
+/// The assessment on `f`: not applicable when malloc is not glibc's, else read from the
 /// arenas when they were read, else from smaps alone.
-pub fn verdict(f: &Facts, catalog: &Catalog) -> Verdict {
+pub fn assess(f: &Facts, catalog: &Catalog) -> Assessment {
     let notes = match applicability(f) {
         Applicability::Glibc(notes) => notes,
         Applicability::NotApplicable(v) => return v,
     };
     match &f.arenas {
-        Some(snap) => super::arenas::verdict(f, catalog, snap, notes),
-        None => smaps::verdict(f, catalog, notes),
+        Some(snap) => super::arenas::assess(f, catalog, snap, notes),
+        None => smaps::assess(f, catalog, notes),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The verdict when the arenas could not be read, from smaps alone: the arena count
+//! The assessment when the arenas could not be read, from smaps alone: the arena count
 //! is bounded by the arena heaps (at most one more arena than heaps), and memory left
 //! free is guessed from more heaps than threads besides the main one.
 
@@ -7,8 +7,8 @@ use crate::sampler::Regions;
 use crate::tunables::Catalog;
 
 use super::{
-    arena_cap, closing_advice, heap_level, mib, suggest, version_notes, Facts, Level, Suggestion,
-    Verdict, ARENA_MAX, MIDDLE_GROUND, MMAP, RETAINED_MIN_KIB, TRIM,
+    arena_cap, closing_advice, heap_level, mib, suggest, version_notes, Assessment, Facts, Level,
+    Suggestion, ARENA_MAX, MIDDLE_GROUND, MMAP, RETAINED_MIN_KIB, TRIM,
 };
 
 /// What the smaps figures alone add up to, when the arenas could not be read.
@@ -28,7 +28,7 @@ struct Shape {
     retained: bool,
 }
 
-/// The figures the verdict is read from: heaps, their level, the cap and the threads.
+/// The figures the assessment is read from: heaps, their level, the cap and the threads.
 fn shape(f: &Facts) -> Shape {
     let r = &f.regions;
     let (cap, cap_text) = arena_cap(f);
@@ -49,8 +49,8 @@ fn shape(f: &Facts) -> Shape {
     }
 }
 
-/// The verdict from smaps alone.
-pub(super) fn verdict(f: &Facts, catalog: &Catalog, mut notes: Vec<String>) -> Verdict {
+/// The assessment from smaps alone.
+pub(super) fn assess(f: &Facts, catalog: &Catalog, mut notes: Vec<String>) -> Assessment {
     let sh = shape(f);
     let (suggestions, advice) = if sh.level >= Level::Notice {
         suggest_profiles(catalog, &sh, &mut notes)
@@ -58,7 +58,7 @@ pub(super) fn verdict(f: &Facts, catalog: &Catalog, mut notes: Vec<String>) -> V
         (Vec::new(), Vec::new())
     };
     version_notes(f, &suggestions, &mut notes);
-    Verdict {
+    Assessment {
         level: sh.level,
         headline: headline(&f.regions, &sh),
         findings: findings(f, &sh),

@@ -1,4 +1,4 @@
-//! Unit tests of the inspect verdict: levels, suggestions and notes from fixture
+//! Unit tests of the inspect assessment: levels, suggestions and notes from fixture
 //! smaps regions and facts, for glibc and for other mallocs.
 
 use super::*;
@@ -49,7 +49,7 @@ fn facts(regions: Regions, threads: u64) -> Facts {
     }
 }
 
-fn rendered(v: &Verdict) -> Vec<(String, String)> {
+fn rendered(v: &Assessment) -> Vec<(String, String)> {
     v.suggestions
         .iter()
         .map(|s| (s.profile.name.clone(), s.profile.glibc_tunables()))
@@ -62,7 +62,7 @@ fn arenas_at_the_cap_that_hold_little_need_no_tuning() {
     // holding 0.1 MiB.
     let r = nogil_regions();
     assert_eq!(r.arena_heaps, 15);
-    let v = verdict(&facts(r, 1), &catalog());
+    let v = assess(&facts(r, 1), &catalog());
     assert_eq!(v.level, Level::Fine, "{v:#?}");
     assert!(v.headline.contains("nothing to tune for"), "{v:#?}");
     assert!(
@@ -76,7 +76,7 @@ fn arenas_at_the_cap_that_hold_little_need_no_tuning() {
 #[test]
 fn a_free_threaded_process_at_the_cap_gets_arena_max_suggestions() {
     // The same process shape, with 40 MiB resident in its arena heaps.
-    let v = verdict(&facts(busy_regions(), 1), &catalog());
+    let v = assess(&facts(busy_regions(), 1), &catalog());
     assert_eq!(v.level, Level::Significant, "{v:#?}");
     assert!(
         v.findings.iter().any(|f| f.contains("reached the cap")),
@@ -122,7 +122,7 @@ fn a_free_threaded_process_at_the_cap_gets_arena_max_suggestions() {
 fn suggestions_render_like_the_shipped_profiles() {
     let c = catalog();
     let dirs = crate::tunables::default_dirs("tunables");
-    let v = verdict(&facts(busy_regions(), 1), &c);
+    let v = assess(&facts(busy_regions(), 1), &c);
     assert_eq!(v.suggestions.len(), 3);
     for s in &v.suggestions {
         let shipped = crate::tunables::find_profile(&s.profile.name, &dirs, &c).unwrap();
@@ -150,7 +150,7 @@ fn levels_follow_arena_heap_rss() {
             total_rss_kib: total_kib,
             ..base
         };
-        verdict(&facts(r, threads), &c).level
+        assess(&facts(r, threads), &c).level
     };
     assert_eq!(level(64 * 1024, 400 * 1024, 8), Level::Significant);
     // 25% of RSS with at least 8 MiB.
@@ -162,7 +162,7 @@ fn levels_follow_arena_heap_rss() {
         arena_heaps: 0,
         ..base
     };
-    let v = verdict(&facts(none, 8), &c);
+    let v = assess(&facts(none, 8), &c);
     assert_eq!(v.level, Level::Fine);
     assert!(v.headline.starts_with("only the main arena"));
     assert!(v.suggestions.is_empty());
@@ -177,13 +177,13 @@ fn retained_memory_needs_more_heaps_than_threads() {
         ..Default::default()
     };
     let c = catalog();
-    let few = verdict(&facts(r, 2), &c);
+    let few = assess(&facts(r, 2), &c);
     assert!(few.findings.iter().any(|f| f.contains("malloc_trim")));
     assert!(few
         .levers
         .iter()
         .any(|a| a.lever == crate::levers::Lever::MallocTrim));
-    let many = verdict(&facts(r, 9), &c);
+    let many = assess(&facts(r, 9), &c);
     assert!(!many.findings.iter().any(|f| f.contains("malloc_trim")));
     assert!(!many
         .levers
@@ -207,7 +207,7 @@ fn an_arena_max_already_set_is_the_cap() {
         value: 2,
         from: "GLIBC_TUNABLES",
     });
-    let v = verdict(&f, &catalog());
+    let v = assess(&f, &catalog());
     assert!(v.findings.iter().any(|x| x.contains("reached the cap")));
     assert!(v.findings[0].contains("arena_max=2 (GLIBC_TUNABLES at start)"));
     // arena_max=2 is not suggested again; 2 is not above 4 either.
@@ -221,13 +221,13 @@ fn other_mallocs_are_not_applicable() {
     let r = busy_regions();
     let mut musl = facts(r, 1);
     musl.libc = LibcKind::Musl;
-    assert_eq!(verdict(&musl, &c).level, Level::NotApplicable);
-    assert!(verdict(&musl, &c).headline.starts_with("musl"));
+    assert_eq!(assess(&musl, &c).level, Level::NotApplicable);
+    assert!(assess(&musl, &c).headline.starts_with("musl"));
 
     let mut stat = facts(Regions::default(), 1);
     stat.libc = LibcKind::StaticOther;
     stat.libc_static = true;
-    assert!(verdict(&stat, &c).headline.contains("without glibc"));
+    assert!(assess(&stat, &c).headline.contains("without glibc"));
 
     let mut je = facts(Regions::default(), 1);
     je.replacement = Some(Replacement {
@@ -235,7 +235,7 @@ fn other_mallocs_are_not_applicable() {
         lib: PathBuf::from("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"),
         preloaded: true,
     });
-    let v = verdict(&je, &c);
+    let v = assess(&je, &c);
     assert_eq!(v.level, Level::NotApplicable);
     assert!(v.headline.contains("jemalloc is preloaded") && v.headline.contains("MALLOC_CONF"));
     assert!(v.suggestions.is_empty());
@@ -246,13 +246,13 @@ fn other_mallocs_are_not_applicable() {
         rep.preloaded = false;
         rep
     });
-    let v = verdict(&linked, &c);
+    let v = assess(&linked, &c);
     assert!(v.level >= Level::Notice);
     assert!(v.notes.iter().any(|n| n.contains("not preloaded")));
 
     let mut bits32 = facts(r, 1);
     bits32.pointer_bits = Some(32);
-    assert!(verdict(&bits32, &c).headline.starts_with("32-bit"));
+    assert!(assess(&bits32, &c).headline.starts_with("32-bit"));
 }
 
 #[test]
@@ -260,7 +260,7 @@ fn static_glibc_is_analysed_and_version_differences_are_noted() {
     let mut f = facts(busy_regions(), 1);
     f.libc_static = true;
     f.glibc_version = Some("2.31".into());
-    let v = verdict(&f, &catalog());
+    let v = assess(&f, &catalog());
     assert!(v.level >= Level::Notice);
     assert!(v.notes.iter().any(|n| n.contains("statically")));
     assert!(v
@@ -268,7 +268,7 @@ fn static_glibc_is_analysed_and_version_differences_are_noted() {
         .iter()
         .any(|n| n.contains("the process runs glibc 2.31")));
     f.glibc_version = Some("2.17".into());
-    let v = verdict(&f, &catalog());
+    let v = assess(&f, &catalog());
     assert!(v
         .notes
         .iter()

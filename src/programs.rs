@@ -19,7 +19,7 @@ use wait_timeout::ChildExt;
 
 /// Why running a child program did not give its output.
 #[derive(Debug, thiserror::Error)]
-pub enum ChildError {
+pub enum ProgramError {
     /// It could not be started (no such file, not executable, ...).
     #[error("cannot start {program}: {source}")]
     Start { program: String, source: io::Error },
@@ -42,13 +42,13 @@ pub enum ChildError {
     Io { program: String, source: io::Error },
 }
 
-impl ChildError {
+impl ProgramError {
     /// What went wrong, without the program's name: for a caller whose own message
     /// already names it.
     pub fn reason(&self) -> String {
         match self {
-            ChildError::Start { source, .. } => format!("could not be started: {source}"),
-            ChildError::Timeout {
+            ProgramError::Start { source, .. } => format!("could not be started: {source}"),
+            ProgramError::Timeout {
                 timeout,
                 last_stderr,
                 ..
@@ -56,12 +56,14 @@ impl ChildError {
                 "gave no answer within {timeout:?} and was killed{}",
                 said(last_stderr)
             ),
-            ChildError::Failed {
+            ProgramError::Failed {
                 status,
                 last_stderr,
                 ..
             } => format!("failed ({status}){}", said(last_stderr)),
-            ChildError::Io { source, .. } => format!("could not be waited for or logged: {source}"),
+            ProgramError::Io { source, .. } => {
+                format!("could not be waited for or logged: {source}")
+            }
         }
     }
 }
@@ -89,7 +91,7 @@ pub fn last_line(bytes: &[u8]) -> String {
 }
 
 /// Run `cmd` to its end (any exit status), killing it after `timeout`.
-pub fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, ChildError> {
+pub fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, ProgramError> {
     Run::new(cmd, timeout).output()
 }
 
@@ -127,7 +129,7 @@ impl<'a> Run<'a> {
     }
 
     /// What it printed and how it ended, whatever its exit status.
-    pub fn output(self) -> Result<Output, ChildError> {
+    pub fn output(self) -> Result<Output, ProgramError> {
         let Run {
             cmd,
             timeout,
@@ -135,7 +137,7 @@ impl<'a> Run<'a> {
             mut log,
         } = self;
         let program = name.unwrap_or_else(|| cmd.get_program().to_string_lossy().into_owned());
-        let io_err = |source| ChildError::Io {
+        let io_err = |source| ProgramError::Io {
             program: program.clone(),
             source,
         };
@@ -147,7 +149,7 @@ impl<'a> Run<'a> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| ChildError::Start {
+            .map_err(|source| ProgramError::Start {
                 program: program.clone(),
                 source,
             })?;
@@ -163,7 +165,7 @@ impl<'a> Run<'a> {
                     write_output(*l, &out, &err).map_err(io_err)?;
                     writeln!(l, "# killed after {timeout:?}").map_err(io_err)?;
                 }
-                return Err(ChildError::Timeout {
+                return Err(ProgramError::Timeout {
                     program,
                     timeout,
                     last_stderr: last_line(&err),
@@ -182,14 +184,14 @@ impl<'a> Run<'a> {
     }
 
     /// Like [`Run::output`], and a failure exit status is an error too.
-    pub fn success(self) -> Result<Output, ChildError> {
+    pub fn success(self) -> Result<Output, ProgramError> {
         let name = self.name.clone();
         let program = name.unwrap_or_else(|| self.cmd.get_program().to_string_lossy().into_owned());
         let output = self.output()?;
         if output.status.success() {
             Ok(output)
         } else {
-            Err(ChildError::Failed {
+            Err(ProgramError::Failed {
                 program,
                 status: output.status,
                 last_stderr: last_line(&output.stderr),
@@ -318,7 +320,7 @@ mod tests {
         .name("`cat`")
         .success()
         .unwrap_err();
-        assert!(matches!(e, ChildError::Failed { .. }), "{e:?}");
+        assert!(matches!(e, ProgramError::Failed { .. }), "{e:?}");
         assert_eq!(
             e.to_string(),
             format!("`cat` failed (exit status: 1): cat: {MISSING}: No such file or directory")
@@ -336,7 +338,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(10));
-        assert!(matches!(e, ChildError::Timeout { .. }), "{e:?}");
+        assert!(matches!(e, ProgramError::Timeout { .. }), "{e:?}");
         let msg = e.to_string();
         assert!(
             msg.starts_with("tail gave no answer within 500ms and was killed: tail: "),
@@ -349,7 +351,7 @@ mod tests {
     fn a_missing_program_cannot_start() {
         // The message after the program is the OS error's, in any language.
         let e = run(&mut Command::new(MISSING), Duration::from_secs(10)).unwrap_err();
-        assert!(matches!(e, ChildError::Start { .. }), "{e:?}");
+        assert!(matches!(e, ProgramError::Start { .. }), "{e:?}");
         assert!(
             e.to_string()
                 .starts_with(&format!("cannot start {MISSING}: ")),
