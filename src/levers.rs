@@ -171,6 +171,10 @@ pub struct Figures {
     /// The free chunk size that half the free bytes are in chunks of at most (KiB),
     /// when the free lists were read: what size of blocks left the memory.
     pub free_chunk_kib: Option<f64>,
+    /// An upper bound on what capping the arenas at 2 returns, when the arenas were
+    /// read: the free bytes of every thread arena but the one with the least, which
+    /// the cap would fold into the others. Live blocks stay live wherever they go.
+    pub merge_free_kib: Option<f64>,
 }
 
 /// A lever with what it would return of the memory held.
@@ -187,12 +191,18 @@ pub struct Action {
 }
 
 impl Action {
-    /// "returns 16.10 of 16.30 MiB", or "" when not known.
+    /// "returns 16.10 of 16.30 MiB" ("at most" for the arena cap, whose figure is a
+    /// bound), or "" when not known.
     pub fn returns(&self) -> String {
+        let bound = if self.lever == Lever::ArenaMax {
+            "at most "
+        } else {
+            ""
+        };
         match self.returns_kib {
             Some(r) if r <= 0.0 => format!("returns none of the {}", units::mib(self.of_kib)),
             Some(r) => format!(
-                "returns {} of {}",
+                "returns {bound}{} of {}",
                 units::mib_value(r),
                 units::mib(self.of_kib)
             ),
@@ -260,6 +270,7 @@ fn returns(lever: Lever, f: &Figures) -> Option<f64> {
     let cap = |x: f64| x.clamp(0.0, f.held_kib.max(0.0));
     match lever {
         Lever::MallocTrim => f.trim_kib.map(cap),
+        Lever::ArenaMax => f.merge_free_kib.map(cap),
         Lever::TrimThreshold => f.tops_kib.map(cap),
         // Nothing already free; blocks as small as the free chunks show stay in the
         // heaps at the profile's 128 KiB, larger ones may not: measure.
@@ -338,6 +349,7 @@ mod tests {
             trim_kib: Some(16.1 * 1024.0),
             tops_kib: Some(0.2 * 1024.0),
             free_chunk_kib: Some(64.0),
+            ..Figures::default()
         };
         assert_eq!(
             order(&f),
@@ -366,6 +378,7 @@ mod tests {
             trim_kib: Some(19.2 * 1024.0),
             tops_kib: Some(0.75 * 1024.0),
             free_chunk_kib: Some(256.0),
+            ..Figures::default()
         };
         let a = actions(Mechanism::FreeRetained, &f);
         let mmap = a.iter().find(|a| a.lever == Lever::MmapThreshold).unwrap();
@@ -386,6 +399,7 @@ mod tests {
             trim_kib: Some(512.0),
             tops_kib: Some(7000.0),
             free_chunk_kib: None,
+            ..Figures::default()
         };
         assert_eq!(
             order(&f),
@@ -402,6 +416,35 @@ mod tests {
             ),
             "{l}"
         );
+    }
+
+    /// Live memory over thread arenas: the cap's figure is an upper bound ("at
+    /// most"), and it is suggested only where that bound is a quarter or more.
+    #[test]
+    fn the_arena_cap_gives_a_bound_and_is_suggested_only_where_it_is_large() {
+        let live = Figures {
+            held_kib: 3.0 * 1024.0,
+            merge_free_kib: Some(128.0),
+            ..Figures::default()
+        };
+        let a = actions(Mechanism::MoreArenas, &live);
+        assert_eq!(a[0].lever, Lever::ArenaMax);
+        assert_eq!(a[0].returns(), "returns at most 0.12 of 3.00 MiB");
+        assert!(!a[0].suggested(), "little of it is free");
+        let spread = Figures {
+            held_kib: 8.0 * 1024.0,
+            merge_free_kib: Some(6.0 * 1024.0),
+            ..Figures::default()
+        };
+        assert!(actions(Mechanism::MoreArenas, &spread)[0].suggested());
+        // A sweep does not read per-arena free bytes: the cap is listed and suggested
+        // for measuring, with no figure.
+        let sweep = Figures {
+            held_kib: 1024.0,
+            ..Figures::default()
+        };
+        let a = actions(Mechanism::MoreArenas, &sweep);
+        assert_eq!((a[0].returns(), a[0].suggested()), (String::new(), true));
     }
 
     #[test]

@@ -219,12 +219,18 @@ fn actions(snap: &ArenaSnapshot, sh: &Shape, cap: u64) -> Vec<Action> {
             trim_kib: Some(t.trimmable_bytes as f64 / 1024.0),
             tops_kib: Some(tops as f64 / 1024.0),
             free_chunk_kib: Some(t.free_chunk_median_bytes as f64 / 1024.0),
+            merge_free_kib: None,
         };
         out.extend(levers::actions(Mechanism::FreeRetained, &f));
     }
     if sh.growth && cap > 2 {
+        // What the thread arenas hold, and the free bytes of all but the one with the
+        // least: a cap of 2 keeps one thread arena, so at most that much goes.
+        let frees: Vec<u64> = snap.thread_arenas().map(|a| a.free_bytes).collect();
+        let kept = frees.iter().copied().min().unwrap_or(0);
         let f = Figures {
-            held_kib: sh.live_threads as f64 / 1024.0,
+            held_kib: (sh.live_threads + sh.free_threads) as f64 / 1024.0,
+            merge_free_kib: Some((sh.free_threads - kept) as f64 / 1024.0),
             ..Figures::default()
         };
         out.extend(levers::actions(Mechanism::MoreArenas, &f));

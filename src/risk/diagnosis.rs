@@ -153,7 +153,7 @@ impl Diagnosis {
                     held_kib: p.kib,
                     trim_kib: Some(trim),
                     tops_kib: self.untrimmed_free_kib.map(|u| u.min(p.kib - trim)),
-                    free_chunk_kib: None,
+                    ..Figures::default()
                 }
             }
             _ => Figures {

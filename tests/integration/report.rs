@@ -60,7 +60,8 @@ pub(crate) fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, Stri
         .collect()
 }
 
-/// The heatmaps' number formats (see src/report/figure.rs), written out again.
+/// The heatmaps' number formats (`units::mib_short`, `figure::times`), written out again
+/// here so the expected values do not come from the code under test.
 fn mib(kib: f64) -> String {
     let m = kib / 1024.0;
     let m = if m.abs() < 0.005 { 0.0 } else { m };
