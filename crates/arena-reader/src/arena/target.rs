@@ -13,8 +13,8 @@ use super::error::{ReadError, Unsupported};
 use super::layout::Arch;
 use super::permission;
 use crate::process::linkage::{is_preloaded, replacement_name, Linkage};
+use crate::process::smaps;
 use crate::process::target::{self as itarget, LibcKind};
-use crate::sampler::smaps;
 
 /// The process, as identified once before reading.
 #[derive(Debug, Clone)]

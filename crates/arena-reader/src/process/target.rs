@@ -1,5 +1,5 @@
 //! Read one live process from `/proc/<pid>`: status, smaps (classified into regions
-//! by `sampler::smaps`), the files it maps, its environment at start, and which libc
+//! by [`super::smaps`]), the files it maps, its environment at start, and which libc
 //! and malloc it uses.
 //!
 //! Only files under `/proc` are read here, plus the target's own libc or executable to
@@ -28,7 +28,8 @@ use super::linkage::{
     glibc_version_in, is_preloaded, replacement_name, same_file, scan_glibc, GlibcScan, Linkage,
     MappedFile,
 };
-use crate::sampler::{self, smaps, Snapshot};
+use super::smaps;
+use super::status::{parse_status, Snapshot};
 
 /// Why a process cannot be inspected (each says what to do).
 #[derive(Debug, thiserror::Error)]
@@ -240,11 +241,10 @@ pub fn observe(pid: i32) -> Result<Observation, InspectError> {
     if field("VmSize:").is_none() {
         return Err(InspectError::KernelThread { pid, name });
     }
-    let mut snapshot: Snapshot =
-        sampler::parse_status(status_text.as_bytes()).map_err(|e| InspectError::Io {
-            path: status_path.clone(),
-            source: std::io::Error::other(format!("{e:#}")),
-        })?;
+    let mut snapshot = parse_status(status_text.as_bytes()).map_err(|e| InspectError::Io {
+        path: status_path.clone(),
+        source: e,
+    })?;
 
     let smaps_path = proc_path(pid, "smaps");
     let smaps_text = std::fs::read_to_string(&smaps_path)
