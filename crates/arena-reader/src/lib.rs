@@ -1,6 +1,6 @@
 //! Read glibc malloc's arenas from outside a live Linux process, and what `/proc` says
-//! about the process: its libc, glibc version and malloc, its `status` and its `smaps`
-//! split into regions (arena heaps, `[heap]`,
+//! about the process: its libc, glibc version and malloc, its executable's ELF
+//! header, its `status` and its `smaps` split into regions (arena heaps, `[heap]`,
 //! thread stacks, mimalloc, file-backed, other anonymous memory).
 //!
 //! - [`arena`]: [`arena::read`] finds the arena heaps by their 64 MiB alignment,
@@ -13,8 +13,8 @@
 //! - [`process`]: reads `/proc/PID` only: [`process::target::observe`] (status,
 //!   smaps, libc and its version, a replacement malloc, `arena_max` from the
 //!   environment), [`process::linkage`] (pure functions over the mapped files),
-//!   [`process::smaps`] and [`process::status`] (the parsers, usable on captured
-//!   files).
+//!   [`process::exe`] (the ELF header, read once per process), [`process::smaps`] and
+//!   [`process::status`] (the parsers, usable on captured files).
 //!
 //! Reading another process's memory takes the kernel's ptrace *attach* check: the
 //! caller runs as root (CAP_SYS_PTRACE), or as the target's user with Yama's
