@@ -33,6 +33,7 @@ echo "== Kubernetes manifest and image recipe (offline schema check)"
 scripts/test-deploy.sh
 
 echo "== fuzz pass (proptest, 20000 cases per property)"
-# --lib: the fuzz properties are unit tests of both crates, so every test binary
-# this runs has some and the closing line counts them (not "0 passed ... filtered out").
+# --lib: the fuzz properties are unit tests of every crate (the CLI, the arena reader,
+# the extension), so every test binary this runs has some and the closing line counts
+# them (not "0 passed ... filtered out").
 PROPTEST_CASES=20000 cargo test --workspace --release --lib fuzz -- --test-threads=2

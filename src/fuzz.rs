@@ -11,6 +11,8 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
+/// /proc files captured from real runs, kept with the arena reader's crate.
+const PROC: &str = "crates/arena-reader/tests/fixtures/proc";
 const LIST_TUNABLES: &str = include_str!("../tests/fixtures/ld-so-list-tunables-glibc2.36.txt");
 
 fn catalog() -> crate::tunables::Catalog {
@@ -103,12 +105,12 @@ proptest! {
     }
 
     #[test]
-    fn proc_status_never_panics(b in mutated(seeds("tests/fixtures/proc", "txt"))) {
+    fn proc_status_never_panics(b in mutated(seeds(PROC, "txt"))) {
         let _ = crate::sampler::parse_status(&b[..]);
     }
 
     #[test]
-    fn proc_smaps_never_panics(b in mutated(seeds("tests/fixtures/proc", "txt"))) {
+    fn proc_smaps_never_panics(b in mutated(seeds(PROC, "txt"))) {
         if let Ok(maps) = crate::sampler::smaps::parse(&b[..]) {
             let r = crate::sampler::smaps::classify(&maps);
             let _ = r.delta(&crate::sampler::Regions::default());

@@ -1,10 +1,15 @@
 //! arena-sweep as a library: everything the `arena-sweep` binary does, so that the
 //! benchmark (`benches/harness.rs`) and tests can call the same code. The binary
 //! (`src/main.rs`) only parses flags and dispatches.
+//!
+//! The outside reader of glibc's arenas and of `/proc` is a crate of its own,
+//! `glibc_arena_reader` (crates/arena-reader/), usable without the CLI; its `arena` and
+//! `process` are re-exported here, so `crate::arena` and `crate::process` name them.
+
+pub use glibc_arena_reader::{arena, process};
 
 pub mod aggregate;
 pub mod amplification;
-pub mod arena;
 pub mod cli;
 pub mod doctor;
 #[cfg(test)]
@@ -30,7 +35,6 @@ pub mod paths;
 pub mod patterns;
 pub mod plan;
 pub mod plan_file;
-pub mod process;
 pub mod programs;
 pub mod progress;
 pub mod provenance;

@@ -70,12 +70,8 @@ pub fn loader_path() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-pub fn glibc_version() -> String {
-    // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
-    unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }
-        .to_string_lossy()
-        .into_owned()
-}
+/// The glibc arena-sweep itself runs on (the arena reader's crate asks it).
+pub use glibc_arena_reader::process::linkage::own_glibc_version as glibc_version;
 
 /// `ld.so --list-tunables`, or "" when the loader does not support it (glibc < 2.33).
 pub fn list_tunables(ld_so: &std::path::Path) -> String {

@@ -3,7 +3,8 @@
 //! lines and inline, and `super::...::NAME` that climbs to the crate root) in a file
 //! under `src/M.rs` or `src/M/` is an edge `M -> NAME`.
 //! Comments, string literals and `#[cfg(test)]` items are left out (tests may reach
-//! anywhere), and so is the test-only `fuzz` module.
+//! anywhere), and so is the test-only `fuzz` module. The arena reader's crate
+//! (`crates/arena-reader/src/`) is held to the same rule: `arena` builds on `process`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -38,6 +39,23 @@ fn no_import_cycle_between_top_level_modules() {
         report.is_empty(),
         "{} import cycle(s) between top-level modules:\n\n{}",
         report.len(),
+        report.join("\n\n")
+    );
+}
+
+#[test]
+fn the_arena_reader_builds_on_process_and_not_back() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/arena-reader/src");
+    let graph = read_graph(&src);
+    assert!(
+        graph["arena"].contains_key("process"),
+        "read no arena -> process edge from {}: {graph:?}",
+        src.display()
+    );
+    let report: Vec<String> = cycles(&graph).iter().map(|c| describe(&graph, c)).collect();
+    assert!(
+        report.is_empty(),
+        "import cycle(s) in the arena reader:\n\n{}",
         report.join("\n\n")
     );
 }

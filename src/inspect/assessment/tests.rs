@@ -10,11 +10,12 @@ fn catalog() -> Catalog {
     ))
 }
 
-/// The regions of the free-threaded fixture (`tests/fixtures/proc/smaps-nogil-done.txt`,
-/// 15 arena heaps on a 2-CPU host), classified by the real classifier.
+/// The regions of the free-threaded fixture (the arena reader's
+/// `tests/fixtures/proc/smaps-nogil-done.txt`, 15 arena heaps on a 2-CPU host),
+/// classified by the real classifier.
 fn nogil_regions() -> Regions {
     let path = format!(
-        "{}/tests/fixtures/proc/smaps-nogil-done.txt",
+        "{}/crates/arena-reader/tests/fixtures/proc/smaps-nogil-done.txt",
         env!("CARGO_MANIFEST_DIR")
     );
     let file = std::fs::File::open(path).unwrap();

@@ -149,6 +149,15 @@ pub fn glibc_version_in<R: Read>(r: R) -> std::io::Result<Option<String>> {
     scan_glibc(r).map(|s| s.version)
 }
 
+/// The version of the glibc this very process runs on ("2.36"), as it says itself
+/// (`gnu_get_libc_version`): what a banner read from a target's libc is compared with.
+pub fn own_glibc_version() -> String {
+    // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Look for glibc's banner and ptmalloc's messages in `r`, read in chunks; stops at
 /// the banner. A static program carries the banner only if it calls
 /// `gnu_get_libc_version` (csu/version.c is linked in only then), so a static glibc

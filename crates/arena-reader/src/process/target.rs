@@ -1,5 +1,5 @@
 //! Read one live process from `/proc/<pid>`: status, smaps (classified into regions
-//! by `sampler::smaps`), the files it maps, its environment at start, and which libc
+//! by [`super::smaps`]), the files it maps, its environment at start, and which libc
 //! and malloc it uses.
 //!
 //! Only files under `/proc` are read here, plus the target's own libc or executable to
@@ -19,7 +19,6 @@
 //! inode are those the maps line names. Running the target's libc to ask it is not an
 //! option: it could be any binary, in any namespace.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use procfs::process::{MMapPath, MemoryMaps};
@@ -28,7 +27,8 @@ use super::linkage::{
     glibc_version_in, is_preloaded, replacement_name, same_file, scan_glibc, GlibcScan, Linkage,
     MappedFile,
 };
-use crate::sampler::{self, smaps, Snapshot};
+use super::smaps;
+use super::status::{parse_status, Snapshot};
 
 /// Why a process cannot be inspected (each says what to do).
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +125,8 @@ pub struct Observation {
     pub snapshot: Snapshot,
     pub libc: Libc,
     pub replacement: Option<Replacement>,
-    /// 64 or 32 (from the executable's ELF header); `None` when unreadable.
+    /// 64 or 32 (from the executable's ELF header, `super::exe`); `None` when
+    /// unreadable.
     pub pointer_bits: Option<u8>,
     pub arena_max: Option<ArenaMaxSetting>,
     /// The target's environment could be read (LD_PRELOAD and tunables are known).
@@ -240,11 +241,10 @@ pub fn observe(pid: i32) -> Result<Observation, InspectError> {
     if field("VmSize:").is_none() {
         return Err(InspectError::KernelThread { pid, name });
     }
-    let mut snapshot: Snapshot =
-        sampler::parse_status(status_text.as_bytes()).map_err(|e| InspectError::Io {
-            path: status_path.clone(),
-            source: std::io::Error::other(format!("{e:#}")),
-        })?;
+    let mut snapshot = parse_status(status_text.as_bytes()).map_err(|e| InspectError::Io {
+        path: status_path.clone(),
+        source: e,
+    })?;
 
     let smaps_path = proc_path(pid, "smaps");
     let smaps_text = std::fs::read_to_string(&smaps_path)
@@ -290,7 +290,9 @@ pub fn observe(pid: i32) -> Result<Observation, InspectError> {
         snapshot,
         libc,
         replacement,
-        pointer_bits: elf_pointer_bits(pid),
+        pointer_bits: super::exe::header(pid, start_ticks)
+            .ok()
+            .and_then(|h| h.pointer_bits()),
         arena_max: arena_max_setting(&env),
         environ_read: environ.is_some(),
     })
@@ -458,19 +460,6 @@ fn arena_max_setting(env: &[(String, String)]) -> Option<ArenaMaxSetting> {
             value,
             from: "MALLOC_ARENA_MAX",
         })
-}
-
-/// 64 or 32 from the executable's ELF header (EI_CLASS).
-fn elf_pointer_bits(pid: i32) -> Option<u8> {
-    let mut head = [0u8; 5];
-    std::fs::File::open(proc_path(pid, "exe"))
-        .and_then(|mut f| f.read_exact(&mut head))
-        .ok()?;
-    match head {
-        [0x7f, b'E', b'L', b'F', 2] => Some(64),
-        [0x7f, b'E', b'L', b'F', 1] => Some(32),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

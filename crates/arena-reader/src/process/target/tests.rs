@@ -33,7 +33,7 @@ fn this_process_is_glibc_on_64_bit() {
     assert_eq!(o.libc.kind, LibcKind::Glibc);
     assert_eq!(
         o.libc.version.as_deref(),
-        Some(crate::provenance::glibc_version().as_str()),
+        Some(crate::process::linkage::own_glibc_version().as_str()),
         "{}",
         o.libc.version_note
     );

@@ -1,10 +1,9 @@
 //! What the reader needs to know about a process before reading its memory: its
 //! glibc version (read from the libc it maps, as `inspect` reads it), its
-//! architecture (from its executable's ELF header), the allocator that serves malloc,
-//! and, at every attempt, where its heaps, `[heap]` and libc's writable data are
-//! (`/proc/PID/maps`).
+//! architecture (from its executable's ELF header, as `process::exe` keeps it), the
+//! allocator that serves malloc, and, at every attempt, where its heaps, `[heap]` and
+//! libc's writable data are (`/proc/PID/maps`).
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use procfs::process::{MMapPath, MemoryMaps};
@@ -12,9 +11,10 @@ use procfs::process::{MMapPath, MemoryMaps};
 use super::error::{ReadError, Unsupported};
 use super::layout::Arch;
 use super::permission;
+use crate::process::exe::{self, HeaderError};
 use crate::process::linkage::{is_preloaded, replacement_name, Linkage};
+use crate::process::smaps;
 use crate::process::target::{self as itarget, LibcKind};
-use crate::sampler::smaps;
 
 /// The process, as identified once before reading.
 #[derive(Debug, Clone)]
@@ -66,64 +66,41 @@ fn read_maps(pid: i32) -> Result<MemoryMaps, ReadError> {
     })
 }
 
-/// x86_64 or aarch64 from the executable's ELF header (64-bit, e_machine 62 or 183).
-fn arch_of(pid: i32) -> Result<Arch, ReadError> {
-    let path = format!("/proc/{pid}/exe");
-    let mut head = [0u8; 20];
-    std::fs::File::open(&path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map_err(|e| io_error(pid, path, &e))?;
+/// x86_64 or aarch64 from the executable's ELF header (64-bit, e_machine 62 or 183),
+/// as `process::exe` keeps it for the process.
+fn arch_of(pid: i32, start_ticks: u64) -> Result<Arch, ReadError> {
     let unsupported = |what: String| ReadError::Unsupported {
         pid,
         why: Unsupported::Arch(what),
     };
-    if head[..4] != *b"\x7fELF" {
-        return Err(unsupported("its executable is not an ELF file".into()));
-    }
-    if head[4] != 2 {
+    let head = exe::header(pid, start_ticks).map_err(|e| match e {
+        HeaderError::Io { path, error } => io_error(pid, path, &error),
+        HeaderError::NotElf => unsupported("its executable is not an ELF file".into()),
+    })?;
+    if head.class != exe::ELFCLASS64 {
         return Err(unsupported(
             "a 32-bit process: glibc's heaps and structures differ there, and arena-sweep reads 64-bit processes only".into(),
         ));
     }
-    match u16::from_le_bytes([head[18], head[19]]) {
-        62 => Ok(Arch::X86_64),
-        183 => Ok(Arch::Aarch64),
+    match head.machine {
+        exe::EM_X86_64 => Ok(Arch::X86_64),
+        exe::EM_AARCH64 => Ok(Arch::Aarch64),
         m => Err(unsupported(format!(
             "ELF machine {m}: arena-sweep knows glibc's layout on x86_64 and aarch64 only"
         ))),
     }
 }
 
-/// Processes identified before, by (pid, start time, executable): a process keeps its
-/// libc for life (an exec changes the executable), and reading glibc's version scans
-/// libc.so, which costs milliseconds that `--watch` and a sweep's phases would repeat.
-static KNOWN: std::sync::Mutex<Vec<(PathBuf, TargetInfo)>> = std::sync::Mutex::new(Vec::new());
-const KNOWN_MAX: usize = 64;
-
-/// Identify `pid`'s libc, glibc version, architecture and allocator.
+/// Identify `pid`'s libc, glibc version, architecture and allocator. Nothing is kept
+/// here: the ELF header is kept by `process::exe`, and glibc's version, whose read
+/// scans libc.so, by `process::target` for each libc file, so `--watch` and a sweep's
+/// phases re-read only the maps and the environment.
 pub fn identify(pid: i32) -> Result<TargetInfo, ReadError> {
     let start_ticks = itarget::read_start_ticks(pid).ok_or(ReadError::ProcessGone { pid })?;
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, t)) = known
-        .iter()
-        .find(|(e, t)| t.pid == pid && t.start_ticks == start_ticks && *e == exe)
-    {
-        return Ok(t.clone());
-    }
-    let info = identify_now(pid, start_ticks)?;
-    if known.len() >= KNOWN_MAX {
-        known.remove(0);
-    }
-    known.push((exe, info.clone()));
-    Ok(info)
-}
-
-fn identify_now(pid: i32, start_ticks: u64) -> Result<TargetInfo, ReadError> {
     let maps = read_maps(pid)?;
     let files = itarget::mapped_files(&maps);
     let linkage = Linkage::of(&files);
-    let arch = arch_of(pid)?;
+    let arch = arch_of(pid, start_ticks)?;
     let libc = itarget::read_libc(pid, &linkage);
     let unsupported = |why| ReadError::Unsupported { pid, why };
     match libc.kind {
