@@ -47,10 +47,10 @@ fn main() {
 fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<Exit> {
     let mut out = std::io::stdout().lock();
     match cli.command {
-        None => runner::command::run(&cli.run, &cli::explicit_plan_flags(matches), &mut out),
+        None => runner::stages::run(&cli.run, &cli::explicit_plan_flags(matches), &mut out),
         Some(Command::Run(args)) => {
             let sub = matches.subcommand_matches("run").expect("run subcommand");
-            runner::command::run(&args, &cli::explicit_plan_flags(sub), &mut out)
+            runner::stages::run(&args, &cli::explicit_plan_flags(sub), &mut out)
         }
         Some(Command::Pythons(PythonsCommand::List(args))) => {
             python::list(&args, &mut out).map(|_| Exit::Success)
@@ -97,8 +97,8 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> Result<Exit> {
             &mut out,
         )
         .map(|_| Exit::Success),
-        Some(Command::Report(args)) => report::command::report(&args, &mut out),
-        Some(Command::Compare(args)) => report::command::compare(&args, &mut out),
+        Some(Command::Report(args)) => report::commands::report(&args, &mut out),
+        Some(Command::Compare(args)) => report::commands::compare(&args, &mut out),
         Some(Command::Completions(args)) => {
             manual::completions(args.shell, &mut out).map(|_| Exit::Success)
         }

@@ -3,12 +3,12 @@
 //! `summary.md` and `index.html`.
 
 pub mod colormap;
-pub mod command;
+pub mod commands;
 pub mod compare;
 pub mod csv;
 pub mod failures;
 pub mod figure;
-pub mod folder;
+pub mod files;
 pub mod gate;
 pub mod grid;
 pub mod heatmap;

@@ -148,7 +148,7 @@ impl Executor for MockExecutor {
 /// Interpreters, extension builds and provenance for a sweep that starts no process:
 /// those of a fixture folder (tests/fixtures/reports/glibc-default), whose files do
 /// not have to exist on this machine.
-pub fn fake_host() -> super::command::HostSetup {
+pub fn fake_host() -> super::stages::HostSetup {
     let fixture: super::plan_file::PlanFile = serde_json::from_str(include_str!(
         "../../tests/fixtures/reports/glibc-default/plan.json"
     ))
@@ -179,7 +179,7 @@ pub fn fake_host() -> super::command::HostSetup {
             ((build, e.variant), e.clone())
         })
         .collect();
-    super::command::HostSetup {
+    super::stages::HostSetup {
         pair,
         pythons: Default::default(),
         exts,

@@ -1,15 +1,15 @@
-//! Running children: the `run` command's stages (`command`), the executor (one run
+//! Running children: the `run` command's stages (`stages`), the executor (one run
 //! in a fresh process, behind the `Executor` trait), the scheduler (cells x
-//! repetitions, in order), the report folder and its plan.json, resume, merge,
+//! repetitions, in order), the output folder (`out_dir`) and its plan.json, resume, merge,
 //! thread-limit checks, and the helpers they share.
 
-pub mod command;
 pub mod executor;
-pub mod folder;
 pub mod limits;
 pub mod merge;
 #[cfg(test)]
 mod mock;
+pub mod out_dir;
+pub mod stages;
 pub use crate::plan_file;
 pub mod resume;
 pub mod scheduler;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::executor::{self, Executor, RunSpec};
-pub use super::folder::{check_out_dir, new_report_dir, utc_stamp, RECORD_BYTES_ESTIMATE};
+pub use super::out_dir::{check_out_dir, new_report_dir, utc_stamp, RECORD_BYTES_ESTIMATE};
 pub use super::plan_file::{load_plan_file, write_plan_file, HarnessUsage, MergedFrom, PlanFile};
 use crate::ext::{self, ExtBuild, Variant};
 use crate::model::Build;

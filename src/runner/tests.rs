@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::command::{self, Ended};
 use super::mock::{fake_host, Interrupt, MockExecutor};
 use super::scheduler::{self, run_line, Sweep};
+use super::stages::{self, Ended};
 use crate::error::Exit;
 use crate::model::Build;
 use crate::results::{self, FailureKind};
@@ -32,7 +32,7 @@ const GRID: &[&str] = &[
     "42",
 ];
 
-/// One invocation of `run`, as `command::run` does it, with the mock instead of
+/// One invocation of `run`, as `stages::run` does it, with the mock instead of
 /// the host: flags, plan, folder (new or resumed), sweep, plan.json, tally.
 struct Invocation {
     sweep: Sweep,
@@ -47,12 +47,12 @@ fn invoke(flags: &[&str], mock: &mut MockExecutor) -> Invocation {
     let mut argv = vec!["arena-sweep"];
     argv.extend_from_slice(flags);
     let (args, explicit) = crate::cli::parse_run(&argv);
-    let asked = command::resolve(&args, &explicit).expect("a valid plan");
+    let asked = stages::resolve(&args, &explicit).expect("a valid plan");
     let mut out = Vec::new();
-    let sweep = command::open_folder(&args, asked, fake_host(), &mut out).expect("a folder");
-    let (end, error) = match command::record(&sweep, mock, Instant::now()) {
+    let sweep = stages::open_folder(&args, asked, fake_host(), &mut out).expect("a folder");
+    let (end, error) = match stages::record(&sweep, mock, Instant::now()) {
         Ok(end) => {
-            out.extend_from_slice(command::tally(&sweep, &end).as_bytes());
+            out.extend_from_slice(stages::tally(&sweep, &end).as_bytes());
             (Some(end), None)
         }
         Err(e) => (None, Some(format!("{e:#}"))),
@@ -449,7 +449,7 @@ fn a_folder_from_a_newer_arena_sweep_is_refused_by_resume_and_merge() {
     std::fs::write(&plan, text.replacen("\"format\": 3", "\"format\": 4", 1)).unwrap();
     let (args, explicit) =
         crate::cli::parse_run(&["arena-sweep", "--resume", a.sweep.dir.to_str().unwrap()]);
-    let e = command::resolve(&args, &explicit).err().expect("refused");
+    let e = stages::resolve(&args, &explicit).err().expect("refused");
     assert_eq!(crate::error::exit_code(&e), 2);
     let msg = format!("{e:#}");
     assert!(

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use super::folder::{self, Options, Written};
+use super::files::{self, Options, Written};
 use super::gate::{self, Gates, EXIT_GATE};
 use crate::cli::{CompareArgs, ReportArgs, ReportOptions};
 use crate::error::{usage, Exit};
@@ -83,14 +83,14 @@ pub fn after_run(
     opts: &ReportOptions,
     out: &mut dyn Write,
 ) -> Result<Exit> {
-    let w = folder::write(dir, pf, records, &opts.options())?;
+    let w = files::write(dir, pf, records, &opts.options())?;
     writeln!(out, "Report: {}", dir.join("index.html").display())?;
     finish(&w, &Gates::from_args(&opts.gates), out)
 }
 
 /// `arena-sweep report DIR`.
 pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<Exit> {
-    let loaded = folder::load(&args.dir)?;
+    let loaded = files::load(&args.dir)?;
     super::timeseries::check_cells(
         &args.report.timeseries_cells,
         &loaded.plan.plan.python_threads,
@@ -118,7 +118,7 @@ pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<Exit> {
                 .with_context(|| format!("cannot copy {f} into {}", dest.display()))?;
         }
     }
-    let w = folder::write(&dest, &loaded.plan, &loaded.records, &args.report.options())?;
+    let w = files::write(&dest, &loaded.plan, &loaded.records, &args.report.options())?;
     writeln!(
         out,
         "host: {}\n\n{}",
@@ -137,9 +137,9 @@ pub fn report(args: &ReportArgs, out: &mut dyn Write) -> Result<Exit> {
 
 /// `arena-sweep compare A B`.
 pub fn compare(args: &CompareArgs, out: &mut dyn Write) -> Result<Exit> {
-    let a = folder::load(&args.a)?;
-    let b = folder::load(&args.b)?;
-    let summarize = |f: &folder::Loaded| {
+    let a = files::load(&args.a)?;
+    let b = files::load(&args.b)?;
+    let summarize = |f: &files::Loaded| {
         crate::aggregate::summarize_judged(
             &f.records,
             f.plan.plan.floor_kib(),

@@ -73,7 +73,7 @@ pub fn run(args: &RunArgs, explicit: &[&str], out: &mut dyn Write) -> Result<Exi
     show(&sweep, &end, args.report.judge, out)?;
     // The report is written for incomplete plans too: what ran is worth reading.
     let plan_file = scheduler::load_plan_file(&sweep.dir)?;
-    let gate = report::command::after_run(&sweep.dir, &plan_file, &end.all, &args.report, out)?;
+    let gate = report::commands::after_run(&sweep.dir, &plan_file, &end.all, &args.report, out)?;
     Ok(end.exit(gate))
 }
 
