@@ -226,8 +226,11 @@ fn actions(snap: &ArenaSnapshot, sh: &Shape, cap: u64) -> Vec<Action> {
     if sh.growth && cap > 2 {
         // What the thread arenas hold, and the free bytes of all but the one with the
         // least: a cap of 2 keeps one thread arena, so at most that much goes.
-        let frees: Vec<u64> = snap.thread_arenas().map(|a| a.free_bytes).collect();
-        let kept = frees.iter().copied().min().unwrap_or(0);
+        let kept = snap
+            .thread_arenas()
+            .map(|a| a.free_bytes)
+            .min()
+            .unwrap_or(0);
         let f = Figures {
             held_kib: (sh.live_threads + sh.free_threads) as f64 / 1024.0,
             merge_free_kib: Some((sh.free_threads - kept) as f64 / 1024.0),
